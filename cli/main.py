@@ -1,0 +1,179 @@
+"""`monitor ...` commands. Each one reads the settings once and calls into monitor/, workers/ or web/."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from config import Settings, load_settings
+
+IMPORT_CHUNK = 256
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Claim monitor: ingest posts, cluster near-duplicate claims, raise alerts."""
+    ctx.obj = load_settings()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(settings: Settings) -> None:
+    """Apply the Alembic migrations up to the newest revision."""
+    from monitor.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    click.echo(f"database at the newest revision: {_safe_url(settings.database_url)}")
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "file_format", type=click.Choice(["auto", "jsonl", "telegram-export"]),
+              default="auto", show_default=True,
+              help="JSON Lines posts (docs/import-format.md) or a Telegram Desktop result.json.")
+@click.pass_obj
+def import_command(settings: Settings, file: Path, file_format: str) -> None:
+    """Import posts from FILE and send them through the pipeline.
+
+    Bad lines or messages are reported with their place in the file and the rest
+    is imported; the exit status is then 1. With the embedded default (eager Celery)
+    the whole pipeline runs before the command returns; otherwise the posts are
+    queued for the workers.
+    """
+    from monitor.ingest.telegram_export import ExportFormatError
+
+    _ensure_schema(settings)
+    try:
+        sent, problems, skipped = import_file(settings, file, file_format)
+    except ExportFormatError as error:
+        raise click.ClickException(str(error)) from error
+    for problem in problems:
+        click.echo(f"{file}: {problem}", err=True)
+    click.echo(f"{file}: {sent} posts sent to the pipeline, {len(problems)} rejected"
+               + (f", {skipped} service messages skipped" if skipped else ""))
+    if problems:
+        sys.exit(1)
+
+
+def import_file(settings: Settings, file: Path, file_format: str = "auto"):
+    """Parse FILE and send its posts to the ingest queue in chunks. Returns (sent, problems, skipped)."""
+    from monitor.ingest.files import parse_file
+    from workers.celery_app import app, configure
+    from workers.tasks import store_posts_task
+
+    configure(app, settings)
+    parsed = parse_file(file, file_format)
+    for start in range(0, len(parsed.records), IMPORT_CHUNK):
+        chunk = parsed.records[start : start + IMPORT_CHUNK]
+        store_posts_task.delay([record.to_message() for record in chunk])
+    return len(parsed.records), parsed.problems, parsed.skipped
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def stats(settings: Settings, as_json: bool) -> None:
+    """Counts of sources, posts (by stage), clusters and alerts."""
+    figures = _stats(settings)
+    if as_json:
+        click.echo(json.dumps(figures, sort_keys=True))
+        return
+    for key, value in figures.items():
+        click.echo(f"{key:>22}: {value}")
+
+
+@cli.command()
+@click.option("--serve/--no-serve", default=True, show_default=True,
+              help="Serve the web UI after the summary.")
+@click.option("--host", default=None, help="Address to serve on [default: WEB_HOST, 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to serve on [default: WEB_PORT, 8000].")
+@click.pass_obj
+def demo(settings: Settings, serve: bool, host: str | None, port: int | None) -> None:
+    """Import the bundled sample posts, cluster them, print a summary and serve the UI.
+
+    Runs on whatever the settings say; by default SQLite, eager Celery and the packaged model.
+    """
+    _migrate(settings)
+    sample = resources.files("monitor") / "sample_data" / "demo_posts.jsonl"
+    with resources.as_file(sample) as path:
+        sent, problems, _ = import_file(settings, path)
+    for problem in problems:
+        click.echo(f"sample data: {problem}", err=True)
+    figures = _stats(settings)
+    click.echo(f"database: {_safe_url(settings.database_url)}")
+    click.echo(f"imported {sent} sample posts; the store now holds {figures['posts']} posts "
+               f"in {figures['clusters']} clusters "
+               f"({figures['clusters_with_reposts']} with reposts), {figures['alerts']} alerts")
+    if serve:
+        _serve(settings, host or settings.web_host, port or settings.web_port)
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to serve on [default: WEB_HOST].")
+@click.option("--port", type=int, default=None, help="Port to serve on [default: WEB_PORT].")
+@click.pass_obj
+def serve(settings: Settings, host: str | None, port: int | None) -> None:
+    """Serve the web UI with the development server (production runs gunicorn, see README)."""
+    _serve(settings, host or settings.web_host, port or settings.web_port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    from web import create_app
+
+    click.echo(f"serving the UI on http://{host}:{port}/ (Ctrl-C to stop)")
+    create_app(settings).run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def _stats(settings: Settings) -> dict:
+    from monitor.db.session import make_engine, make_session_factory, unit_of_work
+    from monitor.stats import collect_stats
+
+    _ensure_schema(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            return collect_stats(session)
+    finally:
+        engine.dispose()
+
+
+def _migrate(settings: Settings) -> None:
+    from monitor.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+def _ensure_schema(settings: Settings) -> None:
+    """The embedded SQLite store migrates itself; a shared server is migrated by one
+    explicit step (`monitor db upgrade`), never by every command that touches it."""
+    if settings.database_url.startswith("sqlite"):
+        _migrate(settings)
+        return
+    from monitor.db.migrate import is_current
+    from monitor.db.session import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        current = is_current(engine)
+    finally:
+        engine.dispose()
+    if not current:
+        raise click.ClickException(
+            f"the database {_safe_url(settings.database_url)} is not at the newest schema "
+            "revision: run `monitor db upgrade` first")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,63 @@
+"""All settings of the service, read once from environment variables.
+
+Every default runs the embedded mode: a SQLite file in the user's data
+directory, Celery in eager mode (no broker needed) and the packaged
+all-MiniLM-L6-v2 model. Production sets the variables listed in
+``config/.env.example``. Nothing else in the code reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_database_url() -> str:
+    data_dir = Path(user_data_dir("monitor", appauthor=False))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data_dir / 'monitor.db'}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    # Stores and broker
+    database_url: str = Field(default_factory=default_database_url)
+    celery_broker_url: str = "redis://127.0.0.1:6379/0"
+    celery_always_eager: bool = True
+
+    # Embedding
+    embedding_model: str = "all-MiniLM-L6-v2"
+    embedding_device: str = "cpu"
+    embed_batch_size: int = Field(default=64, ge=1)
+
+    # Clustering
+    # A post joins the cluster of a stored post when both agree: embedding cosine
+    # and character-shingle Jaccard. Calibrated on the shared Telegram reposts (docs/clustering.md).
+    cluster_min_cosine: float = Field(default=0.5, ge=-1, le=1)
+    cluster_min_jaccard: float = Field(default=0.3, ge=0, le=1)
+    cluster_neighbours: int = Field(default=20, ge=1)
+
+    # Alerts
+    alert_min_posts: int = Field(default=5, ge=1)
+    alert_min_sources: int = Field(default=3, ge=1)
+    alert_window_hours: float = Field(default=24.0, gt=0)
+
+    # Web
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    secret_key: str = "change-me-in-production"
+
+    log_level: str = "INFO"
+
+    def with_overrides(self, **changes) -> "Settings":
+        return self.model_copy(update=changes)
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the environment once; keyword overrides win (used by tests and the CLI)."""
+    return Settings(**overrides)

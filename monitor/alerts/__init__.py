@@ -1,0 +1,1 @@
+"""Alerting: decide which clusters a moderator must see, and why."""

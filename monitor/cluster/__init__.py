@@ -1,0 +1,1 @@
+"""Cluster stage: place each post in a cluster of near-duplicate claims."""

@@ -1,0 +1,138 @@
+"""Place embedded posts in clusters of near-duplicate claims.
+
+For each post, in publication order:
+1. the same fingerprint as a clustered post (an exact repost after normalization): join its cluster;
+2. otherwise the nearest clustered posts from the ANN index, kept when both the
+   embedding cosine and the character-shingle Jaccard pass their thresholds: join
+   the cluster of the most similar one;
+3. otherwise open a new cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
+
+from monitor.cluster.index import ClusterIndex
+from monitor.db.locks import lock_cluster_assignment
+from monitor.db.models import Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
+from monitor.embed.stage import vector_from_bytes
+from monitor.similarity import jaccard, shingles
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    min_cosine: float
+    min_jaccard: float
+    neighbours: int
+
+    @classmethod
+    def from_settings(cls, settings) -> "MatchRules":
+        return cls(settings.cluster_min_cosine, settings.cluster_min_jaccard,
+                   settings.cluster_neighbours)
+
+
+@dataclass(frozen=True)
+class Placement:
+    cluster_id: int | None  # None: open a new cluster
+    method: str  # fingerprint, nearest, new
+    similarity: float | None = None
+    matched_post_id: int | None = None
+
+
+def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
+                 rules: MatchRules) -> list[int]:
+    """Cluster the embedded posts among ``post_ids``; return the ids of the clusters that changed.
+
+    Idempotent: posts already clustered are left as they are. The caller commits, and
+    calls ``index.reset()`` if the transaction fails, since the index has the batch's vectors.
+    """
+    lock_cluster_assignment(session)
+    index.sync(session)
+    rows = session.execute(
+        select(Post, Embedding.vector)
+        .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
+        .where(Post.id.in_(post_ids), Post.stage == Stage.embedded)
+        .order_by(Post.published_at, Post.id)
+    ).all()
+    touched: set[int] = set()
+    for post, blob in rows:
+        vector = vector_from_bytes(blob)
+        placement = place(session, index, post, vector, rules)
+        cluster_id = placement.cluster_id
+        if cluster_id is None:
+            cluster = Cluster(representative_post_id=post.id, first_seen_at=post.published_at,
+                              last_seen_at=post.published_at)
+            session.add(cluster)
+            session.flush()
+            cluster_id = cluster.id
+        membership = ClusterMembership(
+            post_id=post.id, cluster_id=cluster_id, method=placement.method,
+            similarity=placement.similarity, matched_post_id=placement.matched_post_id,
+        )
+        session.add(membership)
+        post.stage, post.stage_changed_at = Stage.clustered, utcnow()
+        session.flush()
+        index.add(post.id, vector, membership.id)
+        touched.add(cluster_id)
+    refresh_cluster_stats(session, touched)
+    return sorted(touched)
+
+
+def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
+          rules: MatchRules) -> Placement:
+    if post.fingerprint:
+        same = session.execute(
+            select(ClusterMembership.cluster_id, Post.id)
+            .join(Post, Post.id == ClusterMembership.post_id)
+            .where(Post.fingerprint == post.fingerprint)
+            .order_by(ClusterMembership.id)
+            .limit(1)
+        ).first()
+        if same:
+            return Placement(same.cluster_id, "fingerprint", 1.0, same.id)
+
+    candidates = {post_id: cosine for post_id, cosine in index.nearest(vector, rules.neighbours)
+                  if cosine >= rules.min_cosine and post_id != post.id}
+    if not candidates:
+        return Placement(None, "new")
+    post_shingles = shingles(post.text)
+    best: Placement | None = None
+    for candidate_id, text, cluster_id in session.execute(
+        select(Post.id, Post.text, ClusterMembership.cluster_id)
+        .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+        .where(Post.id.in_(candidates))
+    ):
+        cosine = candidates[candidate_id]
+        if jaccard(post_shingles, shingles(text)) < rules.min_jaccard:
+            continue
+        if best is None or cosine > best.similarity:
+            best = Placement(cluster_id, "nearest", cosine, candidate_id)
+    return best or Placement(None, "new")
+
+
+def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:
+    if not cluster_ids:
+        return
+    stats = session.execute(
+        select(
+            ClusterMembership.cluster_id,
+            func.count(Post.id),
+            func.count(distinct(Post.source_id)),
+            func.min(Post.published_at),
+            func.max(Post.published_at),
+        )
+        .join(Post, Post.id == ClusterMembership.post_id)
+        .where(ClusterMembership.cluster_id.in_(cluster_ids))
+        .group_by(ClusterMembership.cluster_id)
+    ).all()
+    now = utcnow()
+    for cluster_id, posts, sources, first_seen, last_seen in stats:
+        cluster = session.get(Cluster, cluster_id)
+        cluster.post_count, cluster.source_count = posts, sources
+        cluster.first_seen_at, cluster.last_seen_at = first_seen, last_seen
+        cluster.updated_at = now
+

@@ -1,0 +1,1 @@
+"""Storage: the SQLAlchemy data model, sessions and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Embedding stage: turn post text into vectors with a sentence-transformers model."""

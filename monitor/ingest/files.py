@@ -1,0 +1,31 @@
+"""Pick the parser for an import file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.ingest.jsonl import parse_jsonl
+from monitor.ingest.records import ParseResult
+from monitor.ingest.telegram_export import parse_telegram_export
+
+FORMATS = ("auto", "jsonl", "telegram-export")
+
+
+def detect_format(path: Path) -> str:
+    """A Telegram Desktop export is one JSON object spread over many lines; JSON Lines is not."""
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip()
+    if head.startswith(b"{") and b"\n" in head:
+        first_line = head.split(b"\n", 1)[0].strip()
+        if first_line == b"{":
+            return "telegram-export"
+    return "telegram-export" if path.name == "result.json" else "jsonl"
+
+
+def parse_file(path: Path, file_format: str = "auto") -> ParseResult:
+    if file_format == "auto":
+        file_format = detect_format(path)
+    if file_format == "telegram-export":
+        return parse_telegram_export(path)
+    with path.open("rb") as handle:
+        return parse_jsonl(handle)

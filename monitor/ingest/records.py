@@ -1,0 +1,54 @@
+"""The shape every source is parsed into before it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class PostRecord:
+    source_kind: str
+    source_key: str
+    external_id: str
+    text: str
+    source_title: str = ""
+    author: str | None = None
+    url: str | None = None
+    language: str | None = None
+    published_at: datetime | None = None
+    views: int | None = None
+    forwards: int | None = None
+    forwarded_from: str | None = None
+    forwarded_from_id: str | None = None
+    has_media: bool = False
+
+    def to_message(self) -> dict:
+        """A JSON-safe dict, to travel through the broker."""
+        message = asdict(self)
+        if self.published_at is not None:
+            message["published_at"] = self.published_at.isoformat()
+        return message
+
+    @classmethod
+    def from_message(cls, message: dict) -> "PostRecord":
+        published = message.get("published_at")
+        return cls(**{**message, "published_at": datetime.fromisoformat(published) if published else None})
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """One rejected item: where it was and what was wrong with it."""
+
+    location: str  # "line 12", "messages[40]"
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+@dataclass
+class ParseResult:
+    records: list[PostRecord] = field(default_factory=list)
+    problems: list[ImportProblem] = field(default_factory=list)
+    skipped: int = 0  # items that are not posts (service messages), not errors

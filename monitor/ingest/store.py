@@ -1,0 +1,82 @@
+"""Store parsed posts. Idempotent on (source, external id): a redelivered batch adds nothing.
+
+Inserts use ON CONFLICT DO NOTHING rather than "check, then insert", so two workers
+storing the same post at once still leave one row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from monitor.db.models import Post, Source, Stage, utcnow
+from monitor.ingest.records import PostRecord
+from monitor.language import detect_language
+from monitor.normalize import clean_text, fingerprint
+
+
+@dataclass
+class StoreResult:
+    new_post_ids: list[int] = field(default_factory=list)
+    already_stored: int = 0
+
+
+def _insert(session: Session, table):
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def ensure_sources(session: Session, records: list[PostRecord]) -> dict[tuple[str, str], int]:
+    """Source ids by (kind, key), creating the sources not seen before."""
+    wanted = {(r.source_kind, r.source_key): r.source_title or r.source_key for r in records}
+    if not wanted:
+        return {}
+    rows = [{"kind": kind, "key": key, "title": title, "enabled": True, "created_at": utcnow()}
+            for (kind, key), title in sorted(wanted.items())]
+    session.execute(_insert(session, Source).values(rows).on_conflict_do_nothing(
+        index_elements=["kind", "key"]))
+    keys = {key for _, key in wanted}
+    found = session.execute(select(Source.id, Source.kind, Source.key).where(Source.key.in_(keys)))
+    return {(kind, key): source_id for source_id, kind, key in found if (kind, key) in wanted}
+
+
+def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
+    source_ids = ensure_sources(session, records)
+    now = utcnow()
+    rows = []
+    for record in records:
+        text = clean_text(record.text)
+        rows.append({
+            "source_id": source_ids[(record.source_kind, record.source_key)],
+            "external_id": record.external_id,
+            "author": record.author,
+            "url": record.url,
+            "text": text,
+            "language": record.language or detect_language(text),
+            "published_at": record.published_at or now,
+            "fetched_at": now,
+            "views": record.views,
+            "forwards": record.forwards,
+            "forwarded_from": record.forwarded_from,
+            "forwarded_from_id": record.forwarded_from_id,
+            "has_media": record.has_media,
+            "fingerprint": fingerprint(text),
+            "stage": Stage.stored,
+            "stage_changed_at": now,
+        })
+    result = StoreResult()
+    if not rows:
+        return result
+    rows = list({(row["source_id"], row["external_id"]): row for row in rows}.values())
+    statement = (
+        _insert(session, Post)
+        .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+        .returning(Post.id)
+    )
+    # RETURNING gives only the rows this call inserted; the conflicting ones were stored before.
+    result.new_post_ids = sorted(session.scalars(statement, rows).all())
+    result.already_stored = len(rows) - len(result.new_post_ids)
+    return result

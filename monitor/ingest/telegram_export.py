@@ -1,0 +1,99 @@
+"""Telegram Desktop "Export chat history" (JSON, result.json) import.
+
+The export is one JSON document: a chat with ``id``, ``name`` and a list of
+``messages``. Service messages (channel created, pinned...) are skipped, not errors.
+Rich text comes as a list of strings and ``{type, text}`` objects.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from monitor.ingest.records import ImportProblem, ParseResult, PostRecord
+
+MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "location_information", "poll")
+
+
+class ExportFormatError(ValueError):
+    """The file as a whole is not a Telegram Desktop export."""
+
+
+def channel_key(chat_id: int) -> str:
+    # The "marked" id Telethon and the Bot API use for channels: -100 followed by the id.
+    return f"-100{chat_id}"
+
+
+def parse_telegram_export(path: Path) -> ParseResult:
+    try:
+        document = json.loads(path.read_bytes())
+    except UnicodeDecodeError as error:
+        raise ExportFormatError(f"{path}: not valid UTF-8 (byte {error.start})") from error
+    except json.JSONDecodeError as error:
+        raise ExportFormatError(
+            f"{path}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from error
+    if not isinstance(document, dict) or not isinstance(document.get("messages"), list):
+        raise ExportFormatError(f"{path}: no 'messages' list: not a Telegram Desktop export")
+    if not isinstance(document.get("id"), int):
+        raise ExportFormatError(f"{path}: the chat has no numeric 'id'")
+
+    source_key = channel_key(document["id"])
+    title = str(document.get("name") or source_key)
+    username = document.get("username")
+    result = ParseResult()
+    for index, message in enumerate(document["messages"]):
+        location = f"messages[{index}]"
+        if not isinstance(message, dict):
+            result.problems.append(ImportProblem(location, "expected an object"))
+            continue
+        if message.get("type", "message") != "message":
+            result.skipped += 1
+            continue
+        try:
+            result.records.append(_record(message, source_key, title, username))
+        except (KeyError, TypeError, ValueError) as error:
+            result.problems.append(ImportProblem(f"{location} (id {message.get('id')})", str(error)))
+    return result
+
+
+def _record(message: dict, source_key: str, title: str, username: str | None) -> PostRecord:
+    if not isinstance(message.get("id"), int):
+        raise ValueError("missing or non-integer 'id'")
+    if "date" not in message:
+        raise ValueError("missing 'date'")
+    published = datetime.fromisoformat(str(message["date"]))
+    if published.tzinfo is None:
+        # Desktop exports write local wall-clock time without an offset; UTC is the
+        # only reading that does not depend on the importing machine.
+        published = published.replace(tzinfo=timezone.utc)
+    forwarded = message.get("forwarded_from")
+    return PostRecord(
+        source_kind="telegram",
+        source_key=source_key,
+        source_title=title,
+        external_id=str(message["id"]),
+        text=flatten_text(message.get("text", "")),
+        author=message.get("author") or message.get("from"),
+        url=f"https://t.me/{username}/{message['id']}" if username else None,
+        published_at=published,
+        forwarded_from=str(forwarded) if forwarded else None,
+        has_media=any(key in message for key in MEDIA_KEYS),
+    )
+
+
+def flatten_text(text: str | list) -> str:
+    if isinstance(text, str):
+        return text
+    if not isinstance(text, list):
+        raise TypeError(f"'text' must be a string or a list, got {type(text).__name__}")
+    parts = []
+    for part in text:
+        if isinstance(part, str):
+            parts.append(part)
+        elif isinstance(part, dict):
+            parts.append(str(part.get("text", "")))
+        else:
+            raise TypeError(f"unexpected text part of type {type(part).__name__}")
+    return "".join(parts)

@@ -1,0 +1,1 @@
+"""Notify stage: hand alert events to the people who asked for them."""

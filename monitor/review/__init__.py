@@ -1,0 +1,1 @@
+"""What moderators read and decide: alert queues, cluster pages, review decisions."""

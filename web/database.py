@@ -1,0 +1,26 @@
+"""One database session per request, closed when the request ends."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from config import Settings
+from monitor.db.session import make_engine, make_session_factory
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["monitor.sessions"] = make_session_factory(make_engine(settings.database_url))
+    app.teardown_appcontext(_close_session)
+
+
+def get_session() -> Session:
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["monitor.sessions"]()
+    return g.db_session
+
+
+def _close_session(_error) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

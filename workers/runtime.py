@@ -1,0 +1,32 @@
+"""What a worker process builds once and keeps: settings, database, model, index.
+
+Loaded lazily in the process that runs tasks (after the prefork pool has forked),
+never per task.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import Settings
+from monitor.cluster.index import ClusterIndex
+from monitor.db.session import make_engine, make_session_factory
+from monitor.embed.encoder import Encoder, resolve_model
+
+
+@cache
+def session_factory(settings: Settings) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(settings.database_url))
+
+
+@cache
+def encoder(settings: Settings) -> Encoder:
+    return Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size)
+
+
+@cache
+def cluster_index(settings: Settings) -> ClusterIndex:
+    # Needs the model's id, not the model: the cluster worker never loads it.
+    return ClusterIndex(resolve_model(settings.embedding_model)[1])
