@@ -8,7 +8,7 @@ membership id as a watermark. It holds one vector per clustered post, keyed by p
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from usearch.index import Index
 
@@ -38,6 +38,10 @@ class ClusterIndex:
 
     def sync(self, session: Session) -> int:
         """Add the memberships committed since the watermark; return how many were added."""
+        newest = session.scalar(select(func.max(ClusterMembership.id))) or 0
+        if newest < self.watermark:
+            # The database went back (restored from a backup, or emptied): start again.
+            self.reset()
         added = 0
         while True:
             rows = session.execute(

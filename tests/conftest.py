@@ -1,0 +1,198 @@
+"""Fixtures over the real services: PostgreSQL and SQLite databases built by the
+Alembic migrations, the real Redis, a real Celery worker process and the packaged model."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from config import Settings, load_settings
+from monitor.db.migrate import upgrade
+from monitor.db.models import Base
+from monitor.db.session import make_engine, make_session_factory, unit_of_work
+from tests.services import POSTGRES_ADMIN_URL, REDIS_URL, ensure_running
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+# A Redis database of its own, so a test run never eats another run's or the demo's queues.
+TEST_REDIS_DB = 11
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@dataclass
+class TestDatabase:
+    url: str
+
+    def __post_init__(self):
+        self.engine = make_engine(self.url)
+        self.sessions = make_session_factory(self.engine)
+
+    @property
+    def backend(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self):
+        return unit_of_work(self.sessions)
+
+    def clear(self) -> None:
+        tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+        with self.engine.begin() as connection:
+            if self.backend == "postgresql":
+                connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    connection.execute(text(f"DELETE FROM {table}"))
+
+
+def _create_postgres_database() -> str:
+    ensure_running("PostgreSQL")
+    name = f"monitor_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    admin = make_url(POSTGRES_ADMIN_URL)
+    return admin.set(drivername="postgresql+psycopg", database=name).render_as_string(
+        hide_password=False)
+
+
+def _drop_postgres_database(url: str) -> None:
+    name = make_url(url).database
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def migrated_database(request, tmp_path_factory):
+    """A fresh database per backend for the whole run, its schema built by the migrations."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'monitor.db'}"
+    else:
+        url = _create_postgres_database()
+    upgrade(url)
+    database = TestDatabase(url)
+    yield database
+    database.engine.dispose()
+    if request.param == "postgresql":
+        _drop_postgres_database(url)
+
+
+@pytest.fixture
+def database(migrated_database):
+    """The backend's database, emptied before the test."""
+    migrated_database.clear()
+    return migrated_database
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    ensure_running("Redis")
+    url = f"{REDIS_URL}/{TEST_REDIS_DB}"
+    redis.Redis.from_url(url).flushdb()
+    return url
+
+
+def make_settings(database_url: str, **overrides) -> Settings:
+    return load_settings(database_url=database_url, celery_always_eager=True, **overrides)
+
+
+@pytest.fixture
+def settings(database) -> Settings:
+    return make_settings(database.url)
+
+
+@pytest.fixture
+def eager_pipeline(settings):
+    """The Celery app in eager mode on the test database: tasks run inline, as in `monitor demo`."""
+    from workers.celery_app import app, configure
+
+    previous = app.conf.monitor_settings
+    configure(app, settings)
+    yield app
+    configure(app, previous)
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from monitor.embed.encoder import Encoder
+
+    return Encoder("all-MiniLM-L6-v2")
+
+
+def monitor_command(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
+                    input: str | None = None) -> subprocess.CompletedProcess:
+    """Run the installed `monitor` command line as an operator would."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})}, input=input, cwd=REPO,
+    )
+
+
+class CeleryWorker:
+    """A real `celery worker` process consuming every queue from the real Redis."""
+
+    def __init__(self, database_url: str, broker_url: str, log_path: Path):
+        self.env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url,
+                    "CELERY_ALWAYS_EAGER": "false", "HF_HUB_OFFLINE": "1"}
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 120) -> None:
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
+             "--queues", "ingest,embed,cluster,notify", "--concurrency", "2",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready." in self.log_path.read_text():
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.5)
+        self.stop()
+        pytest.fail(f"the Celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(migrated_database, redis_url, tmp_path_factory):
+    """One worker per backend for the whole run (the model loads once per worker process)."""
+    worker = CeleryWorker(migrated_database.url, redis_url,
+                          tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def queued_pipeline(database, redis_url, celery_worker):
+    """Tasks sent to the real Redis, for the real worker: the producer's side of the app."""
+    from workers.celery_app import app, configure
+
+    previous = app.conf.monitor_settings
+    configure(app, load_settings(database_url=database.url, celery_broker_url=redis_url,
+                                 celery_always_eager=False))
+    yield app
+    configure(app, previous)

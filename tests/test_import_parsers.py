@@ -1,0 +1,83 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.ingest.files import detect_format, parse_file
+from monitor.ingest.jsonl import parse_jsonl
+from monitor.ingest.telegram_export import ExportFormatError, parse_telegram_export
+from tests.conftest import SHARED_DATA
+
+DESKTOP_EXPORT = SHARED_DATA / "telegram" / "desktop-export" / "result.json"
+
+
+def test_jsonl_reports_each_bad_line_by_number_and_keeps_the_good_ones():
+    lines = [
+        json.dumps({"source": "@a", "id": 1, "text": "first", "date": "2025-05-06T10:00:00+05:00"}),
+        '{"source": "@a", "id": 2, "text": "truncated',
+        json.dumps({"source": "@a", "text": "no id"}),
+        json.dumps({"source": "@a", "id": 4, "text": "x", "views": "many"}),
+        b"\xff\xfe not utf-8",
+        "[1, 2]",
+        "",
+        json.dumps({"source": "@b", "id": "7", "text": "last", "has_media": True}),
+    ]
+    result = parse_jsonl(lines)
+    assert [record.external_id for record in result.records] == ["1", "7"]
+    assert [problem.location for problem in result.problems] == [
+        "line 2", "line 3", "line 4", "line 5", "line 6"]
+    messages = [problem.message for problem in result.problems]
+    assert "not valid JSON" in messages[0]
+    assert "field 'id'" in messages[1]
+    assert "field 'views'" in messages[2]
+    assert "UTF-8" in messages[3]
+    assert "expected a JSON object" in messages[4]
+
+
+def test_jsonl_dates_without_offset_are_utc_and_offsets_are_kept():
+    result = parse_jsonl([
+        json.dumps({"source": "@a", "id": 1, "text": "x", "date": "2025-05-06T10:00:00"}),
+        json.dumps({"source": "@a", "id": 2, "text": "y", "date": "2025-05-06T10:00:00+05:00"}),
+    ])
+    naive, offset = (record.published_at for record in result.records)
+    assert naive.utcoffset().total_seconds() == 0
+    assert offset.utcoffset().total_seconds() == 5 * 3600
+
+
+def test_real_telegram_desktop_export_is_imported_with_rich_text_flattened():
+    result = parse_telegram_export(DESKTOP_EXPORT)
+    assert result.problems == []
+    assert result.skipped == 1  # the "create_channel" service message
+    by_id = {record.external_id: record for record in result.records}
+    assert by_id["2"].text == "test text post"
+    assert by_id["5"].text.startswith("italic\n\nbold\n\n")
+    assert by_id["4"].has_media and by_id["4"].text == "photo with text"
+    assert by_id["2"].source_key == "-1001292077344"
+    assert by_id["2"].published_at.isoformat() == "2020-11-12T12:54:07+00:00"
+    assert detect_format(DESKTOP_EXPORT) == "telegram-export"
+
+
+def test_export_with_a_broken_message_keeps_the_others(tmp_path: Path):
+    document = json.loads(DESKTOP_EXPORT.read_text())
+    document["messages"][2]["date"] = "yesterday"
+    document["messages"][3]["text"] = 42
+    broken = tmp_path / "result.json"
+    broken.write_text(json.dumps(document))
+    result = parse_telegram_export(broken)
+    assert len(result.records) == len(parse_telegram_export(DESKTOP_EXPORT).records) - 2
+    assert [problem.location for problem in result.problems] == [
+        "messages[2] (id 3)", "messages[3] (id 4)"]
+
+
+def test_truncated_export_says_where_it_breaks(tmp_path: Path):
+    truncated = tmp_path / "result.json"
+    truncated.write_bytes(DESKTOP_EXPORT.read_bytes()[:700])
+    with pytest.raises(ExportFormatError, match=r"not valid JSON: .* at line \d+ column \d+"):
+        parse_file(truncated)
+
+
+def test_a_json_document_that_is_not_an_export_is_refused(tmp_path: Path):
+    other = tmp_path / "result.json"
+    other.write_text('{\n "chats": []\n}')
+    with pytest.raises(ExportFormatError, match="no 'messages' list"):
+        parse_file(other)

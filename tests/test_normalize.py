@@ -1,0 +1,36 @@
+from monitor.normalize import clean_text, fingerprint, matching_text, readable_text
+
+CLAIM = "Аким Алматы призвал всех жителей выйти 9 мая на шествие Бессмертного полка"
+
+
+def test_reposts_that_differ_in_emoji_links_markup_and_case_share_a_fingerprint():
+    variants = [
+        CLAIM,
+        f"⚡️**{CLAIM.upper()}**\n\n[](https://t.me/almaty_inside)",
+        f"{CLAIM}!!! https://t.me/almaty_inside/1001 @almaty_inside",
+        CLAIM.replace("Алматы", "Ал\u200bматы"),  # zero-width space inside a word
+    ]
+    assert len({fingerprint(text) for text in variants}) == 1
+
+
+def test_different_claims_have_different_fingerprints():
+    assert fingerprint(CLAIM) != fingerprint(CLAIM.replace("9 мая", "1 мая"))
+
+
+def test_texts_too_short_to_tell_claims_apart_get_no_fingerprint():
+    assert fingerprint("Срочно! Смотрите видео") is None
+    assert fingerprint("🔥🔥🔥") is None
+
+
+def test_readable_text_keeps_link_labels_and_drops_markup():
+    assert readable_text("**Важно:** [читать](https://x.kz/a?b=1) далее") == "Важно: читать далее"
+
+
+def test_matching_text_keeps_kazakh_letters_and_digits():
+    assert matching_text("Өлмес полк — 9 мамыр!") == "өлмес полк 9 мамыр"
+
+
+def test_clean_text_removes_only_what_a_database_cannot_store():
+    assert clean_text("a\x00b") == "ab"
+    assert clean_text("bad \ud800 surrogate") == "bad ? surrogate"
+    assert clean_text("<script>alert(1)</script> ‮bidi") == "<script>alert(1)</script> ‮bidi"
