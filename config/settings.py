@@ -35,10 +35,11 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1)
 
     # Clustering
-    # A post joins the cluster of a stored post when both agree: embedding cosine
-    # and character-shingle Jaccard. Calibrated on the shared Telegram reposts (docs/clustering.md).
+    # A post joins the cluster of a stored post when the embedding cosine passes and
+    # so does either the character-shingle Jaccard or containment (docs/clustering.md).
     cluster_min_cosine: float = Field(default=0.5, ge=-1, le=1)
     cluster_min_jaccard: float = Field(default=0.3, ge=0, le=1)
+    cluster_min_containment: float = Field(default=0.6, ge=0, le=1)
     cluster_neighbours: int = Field(default=20, ge=1)
 
     # Alerts

@@ -25,6 +25,14 @@ _INVISIBLE = dict.fromkeys(
     + list(range(0x2066, 0x206A))
 )
 
+# Channel signatures ("❤ Подписаться | Прислать новость", "👉 Топор Live. Подписаться")
+# make unrelated posts of one channel look alike; a line that asks to subscribe is
+# dropped before matching.
+_PROMO_LINE = re.compile(
+    r"подпис(ать|ыва)|subscribe|жазыл|підпис|прислать новость|предложить новость",
+    re.IGNORECASE,
+)
+
 MIN_FINGERPRINT_WORDS = 4
 
 
@@ -52,8 +60,10 @@ def readable_text(text: str) -> str:
 
 
 def matching_text(text: str) -> str:
-    """Case-folded words only: reposts that differ in emoji, punctuation or links match."""
-    text = _MENTION.sub(" ", readable_text(text)).casefold()
+    """Case-folded words only: reposts that differ in emoji, punctuation, links or the
+    channel's signature match."""
+    lines = [line for line in text.splitlines() if not _PROMO_LINE.search(line)]
+    text = _MENTION.sub(" ", readable_text("\n".join(lines))).casefold()
     kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text]
     return _SPACE.sub(" ", "".join(kept)).strip()
 

@@ -34,3 +34,9 @@ def test_clean_text_removes_only_what_a_database_cannot_store():
     assert clean_text("a\x00b") == "ab"
     assert clean_text("bad \ud800 surrogate") == "bad ? surrogate"
     assert clean_text("<script>alert(1)</script> ‮bidi") == "<script>alert(1)</script> ‮bidi"
+
+
+def test_channel_signatures_asking_to_subscribe_do_not_count_for_matching():
+    signed = f"{CLAIM}\n\n❤ [Подписаться](https://t.me/moscowtop) | [Прислать новость](https://t.me/bot)"
+    assert matching_text(signed) == matching_text(CLAIM)
+    assert fingerprint(f"{CLAIM}\n👉 Топор Live. Подписаться") == fingerprint(CLAIM)

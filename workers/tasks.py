@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 
 from monitor.alerts.rules import SpreadRule, evaluate_alerts
-from monitor.cluster.assign import MatchRules, assign_posts
+from monitor.cluster.assign import assign_posts
 from monitor.db.session import unit_of_work
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.notify.outbox import dispatch_events
+from monitor.similarity import MatchRules
 from workers import runtime
 from workers.celery_app import app
 

@@ -2,9 +2,9 @@
 
 For each post, in publication order:
 1. the same fingerprint as a clustered post (an exact repost after normalization): join its cluster;
-2. otherwise the nearest clustered posts from the ANN index, kept when both the
-   embedding cosine and the character-shingle Jaccard pass their thresholds: join
-   the cluster of the most similar one;
+2. otherwise the candidates from the ANN and LSH indexes that carry the same claim
+   by ``MatchRules`` (embedding cosine and character shingles): join the cluster of
+   the most similar one;
 3. otherwise open a new cluster.
 """
 
@@ -20,19 +20,7 @@ from monitor.cluster.index import ClusterIndex
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
 from monitor.embed.stage import vector_from_bytes
-from monitor.similarity import jaccard, shingles
-
-
-@dataclass(frozen=True)
-class MatchRules:
-    min_cosine: float
-    min_jaccard: float
-    neighbours: int
-
-    @classmethod
-    def from_settings(cls, settings) -> "MatchRules":
-        return cls(settings.cluster_min_cosine, settings.cluster_min_jaccard,
-                   settings.cluster_neighbours)
+from monitor.similarity import MatchRules, shingles
 
 
 @dataclass(frozen=True)
@@ -76,7 +64,7 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         session.add(membership)
         post.stage, post.stage_changed_at = Stage.clustered, utcnow()
         session.flush()
-        index.add(post.id, vector, membership.id)
+        index.add(post.id, vector, shingles(post.text), membership.id)
         touched.add(cluster_id)
     refresh_cluster_stats(session, touched)
     return sorted(touched)
@@ -95,19 +83,19 @@ def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
         if same:
             return Placement(same.cluster_id, "fingerprint", 1.0, same.id)
 
-    candidates = {post_id: cosine for post_id, cosine in index.nearest(vector, rules.neighbours)
-                  if cosine >= rules.min_cosine and post_id != post.id}
-    if not candidates:
-        return Placement(None, "new")
     post_shingles = shingles(post.text)
+    candidate_ids = index.candidates(vector, post_shingles, rules.neighbours) - {post.id}
+    if not candidate_ids:
+        return Placement(None, "new")
     best: Placement | None = None
-    for candidate_id, text, cluster_id in session.execute(
-        select(Post.id, Post.text, ClusterMembership.cluster_id)
+    for candidate_id, text, blob, cluster_id in session.execute(
+        select(Post.id, Post.text, Embedding.vector, ClusterMembership.cluster_id)
         .join(ClusterMembership, ClusterMembership.post_id == Post.id)
-        .where(Post.id.in_(candidates))
+        .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
+        .where(Post.id.in_(candidate_ids))
     ):
-        cosine = candidates[candidate_id]
-        if jaccard(post_shingles, shingles(text)) < rules.min_jaccard:
+        cosine = float(np.dot(vector, vector_from_bytes(blob)))
+        if not rules.same_claim(cosine, post_shingles, shingles(text)):
             continue
         if best is None or cosine > best.similarity:
             best = Placement(cluster_id, "nearest", cosine, candidate_id)

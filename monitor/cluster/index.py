@@ -1,21 +1,29 @@
-"""The nearest-neighbour index over clustered posts' vectors (usearch, cosine).
+"""Candidate generation over clustered posts: an ANN index of their vectors (usearch,
+cosine) and an LSH index of their character-shingle MinHashes (datasketch).
 
-The database is the source of truth: the index is rebuilt from it when a worker
-starts and catches up on memberships other processes committed since, using the
-membership id as a watermark. It holds one vector per clustered post, keyed by post id.
+Either can find a repost the other misses: the English-only default model ranks
+unrelated Russian posts above a true repost, and an edited repost may share few
+shingles but keep its meaning. The database is the source of truth: the indexes are
+rebuilt from it when a worker starts, and catch up on memberships other processes
+committed since, using the membership id as a watermark. Keys are post ids.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from datasketch import MinHashLSH
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from usearch.index import Index
 
-from monitor.db.models import ClusterMembership, Embedding
+from monitor.db.models import ClusterMembership, Embedding, Post
 from monitor.embed.stage import vector_from_bytes
+from monitor.similarity import MINHASH_PERMUTATIONS, minhash, shingles
 
-SYNC_CHUNK = 10_000
+SYNC_CHUNK = 5_000
+# LSH recall threshold: lower than the Jaccard rule, so that candidates found only
+# through containment (a headline inside a long post) still come up.
+LSH_THRESHOLD = 0.2
 
 
 class ClusterIndex:
@@ -25,16 +33,12 @@ class ClusterIndex:
 
     def reset(self) -> None:
         """Forget everything; the next sync rebuilds from the database."""
-        self._index: Index | None = None  # made at the first vector, which gives the dimensions
+        self._vectors: Index | None = None  # made at the first vector, which gives the dimensions
+        self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=MINHASH_PERMUTATIONS)
         self.watermark = 0
 
     def __len__(self) -> int:
-        return 0 if self._index is None else len(self._index)
-
-    def _add(self, keys, vectors: np.ndarray) -> None:
-        if self._index is None:
-            self._index = Index(ndim=vectors.shape[-1], metric="cos", dtype="f32")
-        self._index.add(keys, vectors)
+        return 0 if self._vectors is None else len(self._vectors)
 
     def sync(self, session: Session) -> int:
         """Add the memberships committed since the watermark; return how many were added."""
@@ -45,28 +49,35 @@ class ClusterIndex:
         added = 0
         while True:
             rows = session.execute(
-                select(ClusterMembership.id, ClusterMembership.post_id, Embedding.vector)
-                .join(Embedding, Embedding.post_id == ClusterMembership.post_id)
+                select(ClusterMembership.id, Post.id, Post.text, Embedding.vector)
+                .join(Post, Post.id == ClusterMembership.post_id)
+                .join(Embedding, Embedding.post_id == Post.id)
                 .where(ClusterMembership.id > self.watermark, Embedding.model == self.model_id)
                 .order_by(ClusterMembership.id)
                 .limit(SYNC_CHUNK)
             ).all()
             if not rows:
                 return added
-            keys = np.array([post_id for _, post_id, _ in rows], dtype=np.uint64)
-            vectors = np.stack([vector_from_bytes(blob) for _, _, blob in rows])
-            self._add(keys, vectors)
-            self.watermark = rows[-1][0]
+            for membership_id, post_id, text, blob in rows:
+                self.add(post_id, vector_from_bytes(blob), shingles(text), membership_id)
             added += len(rows)
 
-    def add(self, post_id: int, vector: np.ndarray, membership_id: int) -> None:
-        self._add(post_id, vector)
+    def add(self, post_id: int, vector: np.ndarray, text_shingles: frozenset[str],
+            membership_id: int) -> None:
+        if self._vectors is None:
+            self._vectors = Index(ndim=vector.shape[-1], metric="cos", dtype="f32")
+        self._vectors.add(post_id, vector)
+        if text_shingles:
+            self._lsh.insert(post_id, minhash(text_shingles), check_duplication=False)
         self.watermark = max(self.watermark, membership_id)
 
-    def nearest(self, vector: np.ndarray, count: int) -> list[tuple[int, float]]:
-        """(post id, cosine similarity) of the closest posts, best first."""
-        if not len(self):
-            return []
-        matches = self._index.search(vector, min(count, len(self._index)))
-        return [(int(key), 1.0 - float(distance))
-                for key, distance in zip(matches.keys, matches.distances)]
+    def candidates(self, vector: np.ndarray, text_shingles: frozenset[str],
+                   neighbours: int) -> set[int]:
+        """Post ids worth comparing with: nearest by embedding, and similar by shingles."""
+        found: set[int] = set()
+        if len(self):
+            matches = self._vectors.search(vector, min(neighbours, len(self)))
+            found.update(int(key) for key in matches.keys)
+        if text_shingles:
+            found.update(self._lsh.query(minhash(text_shingles)))
+        return found
