@@ -1,0 +1,94 @@
+"""Cluster placement against the real databases: serialized, idempotent, restart-safe."""
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from monitor.cluster.assign import assign_posts
+from monitor.cluster.index import ClusterIndex
+from monitor.db.models import Cluster, ClusterMembership
+from monitor.embed.stage import embed_posts
+from monitor.ingest.records import PostRecord
+from monitor.ingest.store import store_posts
+from monitor.similarity import MatchRules
+
+RULES = MatchRules(min_cosine=0.5, min_jaccard=0.3, min_containment=0.6, neighbours=20)
+CLAIM = ("Журналистка Айгерим Нурланова в видео призывает всех прийти на шествие "
+         "Бессмертного полка 9 мая к Вечному огню в Алматы")
+EDITED = "⚡️ВИДЕО: " + CLAIM.replace("всех", "всех жителей") + " Распространите!"
+UNRELATED = "В Алматы ожидается сильный ветер до 20 метров в секунду, объявлено штормовое предупреждение"
+T0 = datetime(2025, 5, 6, 7, 0, tzinfo=timezone.utc)
+
+
+def embedded_posts(database, encoder, texts: list[str]) -> list[int]:
+    records = [PostRecord(source_kind="telegram", source_key=f"@channel_{n}", external_id="1",
+                          text=text, published_at=T0 + timedelta(minutes=n))
+               for n, text in enumerate(texts)]
+    with database.session() as session:
+        ids = store_posts(session, records).new_post_ids
+        assert embed_posts(session, encoder, ids) == ids
+    return ids
+
+
+def cluster_of(database, post_id: int) -> int:
+    with database.session() as session:
+        return session.scalar(select(ClusterMembership.cluster_id)
+                              .where(ClusterMembership.post_id == post_id))
+
+
+def test_an_edited_repost_joins_the_original_and_unrelated_news_does_not(database, encoder):
+    original, edited, unrelated = embedded_posts(database, encoder, [CLAIM, EDITED, UNRELATED])
+    index = ClusterIndex(encoder.model_id)
+    with database.session() as session:
+        assign_posts(session, index, [original, edited, unrelated], RULES)
+    assert cluster_of(database, original) == cluster_of(database, edited)
+    assert cluster_of(database, unrelated) != cluster_of(database, original)
+    with database.session() as session:
+        membership = session.scalar(select(ClusterMembership).where(ClusterMembership.post_id == edited))
+        assert membership.method == "nearest" and membership.matched_post_id == original
+
+
+def test_two_workers_placing_near_duplicates_at_once_open_one_cluster(database, encoder):
+    first, second = embedded_posts(database, encoder, [CLAIM, EDITED])
+    start = threading.Barrier(2)
+    errors = []
+
+    def worker(post_id: int) -> None:
+        index = ClusterIndex(encoder.model_id)  # each worker process has its own index
+        try:
+            start.wait()
+            with database.session() as session:
+                assign_posts(session, index, [post_id], RULES)
+        except Exception as error:  # surfaced by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(post_id,)) for post_id in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Cluster)) == 1
+    assert cluster_of(database, first) == cluster_of(database, second)
+
+
+def test_a_restarted_worker_rebuilds_its_index_from_the_database(database, encoder):
+    original, edited = embedded_posts(database, encoder, [CLAIM, EDITED])
+    with database.session() as session:
+        assign_posts(session, ClusterIndex(encoder.model_id), [original], RULES)
+
+    restarted = ClusterIndex(encoder.model_id)
+    with database.session() as session:
+        assign_posts(session, restarted, [edited], RULES)
+    assert len(restarted) == 2
+    assert cluster_of(database, edited) == cluster_of(database, original)
+
+
+def test_vectors_of_another_model_are_never_mixed_in(database, encoder):
+    original, = embedded_posts(database, encoder, [CLAIM])
+    with database.session() as session:
+        assign_posts(session, ClusterIndex(encoder.model_id), [original], RULES)
+        other_model = ClusterIndex("intfloat/multilingual-e5-small")
+        assert other_model.sync(session) == 0
