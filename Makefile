@@ -1,0 +1,30 @@
+# The two commands of the README: `make demo` and `make test`. Both set up
+# everything they need on a fresh machine first (a virtual environment in .venv).
+
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+# The CPU build of PyTorch; install it before anything that depends on torch,
+# or pip pulls the CUDA build (several GB).
+TORCH_SPEC ?= torch==2.13.0
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install demo test chromium
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PYTHON) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+demo: install
+	$(VENV)/bin/monitor demo $(ARGS)
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+test: install chromium
+	$(PYTHON) -m pytest $(ARGS)
