@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from importlib import resources
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import click
 
 from config import Settings, load_settings
+from monitor.review.decisions import LABELS
 
 IMPORT_CHUNK = 256
 
@@ -19,6 +21,8 @@ IMPORT_CHUNK = 256
 def cli(ctx: click.Context) -> None:
     """Claim monitor: ingest posts, cluster near-duplicate claims, raise alerts."""
     ctx.obj = load_settings()
+    logging.basicConfig(level=ctx.obj.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @cli.group()
@@ -77,6 +81,55 @@ def import_file(settings: Settings, file: Path, file_format: str = "auto"):
         chunk = parsed.records[start : start + IMPORT_CHUNK]
         store_posts_task.delay([record.to_message() for record in chunk])
     return len(parsed.records), parsed.problems, parsed.skipped
+
+
+@cli.command()
+@click.option("--older-than", type=float, default=600, show_default=True,
+              help="Seconds a post may wait in one stage before it counts as stalled.")
+@click.pass_obj
+def sweep(settings: Settings, older_than: float) -> None:
+    """Send again posts and alert events whose tasks were lost (e.g. Redis restarted)."""
+    from workers.celery_app import app, configure
+    from workers.tasks import sweep_stalled_task
+
+    _ensure_schema(settings)
+    configure(app, settings)
+    if settings.celery_always_eager:
+        counts = sweep_stalled_task.delay(older_than).get()
+        click.echo(f"re-ran stalled work: {json.dumps(counts)}")
+    else:
+        sweep_stalled_task.delay(older_than)
+        click.echo("sweep queued on the ingest queue")
+
+
+@cli.group()
+def alerts() -> None:
+    """Review alerts from the command line."""
+
+
+@alerts.command("decide")
+@click.argument("alert_id", type=int)
+@click.argument("decision", type=click.Choice(["confirm", "dismiss"]))
+@click.option("--label", type=click.Choice(LABELS), help="Required to confirm.")
+@click.option("--note", default="", help="Why: kept in the review log and the audit trail.")
+@click.option("--actor", required=True, help="Who takes the decision.")
+@click.pass_obj
+def alerts_decide(settings: Settings, alert_id: int, decision: str, label: str | None,
+                  note: str, actor: str) -> None:
+    """Confirm (with a label) or dismiss ALERT_ID."""
+    from monitor.db.session import make_engine, make_session_factory, unit_of_work
+    from monitor.review.decisions import DecisionError, decide
+
+    _ensure_schema(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            decide(session, alert_id, decision, actor, label=label, note=note)
+    except DecisionError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        engine.dispose()
+    click.echo(f"alert {alert_id}: {decision} recorded")
 
 
 @cli.command()

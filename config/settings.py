@@ -50,9 +50,9 @@ class Settings(BaseSettings):
     # Web
     web_host: str = "127.0.0.1"
     web_port: int = 8000
-    public_base_url: str = "http://127.0.0.1:8000"
     secret_key: str = "change-me-in-production"
 
+    # Log level of the `monitor` command and the web app (workers take celery's --loglevel).
     log_level: str = "INFO"
 
     def with_overrides(self, **changes) -> "Settings":

@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import REPO, monitor_command
 
-COMMANDS = [[], ["import"], ["demo"], ["stats"], ["serve"], ["db"], ["db", "upgrade"]]
+COMMANDS = [[], ["import"], ["demo"], ["stats"], ["serve"], ["db"], ["db", "upgrade"],
+            ["alerts"], ["alerts", "decide"], ["sweep"]]
 
 
 @pytest.fixture

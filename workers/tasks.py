@@ -7,6 +7,7 @@ worker never looks for rows that are not visible yet.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from monitor.alerts.rules import SpreadRule, evaluate_alerts
 from monitor.cluster.assign import assign_posts
@@ -16,6 +17,7 @@ from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.notify.outbox import dispatch_events
 from monitor.similarity import MatchRules
+from monitor.sweep import find_stalled
 from workers import runtime
 from workers.celery_app import app
 
@@ -64,6 +66,22 @@ def cluster_posts_task(post_ids: list[int]) -> int:
     if events:
         notify_task.delay(events)
     return len(clusters)
+
+
+@app.task(name="monitor.ingest.sweep_stalled")
+def sweep_stalled_task(older_than_seconds: float = 600) -> dict:
+    """Send again the work the database says has stalled (runs on a schedule, or by hand)."""
+    settings = _settings()
+    with unit_of_work(runtime.session_factory(settings)) as session:
+        stalled = find_stalled(session, timedelta(seconds=older_than_seconds))
+    for batch in _batches(stalled.to_embed, settings.embed_batch_size):
+        embed_posts_task.delay(batch)
+    for batch in _batches(stalled.to_cluster, settings.embed_batch_size):
+        cluster_posts_task.delay(batch)
+    if stalled.to_notify:
+        notify_task.delay(stalled.to_notify)
+    return {"embed": len(stalled.to_embed), "cluster": len(stalled.to_cluster),
+            "notify": len(stalled.to_notify)}
 
 
 @app.task(name="monitor.notify.dispatch_events")

@@ -1,0 +1,45 @@
+"""Moderators' decisions on alerts. Each one is recorded with who, when, what and why,
+in the review log and the audit trail, and becomes an alert event for subscribers."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from monitor.db.models import Alert, AlertEvent, AlertStatus, AuditEntry, ReviewDecision, utcnow
+
+LABELS = ("deepfake", "impersonation", "false_claim", "misleading", "satire", "not_disinformation")
+STATUS_OF = {"confirm": AlertStatus.confirmed, "dismiss": AlertStatus.dismissed}
+
+
+class DecisionError(ValueError):
+    """The decision cannot be taken as asked; the message says why."""
+
+
+def decide(session: Session, alert_id: int, decision: str, actor: str, *,
+           label: str | None = None, note: str = "") -> ReviewDecision:
+    if decision not in STATUS_OF:
+        raise DecisionError(f"unknown decision {decision!r}: use one of {', '.join(STATUS_OF)}")
+    if decision == "confirm" and label not in LABELS:
+        raise DecisionError(f"confirming needs a label, one of {', '.join(LABELS)}")
+    if not actor.strip():
+        raise DecisionError("a decision needs the name of who takes it")
+    alert = session.get(Alert, alert_id, with_for_update=True)
+    if alert is None:
+        raise DecisionError(f"no alert {alert_id}")
+
+    now = utcnow()
+    previous = alert.status
+    alert.status, alert.updated_at = STATUS_OF[decision], now
+    record = ReviewDecision(alert_id=alert_id, decision=decision, label=label, note=note,
+                            actor=actor, created_at=now)
+    session.add(record)
+    session.add(AuditEntry(actor=actor, action=f"alert.{decision}", object_type="alert",
+                           object_id=str(alert_id), created_at=now,
+                           details={"label": label, "note": note, "from": previous.value,
+                                    "to": alert.status.value}))
+    session.add(AlertEvent(alert_id=alert_id, kind=f"alert.{alert.status.value}", created_at=now,
+                           payload={"alert_id": alert_id, "cluster_id": alert.cluster_id,
+                                    "status": alert.status.value, "label": label,
+                                    "score": alert.score, "reasons": alert.reasons}))
+    session.flush()
+    return record

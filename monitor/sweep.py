@@ -1,0 +1,41 @@
+"""Find work that stalled between stages.
+
+Redis only carries work; the database knows what is left. A post whose stage has
+not moved for a while lost its task (broker restarted, task dropped) and is sent
+again; the stages are idempotent, so a task that was merely slow does no harm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.db.models import AlertEvent, Post, Stage, utcnow
+
+
+@dataclass
+class StalledWork:
+    to_embed: list[int] = field(default_factory=list)
+    to_cluster: list[int] = field(default_factory=list)
+    to_notify: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.to_embed) + len(self.to_cluster) + len(self.to_notify)
+
+
+def find_stalled(session: Session, older_than: timedelta, now: datetime | None = None,
+                 limit: int = 10_000) -> StalledWork:
+    cutoff = (now or utcnow()) - older_than
+
+    def posts_in(stage: Stage) -> list[int]:
+        return list(session.scalars(
+            select(Post.id).where(Post.stage == stage, Post.stage_changed_at < cutoff)
+            .order_by(Post.id).limit(limit)))
+
+    events = session.scalars(
+        select(AlertEvent.id).where(AlertEvent.notified_at.is_(None), AlertEvent.created_at < cutoff)
+        .order_by(AlertEvent.id).limit(limit))
+    return StalledWork(posts_in(Stage.stored), posts_in(Stage.embedded), list(events))
