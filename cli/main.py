@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
@@ -103,6 +104,97 @@ def sweep(settings: Settings, older_than: float) -> None:
 
 
 @cli.group()
+def sources() -> None:
+    """News feeds (and, later, Telegram channels) to watch."""
+
+
+@sources.command("add-feed")
+@click.argument("url")
+@click.option("--interval", type=int, default=None,
+              help="Seconds between fetches [default: FEED_INTERVAL_SECONDS, 900].")
+@click.option("--title", default="", help="Display name [default: the URL].")
+@click.pass_obj
+def sources_add_feed(settings: Settings, url: str, interval: int | None, title: str) -> None:
+    """Watch the RSS, Atom or JSON feed at URL (adding it again updates its interval)."""
+    from monitor.news.sources import SourceError, add_feed
+
+    with _session(settings) as session:
+        try:
+            source = add_feed(session, url, interval or settings.feed_interval_seconds, title)
+        except SourceError as error:
+            raise click.ClickException(str(error)) from error
+        click.echo(f"feed source {source.id}: {source.key} every {source.fetch_interval_seconds} s")
+
+
+@sources.command("fetch")
+@click.argument("source_id", type=int)
+@click.pass_obj
+def sources_fetch(settings: Settings, source_id: int) -> None:
+    """Fetch feed SOURCE_ID now (with the embedded default, its articles too)."""
+    from monitor.news.sources import SourceError, get_feed
+    from workers.celery_app import app, configure
+    from workers.tasks import fetch_feed_task
+
+    with _session(settings) as session:
+        try:
+            get_feed(session, source_id)
+        except SourceError as error:
+            raise click.ClickException(str(error)) from error
+    configure(app, settings)
+    if not settings.celery_always_eager:
+        fetch_feed_task.delay(source_id)
+        click.echo(f"fetch of source {source_id} queued")
+        return
+    result = fetch_feed_task.delay(source_id).get()
+    if result["status"] == "failed":
+        raise click.ClickException(f"source {source_id}: {result['error']}")
+    click.echo(f"source {source_id}: {result['status']}, {result['new_entries']} new articles"
+               + (f" (warning: {result['warning']})" if result["warning"] else ""))
+
+
+@sources.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.pass_obj
+def sources_list(settings: Settings, as_json: bool) -> None:
+    """Every source with its health: last fetch, failures in a row, last error, pause reason."""
+    from sqlalchemy import select
+
+    from monitor.db.models import Source
+
+    with _session(settings) as session:
+        rows = [{
+            "id": source.id, "kind": source.kind, "key": source.key, "title": source.title,
+            "last_success_at": source.last_success_at.isoformat() if source.last_success_at else None,
+            "error_count": source.error_count, "last_error": source.last_error,
+            "paused_reason": source.paused_reason,
+        } for source in session.scalars(select(Source).order_by(Source.id))]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for row in rows:
+        state = f"PAUSED: {row['paused_reason']}" if row["paused_reason"] else (
+            f"{row['error_count']} failures, last: {row['last_error']}" if row["error_count"]
+            else "ok")
+        click.echo(f"{row['id']:>5}  {row['kind']:<9} {row['key']}  [{state}]")
+
+
+@sources.command("resume")
+@click.argument("source_id", type=int)
+@click.pass_obj
+def sources_resume(settings: Settings, source_id: int) -> None:
+    """Un-pause SOURCE_ID and fetch it at the next beat."""
+    from monitor.db.models import utcnow
+    from monitor.news.sources import SourceError, get_feed, resume
+
+    with _session(settings) as session:
+        try:
+            resume(get_feed(session, source_id), utcnow())
+        except SourceError as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"source {source_id} resumed")
+
+
+@cli.group()
 def alerts() -> None:
     """Review alerts from the command line."""
 
@@ -117,18 +209,13 @@ def alerts() -> None:
 def alerts_decide(settings: Settings, alert_id: int, decision: str, label: str | None,
                   note: str, actor: str) -> None:
     """Confirm (with a label) or dismiss ALERT_ID."""
-    from monitor.db.session import make_engine, make_session_factory, unit_of_work
     from monitor.review.decisions import DecisionError, decide
 
-    _ensure_schema(settings)
-    engine = make_engine(settings.database_url)
     try:
-        with unit_of_work(make_session_factory(engine)) as session:
+        with _session(settings) as session:
             decide(session, alert_id, decision, actor, label=label, note=note)
     except DecisionError as error:
         raise click.ClickException(str(error)) from error
-    finally:
-        engine.dispose()
     click.echo(f"alert {alert_id}: {decision} recorded")
 
 
@@ -188,14 +275,22 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 
 
 def _stats(settings: Settings) -> dict:
-    from monitor.db.session import make_engine, make_session_factory, unit_of_work
     from monitor.stats import collect_stats
+
+    with _session(settings) as session:
+        return collect_stats(session)
+
+
+@contextmanager
+def _session(settings: Settings):
+    """One unit of work on a database at the newest schema, committed when the block ends."""
+    from monitor.db.session import make_engine, make_session_factory, unit_of_work
 
     _ensure_schema(settings)
     engine = make_engine(settings.database_url)
     try:
         with unit_of_work(make_session_factory(engine)) as session:
-            return collect_stats(session)
+            yield session
     finally:
         engine.dispose()
 

@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     alert_min_sources: int = Field(default=3, ge=1)
     alert_window_hours: float = Field(default=24.0, gt=0)
 
+    # News feeds
+    feed_interval_seconds: int = Field(default=900, ge=30)
+    feed_poll_seconds: float = Field(default=60, gt=0)  # how often beat looks for due feeds
+    feed_max_failures: int = Field(default=5, ge=1)  # consecutive failures before pausing
+    feed_max_backoff_seconds: int = Field(default=6 * 3600, ge=60)
+    domain_min_interval_seconds: float = Field(default=2.0, ge=0)
+    http_connect_timeout: float = Field(default=5.0, gt=0)
+    http_read_timeout: float = Field(default=15.0, gt=0)
+    http_max_bytes: int = Field(default=5_000_000, ge=1024)
+    http_max_redirects: int = Field(default=5, ge=0)
+    http_user_agent: str = "monitor/0.1 (claim monitoring; +https://github.com/monitor-project/monitor)"
+
     # Web
     web_host: str = "127.0.0.1"
     web_port: int = 8000

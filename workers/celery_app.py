@@ -33,6 +33,10 @@ def configure(app: Celery, settings: Settings) -> None:
         task_routes={f"monitor.{name}.*": {"queue": name} for name in QUEUES},
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        beat_schedule={
+            "poll-due-feeds": {"task": "monitor.ingest.poll_due_feeds",
+                               "schedule": settings.feed_poll_seconds},
+        },
     )
 
 

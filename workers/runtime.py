@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from functools import cache
 
+import httpx
+
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
 from monitor.cluster.index import ClusterIndex
 from monitor.db.session import make_engine, make_session_factory
 from monitor.embed.encoder import Encoder, resolve_model
+from monitor.news.http import HttpPolicy, make_client
 
 
 @cache
@@ -24,6 +27,11 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
 @cache
 def encoder(settings: Settings) -> Encoder:
     return Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size)
+
+
+@cache
+def http_client(settings: Settings) -> httpx.Client:
+    return make_client(HttpPolicy.from_settings(settings))
 
 
 @cache

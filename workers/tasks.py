@@ -6,22 +6,31 @@ worker never looks for rows that are not visible yet.
 
 from __future__ import annotations
 
-import logging
+import time
 from datetime import timedelta
 
 from monitor.alerts.rules import SpreadRule, evaluate_alerts
 from monitor.cluster.assign import assign_posts
+from monitor.db.models import utcnow
 from monitor.db.session import unit_of_work
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
+from monitor.news.feeds import FeedEntry
+from monitor.news.http import HttpPolicy
+from monitor.news.poll import (
+    article_slot,
+    begin_feed_fetch,
+    fetch_article,
+    fetch_feed,
+    finish_feed_fetch,
+)
+from monitor.news.sources import HealthRules, due_feeds
 from monitor.notify.outbox import dispatch_events
 from monitor.similarity import MatchRules
 from monitor.sweep import find_stalled
 from workers import runtime
 from workers.celery_app import app
-
-log = logging.getLogger(__name__)
 
 
 def _settings():
@@ -32,14 +41,58 @@ def _batches(ids: list[int], size: int) -> list[list[int]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
-@app.task(name="monitor.ingest.store_posts")
-def store_posts_task(records: list[dict]) -> int:
-    settings = _settings()
+def _store_and_forward(settings, records: list[PostRecord]) -> int:
     with unit_of_work(runtime.session_factory(settings)) as session:
-        result = store_posts(session, [PostRecord.from_message(record) for record in records])
+        result = store_posts(session, records)
     for batch in _batches(result.new_post_ids, settings.embed_batch_size):
         embed_posts_task.delay(batch)
     return len(result.new_post_ids)
+
+
+@app.task(name="monitor.ingest.store_posts")
+def store_posts_task(records: list[dict]) -> int:
+    return _store_and_forward(_settings(), [PostRecord.from_message(record) for record in records])
+
+
+@app.task(name="monitor.ingest.poll_due_feeds")
+def poll_due_feeds_task() -> int:
+    """Run by beat every FEED_POLL_SECONDS: queue a fetch for each feed whose time has come."""
+    with unit_of_work(runtime.session_factory(_settings())) as session:
+        due = due_feeds(session, utcnow())
+    for source_id in due:
+        fetch_feed_task.delay(source_id)
+    return len(due)
+
+
+@app.task(name="monitor.ingest.fetch_feed")
+def fetch_feed_task(source_id: int) -> dict:
+    settings = _settings()
+    sessions = runtime.session_factory(settings)
+    with unit_of_work(sessions) as session:
+        request = begin_feed_fetch(session, source_id, settings.domain_min_interval_seconds, utcnow())
+    time.sleep(request.wait_seconds)
+    outcome = fetch_feed(runtime.http_client(settings), request, HttpPolicy.from_settings(settings))
+    with unit_of_work(sessions) as session:
+        new_entries = finish_feed_fetch(session, source_id, outcome,
+                                        HealthRules.from_settings(settings), utcnow())
+    for entry in new_entries:
+        fetch_article_task.delay(source_id, request.url, entry.to_message())
+    return {"status": outcome.status, "new_entries": len(new_entries), "error": outcome.error,
+            "warning": outcome.warning}
+
+
+@app.task(name="monitor.ingest.fetch_article")
+def fetch_article_task(source_id: int, source_key: str, entry: dict) -> int:
+    settings = _settings()
+    feed_entry = FeedEntry.from_message(entry)
+    with unit_of_work(runtime.session_factory(settings)) as session:
+        wait = article_slot(session, feed_entry, settings.domain_min_interval_seconds, utcnow())
+    if wait is None:
+        return 0
+    time.sleep(wait)
+    record = fetch_article(runtime.http_client(settings), source_key, feed_entry,
+                           HttpPolicy.from_settings(settings))
+    return _store_and_forward(settings, [record])
 
 
 @app.task(name="monitor.embed.embed_posts")

@@ -83,6 +83,18 @@ class Source(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    # Polling state of sources that are fetched (feeds).
+    fetch_interval_seconds: Mapped[int | None] = mapped_column(Integer)
+    next_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(128))
+    # Consecutive failures; reset by a success. Past the limit the source is paused.
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+
     posts: Mapped[list[Post]] = relationship(back_populates="source")
 
 
@@ -90,6 +102,7 @@ class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         UniqueConstraint("source_id", "external_id", name="uq_posts_source_external"),
+        UniqueConstraint("canonical_url", name="uq_posts_canonical_url"),
         Index("ix_posts_stage", "stage"),
         Index("ix_posts_fingerprint", "fingerprint"),
     )
@@ -99,7 +112,13 @@ class Post(Base):
     external_id: Mapped[str] = mapped_column(String(255))
     author: Mapped[str | None] = mapped_column(String(255))
     url: Mapped[str | None] = mapped_column(Text)
+    # Articles: the URL without tracking parameters, or the page's rel=canonical.
+    # Unique, so an article seen through two feeds or two URLs is stored once.
+    canonical_url: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text, default="")
+    # Where the text came from: message, article (full text) or feed-summary.
+    text_origin: Mapped[str] = mapped_column(String(16), default="message")
     language: Mapped[str | None] = mapped_column(String(8))
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -114,6 +133,15 @@ class Post(Base):
 
     source: Mapped[Source] = relationship(back_populates="posts")
     membership: Mapped[ClusterMembership | None] = relationship(back_populates="post")
+
+
+class FetchDomain(Base):
+    """Politeness across all workers: when a domain may next be asked for something."""
+
+    __tablename__ = "fetch_domains"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_allowed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Embedding(Base):

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -30,6 +31,12 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=60000")
     cursor.close()
+
+
+def dialect_insert(session: Session, model):
+    """An INSERT that knows ON CONFLICT on both databases."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -22,6 +22,9 @@ class PostRecord:
     forwarded_from: str | None = None
     forwarded_from_id: str | None = None
     has_media: bool = False
+    title: str | None = None
+    canonical_url: str | None = None
+    text_origin: str = "message"  # message, article, feed-summary
 
     def to_message(self) -> dict:
         """A JSON-safe dict, to travel through the broker."""

@@ -1,4 +1,5 @@
-"""Store parsed posts. Idempotent on (source, external id): a redelivered batch adds nothing.
+"""Store parsed posts. Idempotent on (source, external id) and on an article's canonical
+URL: a redelivered batch adds nothing.
 
 Inserts use ON CONFLICT DO NOTHING rather than "check, then insert", so two workers
 storing the same post at once still leave one row.
@@ -9,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Post, Source, Stage, utcnow
+from monitor.db.session import dialect_insert
 from monitor.ingest.records import PostRecord
 from monitor.language import detect_language
 from monitor.normalize import clean_text, fingerprint
@@ -24,11 +25,6 @@ class StoreResult:
     already_stored: int = 0
 
 
-def _insert(session: Session, table):
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 def ensure_sources(session: Session, records: list[PostRecord]) -> dict[tuple[str, str], int]:
     """Source ids by (kind, key), creating the sources not seen before."""
     wanted = {(r.source_kind, r.source_key): r.source_title or r.source_key for r in records}
@@ -36,7 +32,7 @@ def ensure_sources(session: Session, records: list[PostRecord]) -> dict[tuple[st
         return {}
     rows = [{"kind": kind, "key": key, "title": title, "enabled": True, "created_at": utcnow()}
             for (kind, key), title in sorted(wanted.items())]
-    session.execute(_insert(session, Source).values(rows).on_conflict_do_nothing(
+    session.execute(dialect_insert(session, Source).values(rows).on_conflict_do_nothing(
         index_elements=["kind", "key"]))
     keys = {key for _, key in wanted}
     found = session.execute(select(Source.id, Source.kind, Source.key).where(Source.key.in_(keys)))
@@ -63,6 +59,9 @@ def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
             "forwarded_from": record.forwarded_from,
             "forwarded_from_id": record.forwarded_from_id,
             "has_media": record.has_media,
+            "title": record.title,
+            "canonical_url": record.canonical_url,
+            "text_origin": record.text_origin,
             "fingerprint": fingerprint(text),
             "stage": Stage.stored,
             "stage_changed_at": now,
@@ -71,11 +70,9 @@ def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
     if not rows:
         return result
     rows = list({(row["source_id"], row["external_id"]): row for row in rows}.values())
-    statement = (
-        _insert(session, Post)
-        .on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-        .returning(Post.id)
-    )
+    # No conflict target: a post already stored under (source, external id), or an
+    # article already stored under its canonical URL, are both skipped.
+    statement = dialect_insert(session, Post).on_conflict_do_nothing().returning(Post.id)
     # RETURNING gives only the rows this call inserted; the conflicting ones were stored before.
     result.new_post_ids = sorted(session.scalars(statement, rows).all())
     result.already_stored = len(rows) - len(result.new_post_ids)

@@ -1,0 +1,50 @@
+"""Article pages: the main text without navigation, banners and "related posts"
+(trafilatura), and the URL the article is known by (courlan)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import courlan
+import lxml.html
+import trafilatura
+
+
+# Fewer words than this is a menu or a caption, not an article.
+MIN_ARTICLE_WORDS = 5
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    text: str
+    author: str | None
+    canonical_url: str | None  # the page's rel=canonical or og:url, when it has one
+
+
+def canonical_url(url: str) -> str:
+    """Lower-cased host, no fragment or default port, tracking parameters (utm_*, fbclid,
+    gclid, ...) removed: two links to one article become one string."""
+    try:
+        return courlan.normalize_url(url, strict=True)
+    except ValueError:
+        return url
+
+
+def extract_article(html: bytes | str, url: str) -> Article | None:
+    """None when the page has no main text to speak of."""
+    document = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    if document is None or len((document.text or "").split()) < MIN_ARTICLE_WORDS:
+        return None
+    return Article(title=document.title or "", text=document.text.strip(),
+                   author=document.author, canonical_url=document.url)
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of a feed summary, which is often HTML."""
+    if "<" not in fragment:
+        return fragment.strip()
+    try:
+        return lxml.html.fromstring(fragment).text_content().strip()
+    except (lxml.etree.ParserError, ValueError):
+        return fragment.strip()

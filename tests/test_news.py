@@ -1,0 +1,179 @@
+"""News ingestion against a real HTTP server on 127.0.0.1 serving the real CNN feed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.db.models import Post, Source, Stage, utcnow
+from monitor.news.sources import add_feed
+from tests.conftest import make_settings, monitor_command
+from tests.news_site import FEED_ETAG, serve_news_site
+from workers.celery_app import app, configure
+from workers.tasks import fetch_feed_task, poll_due_feeds_task
+
+CNN_ENTRIES = 69
+
+
+@pytest.fixture(scope="module")
+def news_site():
+    server, site = serve_news_site()
+    yield site
+    server.shutdown()
+
+
+@pytest.fixture
+def pipeline(database):
+    """Eager pipeline with short HTTP limits, so slow and oversized responses fail fast."""
+    settings = make_settings(database.url, http_read_timeout=1.0, http_max_bytes=1_000_000,
+                             domain_min_interval_seconds=0, feed_max_failures=3)
+    previous = app.conf.monitor_settings
+    configure(app, settings)
+    yield settings
+    configure(app, previous)
+
+
+def feed(database, url: str, interval: int = 900) -> int:
+    with database.session() as session:
+        return add_feed(session, url, interval).id
+
+
+def source(database, source_id: int) -> Source:
+    with database.session() as session:
+        return session.get(Source, source_id)
+
+
+def posts(database) -> list[Post]:
+    with database.session() as session:
+        return list(session.scalars(select(Post).order_by(Post.id)))
+
+
+def test_real_feed_brings_every_article_with_its_full_text_once(database, pipeline, news_site):
+    source_id = feed(database, news_site.url("/cnn.rss"))
+    result = fetch_feed_task(source_id)
+    assert result == {"status": "fetched", "new_entries": CNN_ENTRIES, "error": None, "warning": None}
+
+    stored = posts(database)
+    assert len(stored) == CNN_ENTRIES
+    assert {post.stage for post in stored} == {Stage.clustered}
+    full = [post for post in stored if post.text_origin == "article"]
+    summary_only = [post for post in stored if post.text_origin == "feed-summary"]
+    assert len(full) == 53 and len(summary_only) == 16  # 16 entries whose page has no main text
+    article = full[0]
+    assert "Officials familiar with the matter" in article.text
+    for boilerplate in ("We use cookies", "Related posts", "All Rights Reserved", "Business"):
+        assert boilerplate not in article.text
+    assert article.canonical_url.startswith(news_site.base + "/cnn/")
+    assert article.language == "en" and article.title
+
+
+def test_an_unchanged_feed_is_asked_conditionally_and_adds_nothing(database, pipeline, news_site):
+    source_id = feed(database, news_site.url("/cnn.rss"))
+    fetch_feed_task(source_id)
+    assert source(database, source_id).etag == FEED_ETAG
+
+    again = fetch_feed_task(source_id)
+    assert again["status"] == "not-modified"
+    assert news_site.requests[-1][1].get("If-None-Match") == FEED_ETAG
+    assert len(posts(database)) == CNN_ENTRIES
+
+
+def test_the_same_article_through_a_second_feed_with_tracking_links_is_stored_once(
+        database, pipeline, news_site):
+    fetch_feed_task(feed(database, news_site.url("/cnn.rss")))
+    other = fetch_feed_task(feed(database, news_site.url("/tracking.rss")))
+    assert other["status"] == "fetched" and other["new_entries"] == 0
+    assert len(posts(database)) == CNN_ENTRIES
+
+
+@pytest.mark.parametrize("path, error", [
+    ("/limited.rss", "HTTP 429"),
+    ("/down.rss", "HTTP 503"),
+    ("/slow.rss", "timed out"),
+    ("/huge.rss", "over the 1000000-byte cap"),
+    ("/garbage.rss", "malformed feed, no entry could be read"),
+    ("/index.html", "not a feed (text/html)"),
+    ("/nowhere.rss", "HTTP 404"),
+])
+def test_a_failing_feed_gets_a_clear_error_and_a_later_retry(database, pipeline, news_site, path, error):
+    source_id = feed(database, news_site.url(path))
+    before = utcnow()
+    result = fetch_feed_task(source_id)
+    assert result["status"] == "failed" and error in result["error"]
+    failed = source(database, source_id)
+    assert failed.error_count == 1 and error in failed.last_error
+    assert failed.next_fetch_at >= before + timedelta(seconds=900)
+    assert failed.paused_reason is None
+
+
+def test_retry_after_is_honoured_when_longer_than_the_backoff(database, pipeline, news_site):
+    source_id = feed(database, news_site.url("/limited.rss"), interval=60)
+    before = utcnow()
+    fetch_feed_task(source_id)
+    assert source(database, source_id).next_fetch_at >= before + timedelta(seconds=120)
+
+
+def test_a_feed_that_keeps_failing_is_paused_with_the_reason_and_not_polled(
+        database, pipeline, news_site):
+    source_id = feed(database, news_site.url("/down.rss"))
+    for _ in range(3):
+        fetch_feed_task(source_id)
+    paused = source(database, source_id)
+    assert paused.paused_reason.startswith("paused after 3 failures in a row; last: HTTP 503")
+    with database.session() as session:
+        session.get(Source, source_id).next_fetch_at = utcnow() - timedelta(hours=1)
+    hits = news_site.hits("/down.rss")
+    assert poll_due_feeds_task() == 0
+    assert news_site.hits("/down.rss") == hits
+
+
+def test_a_truncated_feed_keeps_the_entries_before_the_break_and_says_so(
+        database, pipeline, news_site):
+    source_id = feed(database, news_site.url("/truncated.rss"))
+    result = fetch_feed_task(source_id)
+    assert result["status"] == "fetched" and 0 < result["new_entries"] < CNN_ENTRIES
+    assert "not well-formed" in result["warning"]
+    assert len(posts(database)) == result["new_entries"]
+    assert "not well-formed" in source(database, source_id).last_error
+
+
+def test_a_windows_1251_feed_and_a_json_feed_read_cyrillic_right_and_meet_in_one_article(
+        database, pipeline, news_site):
+    rss = fetch_feed_task(feed(database, news_site.url("/cp1251.rss")))
+    assert rss["status"] == "fetched" and rss["new_entries"] == 1
+    json_feed = fetch_feed_task(feed(database, news_site.url("/feed.json")))
+    assert json_feed["status"] == "fetched" and json_feed["new_entries"] == 0
+    assert "items[1]: no url" in json_feed["warning"]
+    stored, = posts(database)
+    assert stored.title == "Аким Алматы: видео с призывом — фейк"
+    assert "дипфейком" in stored.text and stored.language == "ru"
+
+
+def test_beat_polls_only_the_feeds_that_are_due(database, pipeline, news_site):
+    due = feed(database, news_site.url("/cnn.rss"))
+    later = feed(database, news_site.url("/cp1251.rss"))
+    with database.session() as session:
+        session.get(Source, later).next_fetch_at = utcnow() + timedelta(hours=1)
+    assert poll_due_feeds_task() == 1
+    assert source(database, due).last_success_at is not None
+    assert source(database, later).last_fetched_at is None
+    assert "poll-due-feeds" in app.conf.beat_schedule
+
+
+def test_feeds_are_added_listed_and_fetched_from_the_command_line(news_site, tmp_path):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "CELERY_ALWAYS_EAGER": "true",
+           "DOMAIN_MIN_INTERVAL_SECONDS": "0"}
+    added = monitor_command("sources", "add-feed", news_site.url("/cp1251.rss?utm_source=x"), env=env)
+    assert added.returncode == 0, added.stderr
+    assert f"feed source 1: {news_site.url('/cp1251.rss')} every 900 s" in added.stdout
+    fetched = monitor_command("sources", "fetch", "1", env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    assert "source 1: fetched, 1 new articles" in fetched.stdout
+    refused = monitor_command("sources", "add-feed", "ftp://example.org/feed", env=env)
+    assert refused.returncode == 1 and "must start with http:// or https://" in refused.stderr
+    missing = monitor_command("sources", "fetch", "42", env=env)
+    assert missing.returncode == 1 and "no feed source with id 42" in missing.stderr
+    listed = monitor_command("sources", "list", "--json", env=env)
+    assert '"error_count": 0' in listed.stdout
