@@ -27,4 +27,5 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test: install chromium
+	$(VENV)/bin/ruff check monitor workers web cli config tests
 	$(PYTHON) -m pytest $(ARGS)

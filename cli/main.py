@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from config import Settings, load_settings
+from monitor.messages import UserError
 from monitor.review.decisions import LABELS
 
 IMPORT_CHUNK = 256
@@ -55,12 +56,10 @@ def import_command(settings: Settings, file: Path, file_format: str) -> None:
     the whole pipeline runs before the command returns; otherwise the posts are
     queued for the workers.
     """
-    from monitor.ingest.telegram_export import ExportFormatError
-
     _ensure_schema(settings)
     try:
         sent, problems, skipped = import_file(settings, file, file_format)
-    except ExportFormatError as error:
+    except UserError as error:
         raise click.ClickException(str(error)) from error
     for problem in problems:
         click.echo(f"{file}: {problem}", err=True)
@@ -116,13 +115,10 @@ def sources() -> None:
 @click.pass_obj
 def sources_add_feed(settings: Settings, url: str, interval: int | None, title: str) -> None:
     """Watch the RSS, Atom or JSON feed at URL (adding it again updates its interval)."""
-    from monitor.news.sources import SourceError, add_feed
+    from monitor.news.sources import add_feed
 
     with _session(settings) as session:
-        try:
-            source = add_feed(session, url, interval or settings.feed_interval_seconds, title)
-        except SourceError as error:
-            raise click.ClickException(str(error)) from error
+        source = add_feed(session, url, interval or settings.feed_interval_seconds, title)
         click.echo(f"feed source {source.id}: {source.key} every {source.fetch_interval_seconds} s")
 
 
@@ -131,15 +127,12 @@ def sources_add_feed(settings: Settings, url: str, interval: int | None, title: 
 @click.pass_obj
 def sources_fetch(settings: Settings, source_id: int) -> None:
     """Fetch feed SOURCE_ID now (with the embedded default, its articles too)."""
-    from monitor.news.sources import SourceError, get_feed
+    from monitor.news.sources import get_feed
     from workers.celery_app import app, configure
     from workers.tasks import fetch_feed_task
 
     with _session(settings) as session:
-        try:
-            get_feed(session, source_id)
-        except SourceError as error:
-            raise click.ClickException(str(error)) from error
+        get_feed(session, source_id)
     configure(app, settings)
     if not settings.celery_always_eager:
         fetch_feed_task.delay(source_id)
@@ -184,13 +177,10 @@ def sources_list(settings: Settings, as_json: bool) -> None:
 def sources_resume(settings: Settings, source_id: int) -> None:
     """Un-pause SOURCE_ID and fetch it at the next beat."""
     from monitor.db.models import utcnow
-    from monitor.news.sources import SourceError, get_feed, resume
+    from monitor.news.sources import get_feed, resume
 
     with _session(settings) as session:
-        try:
-            resume(get_feed(session, source_id), utcnow())
-        except SourceError as error:
-            raise click.ClickException(str(error)) from error
+        resume(get_feed(session, source_id), utcnow())
     click.echo(f"source {source_id} resumed")
 
 
@@ -209,13 +199,10 @@ def alerts() -> None:
 def alerts_decide(settings: Settings, alert_id: int, decision: str, label: str | None,
                   note: str, actor: str) -> None:
     """Confirm (with a label) or dismiss ALERT_ID."""
-    from monitor.review.decisions import DecisionError, decide
+    from monitor.review.decisions import decide
 
-    try:
-        with _session(settings) as session:
-            decide(session, alert_id, decision, actor, label=label, note=note)
-    except DecisionError as error:
-        raise click.ClickException(str(error)) from error
+    with _session(settings) as session:
+        decide(session, alert_id, decision, actor, label=label, note=note)
     click.echo(f"alert {alert_id}: {decision} recorded")
 
 
@@ -283,7 +270,8 @@ def _stats(settings: Settings) -> dict:
 
 @contextmanager
 def _session(settings: Settings):
-    """One unit of work on a database at the newest schema, committed when the block ends."""
+    """One unit of work on a database at the newest schema, committed when the block ends;
+    a UserError from monitor/ rolls it back and becomes the command's error message."""
     from monitor.db.session import make_engine, make_session_factory, unit_of_work
 
     _ensure_schema(settings)
@@ -291,6 +279,8 @@ def _session(settings: Settings):
     try:
         with unit_of_work(make_session_factory(engine)) as session:
             yield session
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
     finally:
         engine.dispose()
 

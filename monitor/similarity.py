@@ -49,7 +49,10 @@ def minhash(text_shingles: frozenset[str]) -> MinHash:
 
 @dataclass(frozen=True)
 class MatchRules:
-    """When two posts carry the same claim. Thresholds come from settings (calibrated in docs/clustering.md)."""
+    """When two posts carry the same claim.
+
+    Thresholds come from settings, calibrated in docs/clustering.md.
+    """
 
     min_cosine: float
     min_jaccard: float

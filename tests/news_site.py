@@ -25,12 +25,17 @@ PAGE = """<!doctype html><html lang="en"><head><title>{title} | CNN Politics</ti
 <link rel="canonical" href="{canonical}"><meta name="author" content="CNN staff">
 </head><body>
 <div class="cookie-banner">We use cookies to improve your experience. <button>Accept all</button></div>
-<nav><a href="/">Home</a> <a href="/politics">Politics</a> <a href="/world">World</a> <a href="/business">Business</a></nav>
+<nav><a href="/">Home</a> <a href="/politics">Politics</a> <a href="/world">World</a>
+<a href="/business">Business</a></nav>
 <article><h1>{title}</h1>{paragraphs}</article>
 <aside class="related"><h3>Related posts</h3><ul><li><a href="/x">Five things to know today</a></li>
 <li><a href="/y">Weather: heat wave expected this weekend</a></li></ul></aside>
 <footer>© 2022 Cable News Network. All Rights Reserved. Terms of Use | Privacy Policy</footer>
 </body></html>"""
+
+
+NAVIGATION_ONLY = b"<html><body><nav><a href='/'>Home</a></nav></body></html>"
+HOME_PAGE = b"<html><head><title>Home</title></head><body><p>Welcome</p></body></html>"
 
 
 @dataclass
@@ -67,7 +72,7 @@ def _routes(site: NewsSite):
             return 404, {"Content-Type": "text/html"}, b"<html><body>Not found</body></html>"
         title, summary = site.articles[path]
         if not summary:  # a page that is all navigation: nothing to extract
-            return 200, {"Content-Type": "text/html"}, b"<html><body><nav><a href='/'>Home</a></nav></body></html>"
+            return 200, {"Content-Type": "text/html"}, NAVIGATION_ONLY
         paragraphs = "".join(f"<p>{escape(summary)} {escape(extra)}</p>" for extra in (
             "Officials familiar with the matter described the developments on condition of anonymity.",
             "The story is developing and will be updated as more details become available."))
@@ -94,7 +99,7 @@ def _routes(site: NewsSite):
         return 200, {"Content-Type": "application/rss+xml"}, b"<rss><channel><item><title>x</ti"
 
     def html_page(_handler):
-        return 200, {"Content-Type": "text/html"}, b"<html><head><title>Home</title></head><body><p>Welcome</p></body></html>"
+        return 200, {"Content-Type": "text/html"}, HOME_PAGE
 
     def cyrillic_1251(_handler):
         body = ('<?xml version="1.0" encoding="windows-1251"?><rss version="2.0"><channel>'

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from monitor.db.models import Post, Source, Stage, utcnow
 from monitor.news.sources import add_feed

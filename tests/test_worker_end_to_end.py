@@ -114,7 +114,7 @@ def test_real_cross_channel_reposts_share_a_cluster_and_unrelated_posts_do_not(
     for key, cluster in cluster_of.items():
         members[cluster].append(key)
     wrongly_merged = []
-    for cluster, keys in members.items():
+    for keys in members.values():
         for first, second in combinations(keys, 2):
             a, b = shingles(text_of[first]), shingles(text_of[second])
             if first[0] != second[0] and jaccard(a, b) < 0.05 and len(a & b) < 0.2 * min(len(a), len(b)):

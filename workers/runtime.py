@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import cache
 
 import httpx
-
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings

@@ -14,7 +14,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
-    TypeDecorator,
     Enum,
     Float,
     ForeignKey,
@@ -23,6 +22,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship

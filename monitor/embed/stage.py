@@ -28,7 +28,7 @@ def embed_posts(session: Session, encoder: Encoder, post_ids: list[int]) -> list
         else:
             post.stage, post.stage_changed_at = Stage.skipped, now
     vectors = encoder.encode([readable_text(post.text) for post in to_embed])
-    for post, vector in zip(to_embed, vectors):
+    for post, vector in zip(to_embed, vectors, strict=True):
         session.merge(Embedding(post_id=post.id, model=encoder.model_id,
                                 dimensions=encoder.dimensions, vector=vector.tobytes()))
         post.stage, post.stage_changed_at = Stage.embedded, now

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
+
+from monitor.messages import BrokerMessage
 
 
 @dataclass(frozen=True)
-class PostRecord:
+class PostRecord(BrokerMessage):
     source_kind: str
     source_key: str
     external_id: str
@@ -25,18 +27,6 @@ class PostRecord:
     title: str | None = None
     canonical_url: str | None = None
     text_origin: str = "message"  # message, article, feed-summary
-
-    def to_message(self) -> dict:
-        """A JSON-safe dict, to travel through the broker."""
-        message = asdict(self)
-        if self.published_at is not None:
-            message["published_at"] = self.published_at.isoformat()
-        return message
-
-    @classmethod
-    def from_message(cls, message: dict) -> "PostRecord":
-        published = message.get("published_at")
-        return cls(**{**message, "published_at": datetime.fromisoformat(published) if published else None})
 
 
 @dataclass(frozen=True)

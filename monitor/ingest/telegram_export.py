@@ -12,11 +12,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from monitor.ingest.records import ImportProblem, ParseResult, PostRecord
+from monitor.messages import UserError
 
 MEDIA_KEYS = ("photo", "file", "media_type", "sticker_emoji", "location_information", "poll")
 
 
-class ExportFormatError(ValueError):
+class ExportFormatError(UserError):
     """The file as a whole is not a Telegram Desktop export."""
 
 

@@ -9,7 +9,6 @@ import courlan
 import lxml.html
 import trafilatura
 
-
 # Fewer words than this is a menu or a caption, not an article.
 MIN_ARTICLE_WORDS = 5
 

@@ -4,34 +4,26 @@ from __future__ import annotations
 
 import calendar
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import feedparser
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from monitor.messages import BrokerMessage, UserError
 
-class FeedError(ValueError):
+
+class FeedError(UserError):
     """The document is not a feed we can read; the message says why."""
 
 
 @dataclass(frozen=True)
-class FeedEntry:
+class FeedEntry(BrokerMessage):
     link: str
     title: str = ""
     summary: str = ""
     author: str | None = None
     published_at: datetime | None = None
-
-    def to_message(self) -> dict:
-        message = asdict(self)
-        message["published_at"] = self.published_at.isoformat() if self.published_at else None
-        return message
-
-    @classmethod
-    def from_message(cls, message: dict) -> "FeedEntry":
-        published = message.get("published_at")
-        return cls(**{**message, "published_at": datetime.fromisoformat(published) if published else None})
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Source, utcnow
+from monitor.messages import UserError
 from monitor.news.articles import canonical_url
 
 
@@ -27,7 +28,7 @@ class HealthRules:
         return cls(settings.feed_max_failures, settings.feed_max_backoff_seconds)
 
 
-class SourceError(ValueError):
+class SourceError(UserError):
     pass
 
 

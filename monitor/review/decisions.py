@@ -6,12 +6,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Alert, AlertEvent, AlertStatus, AuditEntry, ReviewDecision, utcnow
+from monitor.messages import UserError
 
 LABELS = ("deepfake", "impersonation", "false_claim", "misleading", "satire", "not_disinformation")
 STATUS_OF = {"confirm": AlertStatus.confirmed, "dismiss": AlertStatus.dismissed}
 
 
-class DecisionError(ValueError):
+class DecisionError(UserError):
     """The decision cannot be taken as asked; the message says why."""
 
 

@@ -1,4 +1,5 @@
 from alembic import context
+
 from monitor.db.models import Base
 from monitor.db.session import make_engine
 
