@@ -34,6 +34,7 @@ PAGE = """<!doctype html><html lang="en"><head><title>{title} | CNN Politics</ti
 </body></html>"""
 
 
+CUT_SHORT = object()  # promises a full body, sends part of it and hangs up
 NAVIGATION_ONLY = b"<html><body><nav><a href='/'>Home</a></nav></body></html>"
 HOME_PAGE = b"<html><head><title>Home</title></head><body><p>Welcome</p></body></html>"
 
@@ -92,6 +93,9 @@ def _routes(site: NewsSite):
     def huge(handler):
         return 200, {"Content-Type": "application/rss+xml"}, None  # streamed without a length
 
+    def cut_short(_handler):
+        return 200, {"Content-Type": "application/rss+xml"}, CUT_SHORT
+
     def truncated(_handler):
         return 200, {"Content-Type": "application/rss+xml"}, site.cnn_feed()[:60_000]
 
@@ -108,6 +112,10 @@ def _routes(site: NewsSite):
                 "оказалось дипфейком, сообщили в акимате.</description></item></channel></rss>")
         return 200, {"Content-Type": "application/rss+xml"}, body.encode("windows-1251")
 
+    def mislabelled_1251(handler):
+        body = cyrillic_1251(handler)[2].replace(b'encoding="windows-1251"', b'encoding="utf-8"')
+        return 200, {"Content-Type": "application/rss+xml"}, body
+
     def json_feed(_handler):
         body = {"version": "https://jsonfeed.org/version/1.1", "title": "Factcheck KZ", "items": [
             {"id": "1", "url": f"{site.base}/kz/akim-deepfake", "title": "Видео акима — дипфейк",
@@ -119,7 +127,8 @@ def _routes(site: NewsSite):
     return {"/cnn.rss": cnn_feed, "/tracking.rss": tracking_feed, "/limited.rss": rate_limited,
             "/down.rss": server_error, "/slow.rss": slow, "/huge.rss": huge,
             "/truncated.rss": truncated, "/garbage.rss": garbage, "/index.html": html_page,
-            "/cp1251.rss": cyrillic_1251, "/feed.json": json_feed}, article
+            "/cp1251.rss": cyrillic_1251, "/mislabelled.rss": mislabelled_1251,
+            "/cut.rss": cut_short, "/feed.json": json_feed}, article
 
 
 def serve_news_site():
@@ -134,6 +143,13 @@ def serve_news_site():
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
+            if body is CUT_SHORT:
+                feed = site.cnn_feed()
+                self.send_header("Content-Length", str(len(feed)))
+                self.end_headers()
+                self.wfile.write(feed[: len(feed) // 2])
+                self.close_connection = True
+                return
             if body is None:  # stream 2 MB with no Content-Length; the connection's end ends it
                 self.end_headers()
                 for _ in range(64):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select
 
 from monitor.db.models import Post, Source, Stage, utcnow
+from monitor.news.feeds import parse_feed
 from monitor.news.sources import add_feed
 from tests.conftest import make_settings, monitor_command
 from tests.news_site import FEED_ETAG, serve_news_site
@@ -96,6 +98,7 @@ def test_the_same_article_through_a_second_feed_with_tracking_links_is_stored_on
     ("/garbage.rss", "malformed feed, no entry could be read"),
     ("/index.html", "not a feed (text/html)"),
     ("/nowhere.rss", "HTTP 404"),
+    ("/cut.rss", "cut short"),
 ])
 def test_a_failing_feed_gets_a_clear_error_and_a_later_retry(database, pipeline, news_site, path, error):
     source_id = feed(database, news_site.url(path))
@@ -149,6 +152,16 @@ def test_a_windows_1251_feed_and_a_json_feed_read_cyrillic_right_and_meet_in_one
     stored, = posts(database)
     assert stored.title == "Аким Алматы: видео с призывом — фейк"
     assert "дипфейком" in stored.text and stored.language == "ru"
+
+
+def test_a_feed_declaring_the_wrong_encoding_is_read_in_the_right_one(database, pipeline, news_site):
+    source_id = feed(database, news_site.url("/mislabelled.rss"))
+    result = fetch_feed_task(source_id)
+    assert result["status"] == "fetched" and result["new_entries"] == 1
+    assert result["warning"] == "declared encoding was wrong; read as cp1251"
+    assert source(database, source_id).last_error == result["warning"]
+    entry, = parse_feed(httpx.get(news_site.url("/mislabelled.rss")).content).entries
+    assert entry.title == "Аким Алматы: видео — фейк"
 
 
 def test_beat_polls_only_the_feeds_that_are_due(database, pipeline, news_site):

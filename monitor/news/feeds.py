@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import charset_normalizer
 import feedparser
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -38,6 +40,9 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
         return _parse_json_feed(body)
     headers = {"content-type": content_type} if content_type else {}
     parsed = feedparser.parse(body, response_headers=headers)
+    encoding_note = None
+    if isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
+        parsed, encoding_note = _reparse_with_detected_encoding(body, parsed)
     entries = [_entry(item) for item in parsed.entries if item.get("link")]
     problem = parsed.get("bozo_exception")
     if not entries:
@@ -47,15 +52,24 @@ def parse_feed(body: bytes, content_type: str | None = None) -> ParsedFeed:
                             + (f" ({problem})" if problem else ""))
         if problem:
             raise FeedError(f"malformed feed, no entry could be read: {problem}")
-    warning = None
-    if problem and not isinstance(problem, feedparser.NonXMLContentType):
-        kind = ("declared encoding was wrong" if isinstance(problem, feedparser.CharacterEncodingOverride)
-                else "feed is not well-formed")
-        warning = f"{kind} ({problem}); {len(entries)} entries read"
+    warning = encoding_note
+    if problem and not isinstance(problem, (feedparser.NonXMLContentType,
+                                            feedparser.CharacterEncodingOverride)):
+        warning = f"feed is not well-formed ({problem}); {len(entries)} entries read"
     skipped = len(parsed.entries) - len(entries)
     if skipped:
         warning = "; ".join(filter(None, [warning, f"{skipped} entries without a link skipped"]))
     return ParsedFeed(parsed.feed.get("title", ""), entries, warning)
+
+
+def _reparse_with_detected_encoding(body: bytes, parsed):
+    """The declared encoding did not decode the bytes, and feedparser fell back to
+    windows-1252, which turns Cyrillic into mojibake. Detect the real encoding instead."""
+    best = charset_normalizer.from_bytes(body).best()
+    if best is None or codecs.lookup(best.encoding).name == codecs.lookup(parsed.encoding).name:
+        return parsed, f"declared encoding was wrong; read as {parsed.encoding}"
+    reparsed = feedparser.parse(body.decode(best.encoding).encode("utf-8"))
+    return reparsed, f"declared encoding was wrong; read as {best.encoding}"
 
 
 def _entry(item) -> FeedEntry:
