@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     http_max_redirects: int = Field(default=5, ge=0)
     http_user_agent: str = "monitor/0.1 (claim monitoring; +https://github.com/monitor-project/monitor)"
 
+    # Webhooks
+    public_base_url: str = "http://127.0.0.1:8000"  # links in webhook payloads point here
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=12, ge=1)
+    webhook_backoff_seconds: float = Field(default=10.0, ge=0)
+    webhook_max_backoff_seconds: float = Field(default=3600.0, ge=0)
+    webhook_disable_after_failures: int = Field(default=5, ge=1)
+    webhook_retry_poll_seconds: float = Field(default=15.0, gt=0)
+    # Addresses webhooks may reach although private or loopback: comma-separated IPs or CIDRs.
+    webhook_allowed_addresses: str = ""
+
     # Web
     web_host: str = "127.0.0.1"
     web_port: int = 8000

@@ -36,6 +36,8 @@ def configure(app: Celery, settings: Settings) -> None:
         beat_schedule={
             "poll-due-feeds": {"task": "monitor.ingest.poll_due_feeds",
                                "schedule": settings.feed_poll_seconds},
+            "retry-due-webhooks": {"task": "monitor.notify.retry_due_webhooks",
+                                   "schedule": settings.webhook_retry_poll_seconds},
         },
     )
 

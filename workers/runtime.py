@@ -34,6 +34,13 @@ def http_client(settings: Settings) -> httpx.Client:
 
 
 @cache
+def webhook_client(settings: Settings) -> httpx.Client:
+    # Redirects are followed by hand, each hop checked by the SSRF guard.
+    return httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False,
+                        headers={"User-Agent": settings.http_user_agent})
+
+
+@cache
 def cluster_index(settings: Settings) -> ClusterIndex:
     # Needs the model's id, not the model: the cluster worker never loads it.
     return ClusterIndex(resolve_model(settings.embedding_model)[1])

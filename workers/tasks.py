@@ -26,7 +26,15 @@ from monitor.news.poll import (
     finish_feed_fetch,
 )
 from monitor.news.sources import HealthRules, due_feeds
-from monitor.notify.outbox import dispatch_events
+from monitor.notify.delivery import (
+    RetryRules,
+    claim,
+    due_deliveries,
+    plan_deliveries,
+    record,
+    send,
+)
+from monitor.notify.targets import TargetPolicy
 from monitor.similarity import MatchRules
 from monitor.sweep import find_stalled
 from workers import runtime
@@ -137,7 +145,36 @@ def sweep_stalled_task(older_than_seconds: float = 600) -> dict:
             "notify": len(stalled.to_notify)}
 
 
-@app.task(name="monitor.notify.dispatch_events")
+@app.task(name="monitor.notify.plan_deliveries")
 def notify_task(event_ids: list[int]) -> int:
+    settings = _settings()
+    with unit_of_work(runtime.session_factory(settings)) as session:
+        deliveries = plan_deliveries(session, event_ids, settings.public_base_url)
+    for delivery_id in deliveries:
+        deliver_webhook_task.delay(delivery_id)
+    return len(deliveries)
+
+
+@app.task(name="monitor.notify.deliver_webhook")
+def deliver_webhook_task(delivery_id: int) -> str | None:
+    """One attempt; a failed one is retried later by the beat sweep, from the database."""
+    settings = _settings()
+    rules = RetryRules.from_settings(settings)
+    sessions = runtime.session_factory(settings)
+    with unit_of_work(sessions) as session:
+        outgoing = claim(session, delivery_id, rules, utcnow())
+    if outgoing is None:
+        return None
+    outcome = send(runtime.webhook_client(settings), outgoing, TargetPolicy.from_settings(settings))
+    with unit_of_work(sessions) as session:
+        return record(session, outgoing, outcome, rules, utcnow())
+
+
+@app.task(name="monitor.notify.retry_due_webhooks")
+def retry_due_webhooks_task() -> int:
+    """Run by beat every WEBHOOK_RETRY_POLL_SECONDS."""
     with unit_of_work(runtime.session_factory(_settings())) as session:
-        return len(dispatch_events(session, event_ids))
+        due = due_deliveries(session, utcnow())
+    for delivery_id in due:
+        deliver_webhook_task.delay(delivery_id)
+    return len(due)

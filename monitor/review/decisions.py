@@ -17,7 +17,8 @@ class DecisionError(UserError):
 
 
 def decide(session: Session, alert_id: int, decision: str, actor: str, *,
-           label: str | None = None, note: str = "") -> ReviewDecision:
+           label: str | None = None, note: str = "") -> AlertEvent:
+    """Returns the alert event to notify subscribers of, once committed."""
     if decision not in STATUS_OF:
         raise DecisionError(f"unknown decision {decision!r}: use one of {', '.join(STATUS_OF)}")
     if decision == "confirm" and label not in LABELS:
@@ -31,16 +32,16 @@ def decide(session: Session, alert_id: int, decision: str, actor: str, *,
     now = utcnow()
     previous = alert.status
     alert.status, alert.updated_at = STATUS_OF[decision], now
-    record = ReviewDecision(alert_id=alert_id, decision=decision, label=label, note=note,
-                            actor=actor, created_at=now)
-    session.add(record)
+    session.add(ReviewDecision(alert_id=alert_id, decision=decision, label=label, note=note,
+                               actor=actor, created_at=now))
     session.add(AuditEntry(actor=actor, action=f"alert.{decision}", object_type="alert",
                            object_id=str(alert_id), created_at=now,
                            details={"label": label, "note": note, "from": previous.value,
                                     "to": alert.status.value}))
-    session.add(AlertEvent(alert_id=alert_id, kind=f"alert.{alert.status.value}", created_at=now,
-                           payload={"alert_id": alert_id, "cluster_id": alert.cluster_id,
-                                    "status": alert.status.value, "label": label,
-                                    "score": alert.score, "reasons": alert.reasons}))
+    event = AlertEvent(alert_id=alert_id, kind=f"alert.{alert.status.value}", created_at=now,
+                       payload={"alert_id": alert_id, "cluster_id": alert.cluster_id,
+                                "status": alert.status.value, "label": label,
+                                "score": alert.score, "reasons": alert.reasons})
+    session.add(event)
     session.flush()
-    return record
+    return event

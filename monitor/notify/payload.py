@@ -1,0 +1,69 @@
+"""The webhook body, schema ``monitor.alert.v1`` (docs/webhooks.md).
+
+Standard Webhooks shape: ``{"type", "timestamp", "data"}``. Built once per event, so
+every attempt and every subscriber gets the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, Post, ReviewDecision
+from monitor.normalize import readable_text
+
+SCHEMA = "monitor.alert.v1"
+SAMPLE_POSTS = 5
+SAMPLE_TEXT_CHARS = 500
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def alert_body(session: Session, event: AlertEvent, base_url: str) -> str:
+    alert = session.get(Alert, event.alert_id)
+    cluster = session.get(Cluster, alert.cluster_id)
+    label = session.scalar(select(ReviewDecision.label).where(ReviewDecision.alert_id == alert.id)
+                           .order_by(ReviewDecision.id.desc()).limit(1))
+    posts = session.scalars(
+        select(Post).options(joinedload(Post.source))
+        .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+        .where(ClusterMembership.cluster_id == cluster.id)
+        .order_by(Post.published_at, Post.id).limit(SAMPLE_POSTS)).all()
+    representative = cluster.representative.text if cluster.representative else ""
+    data = {
+        "schema": SCHEMA,
+        "event_id": event.id,
+        "alert": {
+            "id": alert.id, "status": alert.status.value, "label": label, "score": alert.score,
+            "reasons": alert.reasons, "post_count": alert.post_count,
+            "source_count": alert.source_count, "opened_at": _iso(alert.opened_at),
+            "updated_at": _iso(alert.updated_at),
+        },
+        "cluster": {
+            "id": cluster.id, "claim": readable_text(representative)[:SAMPLE_TEXT_CHARS],
+            "post_count": cluster.post_count, "source_count": cluster.source_count,
+            "first_seen_at": _iso(cluster.first_seen_at), "last_seen_at": _iso(cluster.last_seen_at),
+            "url": f"{base_url.rstrip('/')}/clusters/{cluster.id}",
+        },
+        "sample_posts": [{
+            "source": post.source.title or post.source.key, "url": post.url,
+            "published_at": _iso(post.published_at), "language": post.language,
+            "text": readable_text(post.text)[:SAMPLE_TEXT_CHARS],
+        } for post in posts],
+    }
+    return _envelope(event.kind, event.created_at, data)
+
+
+def test_body(now: datetime, subscription_id: int) -> str:
+    return _envelope("webhook.test", now, {"schema": SCHEMA, "subscription_id": subscription_id,
+                                           "message": "A test event from the claim monitor."})
+
+
+def _envelope(event_type: str, moment: datetime, data: dict) -> str:
+    return json.dumps({"type": event_type, "timestamp": moment.isoformat(), "data": data},
+                      ensure_ascii=False, separators=(",", ":"))
