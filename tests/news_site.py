@@ -23,6 +23,7 @@ FEED_LAST_MODIFIED = "Wed, 27 Jul 2022 04:00:00 GMT"
 
 PAGE = """<!doctype html><html lang="en"><head><title>{title} | CNN Politics</title>
 <link rel="canonical" href="{canonical}"><meta name="author" content="CNN staff">
+<meta property="article:published_time" content="2025-05-06T09:30:00+05:00">
 </head><body>
 <div class="cookie-banner">We use cookies to improve your experience. <button>Accept all</button></div>
 <nav><a href="/">Home</a> <a href="/politics">Politics</a> <a href="/world">World</a>
@@ -67,8 +68,16 @@ def _routes(site: NewsSite):
         body = site.cnn_feed().replace(b".html</link>", b".html?utm_source=rss&amp;fbclid=abc</link>")
         return 200, {"Content-Type": "application/rss+xml"}, body
 
+    def amp_feed(_handler):
+        body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>AMP</title><item>'
+                f"<title>Аким Алматы: видео — фейк</title><link>{site.base}/amp/kz/akim-deepfake</link>"
+                "</item></channel></rss>")
+        return 200, {"Content-Type": "application/rss+xml"}, body.encode()
+
     def article(handler):
         path = urlsplit(handler.path).path
+        canonical = path.removeprefix("/amp")  # an AMP copy names the article page as canonical
+        path = canonical
         if path not in site.articles:
             return 404, {"Content-Type": "text/html"}, b"<html><body>Not found</body></html>"
         title, summary = site.articles[path]
@@ -77,7 +86,7 @@ def _routes(site: NewsSite):
         paragraphs = "".join(f"<p>{escape(summary)} {escape(extra)}</p>" for extra in (
             "Officials familiar with the matter described the developments on condition of anonymity.",
             "The story is developing and will be updated as more details become available."))
-        page = PAGE.format(title=escape(title), canonical=site.base + path, paragraphs=paragraphs)
+        page = PAGE.format(title=escape(title), canonical=site.base + canonical, paragraphs=paragraphs)
         return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
     def rate_limited(_handler):
@@ -128,7 +137,7 @@ def _routes(site: NewsSite):
             "/down.rss": server_error, "/slow.rss": slow, "/huge.rss": huge,
             "/truncated.rss": truncated, "/garbage.rss": garbage, "/index.html": html_page,
             "/cp1251.rss": cyrillic_1251, "/mislabelled.rss": mislabelled_1251,
-            "/cut.rss": cut_short, "/feed.json": json_feed}, article
+            "/cut.rss": cut_short, "/feed.json": json_feed, "/amp.rss": amp_feed}, article
 
 
 def serve_news_site():

@@ -84,6 +84,8 @@ def test_a_restarted_worker_rebuilds_its_index_from_the_database(database, encod
         assign_posts(session, restarted, [edited], RULES)
     assert len(restarted) == 2
     assert cluster_of(database, edited) == cluster_of(database, original)
+    with database.session() as session:
+        assert restarted.sync(session) == 0  # up to date: nothing rebuilt
 
 
 def test_vectors_of_another_model_are_never_mixed_in(database, encoder):
@@ -92,3 +94,21 @@ def test_vectors_of_another_model_are_never_mixed_in(database, encoder):
         assign_posts(session, ClusterIndex(encoder.model_id), [original], RULES)
         other_model = ClusterIndex("intfloat/multilingual-e5-small")
         assert other_model.sync(session) == 0
+
+
+def test_an_index_built_on_a_database_since_emptied_starts_again(database, encoder):
+    """Ids are reused after the store is emptied or restored: the old vectors must go."""
+    old, = embedded_posts(database, encoder, [UNRELATED])
+    index = ClusterIndex(encoder.model_id)
+    with database.session() as session:
+        assign_posts(session, index, [old], RULES)
+    database.clear()
+
+    original, edited, filler = embedded_posts(database, encoder, [CLAIM, EDITED, UNRELATED + " Ещё."])
+    assert original == old  # the same post id, now another post
+    with database.session() as session:
+        assign_posts(session, ClusterIndex(encoder.model_id), [original, filler], RULES)
+    with database.session() as session:
+        assert index.sync(session) == 2  # rebuilt whole, not caught up from the stale watermark
+        assign_posts(session, index, [edited], RULES)
+    assert cluster_of(database, edited) == cluster_of(database, original)

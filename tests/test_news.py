@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from monitor.db.models import Post, Source, Stage, utcnow
 from monitor.news.feeds import parse_feed
+from monitor.news.politeness import reserve_slot
 from monitor.news.sources import add_feed
 from tests.conftest import make_settings, monitor_command
 from tests.news_site import FEED_ETAG, serve_news_site
@@ -164,6 +165,28 @@ def test_a_feed_declaring_the_wrong_encoding_is_read_in_the_right_one(database, 
     assert entry.title == "Аким Алматы: видео — фейк"
 
 
+def test_an_article_reached_through_another_url_is_stored_under_its_rel_canonical(
+        database, pipeline, news_site):
+    assert fetch_feed_task(feed(database, news_site.url("/amp.rss")))["new_entries"] == 1
+    stored, = posts(database)
+    assert stored.canonical_url == news_site.url("/kz/akim-deepfake")
+    # A second feed linking the canonical URL finds the article already there.
+    assert fetch_feed_task(feed(database, news_site.url("/cp1251.rss")))["new_entries"] == 0
+    assert len(posts(database)) == 1
+
+
+def test_requests_to_one_domain_are_spaced_across_workers(database):
+    now = utcnow()
+    with database.session() as first_worker:
+        assert reserve_slot(first_worker, "news.example.kz", 2.0, now) == 0
+    with database.session() as second_worker:
+        assert reserve_slot(second_worker, "news.example.kz", 2.0, now) == 2.0
+    with database.session() as third_worker:
+        assert reserve_slot(third_worker, "news.example.kz", 2.0, now + timedelta(seconds=1)) == 3.0
+    with database.session() as other_domain:
+        assert reserve_slot(other_domain, "factcheck.example.kz", 2.0, now) == 0
+
+
 def test_beat_polls_only_the_feeds_that_are_due(database, pipeline, news_site):
     due = feed(database, news_site.url("/cnn.rss"))
     later = feed(database, news_site.url("/cp1251.rss"))
@@ -190,3 +213,9 @@ def test_feeds_are_added_listed_and_fetched_from_the_command_line(news_site, tmp
     assert missing.returncode == 1 and "no feed source with id 42" in missing.stderr
     listed = monitor_command("sources", "list", "--json", env=env)
     assert '"error_count": 0' in listed.stdout
+
+
+def test_an_entry_without_a_date_takes_the_article_pages_date(database, pipeline, news_site):
+    fetch_feed_task(feed(database, news_site.url("/amp.rss")))
+    stored, = posts(database)
+    assert stored.published_at.isoformat() == "2025-05-06T00:00:00+00:00"

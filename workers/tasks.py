@@ -103,7 +103,13 @@ def fetch_article_task(source_id: int, source_key: str, entry: dict) -> int:
     return _store_and_forward(settings, [record])
 
 
-@app.task(name="monitor.embed.embed_posts")
+# Stage tasks retry on any error: the stages are idempotent and the database has
+# the truth, so a second run after a database hiccup or an index rebuild is safe.
+RETRYING = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_jitter": True,
+            "retry_kwargs": {"max_retries": 5}}
+
+
+@app.task(name="monitor.embed.embed_posts", **RETRYING)
 def embed_posts_task(post_ids: list[int]) -> int:
     settings = _settings()
     with unit_of_work(runtime.session_factory(settings)) as session:
@@ -113,7 +119,7 @@ def embed_posts_task(post_ids: list[int]) -> int:
     return len(ready)
 
 
-@app.task(name="monitor.cluster.cluster_posts")
+@app.task(name="monitor.cluster.cluster_posts", **RETRYING)
 def cluster_posts_task(post_ids: list[int]) -> int:
     settings = _settings()
     index = runtime.cluster_index(settings)

@@ -64,7 +64,7 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         session.add(membership)
         post.stage, post.stage_changed_at = Stage.clustered, utcnow()
         session.flush()
-        index.add(post.id, vector, shingles(post.text), membership.id)
+        index.add(post.id, vector, shingles(post.text), membership.id, membership.created_at)
         touched.add(cluster_id)
     refresh_cluster_stats(session, touched)
     return sorted(touched)

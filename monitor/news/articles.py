@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import courlan
 import lxml.html
@@ -19,6 +20,7 @@ class Article:
     text: str
     author: str | None
     canonical_url: str | None  # the page's rel=canonical or og:url, when it has one
+    published_at: datetime | None  # the page's own date (a day: midnight UTC)
 
 
 def canonical_url(url: str) -> str:
@@ -35,8 +37,14 @@ def extract_article(html: bytes | str, url: str) -> Article | None:
     document = trafilatura.bare_extraction(html, url=url, with_metadata=True)
     if document is None or len((document.text or "").split()) < MIN_ARTICLE_WORDS:
         return None
+    published = None
+    if document.date:
+        try:
+            published = datetime.fromisoformat(document.date).replace(tzinfo=timezone.utc)
+        except ValueError:
+            published = None
     return Article(title=document.title or "", text=document.text.strip(),
-                   author=document.author, canonical_url=document.url)
+                   author=document.author, canonical_url=document.url, published_at=published)
 
 
 def html_to_text(fragment: str) -> str:
