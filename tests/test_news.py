@@ -14,7 +14,7 @@ from monitor.news.politeness import reserve_slot
 from monitor.news.sources import add_feed
 from tests.conftest import make_settings, monitor_command
 from tests.news_site import FEED_ETAG, serve_news_site
-from workers.celery_app import app, configure
+from workers.celery_app import app
 from workers.tasks import fetch_feed_task, poll_due_feeds_task
 
 CNN_ENTRIES = 69
@@ -28,14 +28,15 @@ def news_site():
 
 
 @pytest.fixture
-def pipeline(database):
-    """Eager pipeline with short HTTP limits, so slow and oversized responses fail fast."""
-    settings = make_settings(database.url, http_read_timeout=1.0, http_max_bytes=1_000_000,
-                             domain_min_interval_seconds=0, feed_max_failures=3)
-    previous = app.conf.monitor_settings
-    configure(app, settings)
-    yield settings
-    configure(app, previous)
+def settings(database):
+    """Short HTTP limits, so slow and oversized responses fail fast."""
+    return make_settings(database.url, http_read_timeout=1.0, http_max_bytes=1_000_000,
+                         domain_min_interval_seconds=0, feed_max_failures=3)
+
+
+@pytest.fixture
+def pipeline(eager_pipeline, settings):
+    return settings
 
 
 def feed(database, url: str, interval: int = 900) -> int:
@@ -195,6 +196,7 @@ def test_beat_polls_only_the_feeds_that_are_due(database, pipeline, news_site):
     assert poll_due_feeds_task() == 1
     assert source(database, due).last_success_at is not None
     assert source(database, later).last_fetched_at is None
+    assert poll_due_feeds_task() == 0  # fetched: not due again before its interval
     assert "poll-due-feeds" in app.conf.beat_schedule
 
 

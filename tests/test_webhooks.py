@@ -19,7 +19,6 @@ from monitor.review.decisions import decide
 from tests.conftest import make_settings, monitor_command
 from tests.test_pipeline import SAMPLE
 from tests.webhook_receiver import Receiver
-from workers.celery_app import app, configure
 from workers.tasks import deliver_webhook_task, notify_task, retry_due_webhooks_task
 
 PUBLIC_URL = "https://monitor.example.org"
@@ -34,11 +33,8 @@ def settings(database):
 
 
 @pytest.fixture
-def pipeline(settings):
-    previous = app.conf.monitor_settings
-    configure(app, settings)
-    yield settings
-    configure(app, previous)
+def pipeline(eager_pipeline, settings):
+    return settings
 
 
 @pytest.fixture

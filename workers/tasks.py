@@ -25,7 +25,7 @@ from monitor.news.poll import (
     fetch_feed,
     finish_feed_fetch,
 )
-from monitor.news.sources import HealthRules, due_feeds
+from monitor.news.sources import HealthRules, claim_due_feeds
 from monitor.notify.delivery import (
     RetryRules,
     claim,
@@ -66,7 +66,7 @@ def store_posts_task(records: list[dict]) -> int:
 def poll_due_feeds_task() -> int:
     """Run by beat every FEED_POLL_SECONDS: queue a fetch for each feed whose time has come."""
     with unit_of_work(runtime.session_factory(_settings())) as session:
-        due = due_feeds(session, utcnow())
+        due = claim_due_feeds(session, utcnow())
     for source_id in due:
         fetch_feed_task.delay(source_id)
     return len(due)

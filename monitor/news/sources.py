@@ -53,11 +53,16 @@ def get_feed(session: Session, source_id: int) -> Source:
     return source
 
 
-def due_feeds(session: Session, now: datetime) -> list[int]:
-    return list(session.scalars(
-        select(Source.id).where(Source.kind == "feed", Source.enabled.is_(True),
-                                Source.paused_reason.is_(None), Source.next_fetch_at <= now)
-        .order_by(Source.next_fetch_at)))
+def claim_due_feeds(session: Session, now: datetime) -> list[int]:
+    """The feeds whose time has come, each pushed one interval on so that the next
+    beat does not queue it again while its fetch is still waiting in the queue."""
+    due = session.scalars(
+        select(Source).where(Source.kind == "feed", Source.enabled.is_(True),
+                             Source.paused_reason.is_(None), Source.next_fetch_at <= now)
+        .order_by(Source.next_fetch_at).with_for_update(skip_locked=True)).all()
+    for source in due:
+        source.next_fetch_at = now + timedelta(seconds=source.fetch_interval_seconds or 900)
+    return [source.id for source in due]
 
 
 def record_success(source: Source, now: datetime, *, etag: str | None, last_modified: str | None,
