@@ -13,7 +13,7 @@ from monitor.alerts.rules import SpreadRule, evaluate_alerts
 from monitor.cluster.assign import assign_posts
 from monitor.db.models import utcnow
 from monitor.db.session import unit_of_work
-from monitor.embed.stage import embed_posts
+from monitor.embed.stage import pending_texts, store_embeddings
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.news.feeds import FeedEntry
@@ -112,8 +112,12 @@ RETRYING = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_jitter"
 @app.task(name="monitor.embed.embed_posts", **RETRYING)
 def embed_posts_task(post_ids: list[int]) -> int:
     settings = _settings()
-    with unit_of_work(runtime.session_factory(settings)) as session:
-        ready = embed_posts(session, runtime.encoder(settings), post_ids)
+    sessions, encoder = runtime.session_factory(settings), runtime.encoder(settings)
+    with unit_of_work(sessions) as session:
+        pending = pending_texts(session, post_ids)
+    vectors = encoder.encode(pending.texts)  # no transaction open while the model works
+    with unit_of_work(sessions) as session:
+        ready = store_embeddings(session, post_ids, pending, vectors, encoder.model_id)
     if ready:
         cluster_posts_task.delay(ready)
     return len(ready)
