@@ -27,5 +27,5 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 test: install chromium
-	$(VENV)/bin/ruff check monitor workers web cli config tests
+	$(VENV)/bin/ruff check monitor workers web cli config tests bench
 	$(PYTHON) -m pytest $(ARGS)

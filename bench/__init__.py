@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.pipeline` (figures in docs/performance.md)."""
