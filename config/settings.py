@@ -78,9 +78,6 @@ class Settings(BaseSettings):
     # Log level of the `monitor` command and the web app (workers take celery's --loglevel).
     log_level: str = "INFO"
 
-    def with_overrides(self, **changes) -> "Settings":
-        return self.model_copy(update=changes)
-
 
 def load_settings(**overrides) -> Settings:
     """Read the environment once; keyword overrides win (used by tests and the CLI)."""

@@ -184,15 +184,3 @@ def celery_worker(migrated_database, redis_url, tmp_path_factory):
     worker.start()
     yield worker
     worker.stop()
-
-
-@pytest.fixture
-def queued_pipeline(database, redis_url, celery_worker):
-    """Tasks sent to the real Redis, for the real worker: the producer's side of the app."""
-    from workers.celery_app import app, configure
-
-    previous = app.conf.monitor_settings
-    configure(app, load_settings(database_url=database.url, celery_broker_url=redis_url,
-                                 celery_always_eager=False))
-    yield app
-    configure(app, previous)
