@@ -253,11 +253,7 @@ def webhooks_rotate(settings: Settings, subscription_id: int, overlap_hours: flo
 @click.pass_obj
 def webhooks_enable(settings: Settings, subscription_id: int, actor: str) -> None:
     """Enable a subscription again (also one disabled after failures)."""
-    from monitor.notify.subscriptions import set_enabled
-
-    with _session(settings) as session:
-        set_enabled(session, subscription_id, True, actor)
-    click.echo(f"subscription {subscription_id} enabled")
+    _set_enabled(settings, subscription_id, True, actor)
 
 
 @webhooks.command("disable")
@@ -266,11 +262,15 @@ def webhooks_enable(settings: Settings, subscription_id: int, actor: str) -> Non
 @click.pass_obj
 def webhooks_disable(settings: Settings, subscription_id: int, actor: str) -> None:
     """Stop sending to a subscription."""
+    _set_enabled(settings, subscription_id, False, actor)
+
+
+def _set_enabled(settings: Settings, subscription_id: int, enabled: bool, actor: str) -> None:
     from monitor.notify.subscriptions import set_enabled
 
     with _session(settings) as session:
-        set_enabled(session, subscription_id, False, actor)
-    click.echo(f"subscription {subscription_id} disabled")
+        set_enabled(session, subscription_id, enabled, actor)
+    click.echo(f"subscription {subscription_id} {'enabled' if enabled else 'disabled'}")
 
 
 @webhooks.command("test")

@@ -216,6 +216,11 @@ def test_webhooks_from_the_command_line_show_the_secret_once(database, receiver)
     assert receiver.received[0].verified_with == [secret]
     log = monitor_command("webhooks", "deliveries", env=env)
     assert "#1" in log.stdout and "status=200" in log.stdout
+    disabled = monitor_command("webhooks", "disable", "1", "--actor", "editor", env=env)
+    assert disabled.stdout.strip() == "subscription 1 disabled"
+    assert "DISABLED: by hand" in monitor_command("webhooks", "list", env=env).stdout
+    monitor_command("webhooks", "enable", "1", "--actor", "editor", env=env)
+    assert "[enabled]" in monitor_command("webhooks", "list", env=env).stdout
     refused = monitor_command("webhooks", "add", "http://127.0.0.1:9/x", "--actor", "editor",
                               env={"DATABASE_URL": database.url})
     assert refused.returncode == 1 and "internal address" in refused.stderr
