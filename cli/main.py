@@ -73,14 +73,12 @@ def import_command(settings: Settings, file: Path, file_format: str) -> None:
 def import_file(settings: Settings, file: Path, file_format: str = "auto"):
     """Parse FILE and send its posts to the ingest queue in chunks. Returns (sent, problems, skipped)."""
     from monitor.ingest.files import parse_file
-    from workers.celery_app import app, configure
     from workers.tasks import store_posts_task
 
-    configure(app, settings)
     parsed = parse_file(file, file_format)
     for start in range(0, len(parsed.records), IMPORT_CHUNK):
         chunk = parsed.records[start : start + IMPORT_CHUNK]
-        store_posts_task.delay([record.to_message() for record in chunk])
+        _send(settings, store_posts_task, [record.to_message() for record in chunk])
     return len(parsed.records), parsed.problems, parsed.skipped
 
 
@@ -90,17 +88,12 @@ def import_file(settings: Settings, file: Path, file_format: str = "auto"):
 @click.pass_obj
 def sweep(settings: Settings, older_than: float) -> None:
     """Send again posts and alert events whose tasks were lost (e.g. Redis restarted)."""
-    from workers.celery_app import app, configure
     from workers.tasks import sweep_stalled_task
 
     _ensure_schema(settings)
-    configure(app, settings)
-    if settings.celery_always_eager:
-        counts = sweep_stalled_task.delay(older_than).get()
-        click.echo(f"re-ran stalled work: {json.dumps(counts)}")
-    else:
-        sweep_stalled_task.delay(older_than)
-        click.echo("sweep queued on the ingest queue")
+    counts = _send(settings, sweep_stalled_task, older_than)
+    click.echo("sweep queued on the ingest queue" if counts is None
+               else f"re-ran stalled work: {json.dumps(counts)}")
 
 
 @cli.group()
@@ -129,17 +122,14 @@ def sources_add_feed(settings: Settings, url: str, interval: int | None, title: 
 def sources_fetch(settings: Settings, source_id: int) -> None:
     """Fetch feed SOURCE_ID now (with the embedded default, its articles too)."""
     from monitor.news.sources import get_feed
-    from workers.celery_app import app, configure
     from workers.tasks import fetch_feed_task
 
     with _session(settings) as session:
         get_feed(session, source_id)
-    configure(app, settings)
-    if not settings.celery_always_eager:
-        fetch_feed_task.delay(source_id)
+    result = _send(settings, fetch_feed_task, source_id)
+    if result is None:
         click.echo(f"fetch of source {source_id} queued")
         return
-    result = fetch_feed_task.delay(source_id).get()
     if result["status"] == "failed":
         raise click.ClickException(f"source {source_id}: {result['error']}")
     click.echo(f"source {source_id}: {result['status']}, {result['new_entries']} new articles"
@@ -333,16 +323,21 @@ def webhooks_deliveries(settings: Settings, subscription_id: int | None, limit: 
 
 
 def _deliver(settings: Settings, delivery_ids: list[int]) -> None:
-    from workers.celery_app import app, configure
     from workers.tasks import deliver_webhook_task
 
-    configure(app, settings)
     for delivery_id in delivery_ids:
-        outcome = deliver_webhook_task.delay(delivery_id)
-        if settings.celery_always_eager:
-            click.echo(f"delivery {delivery_id}: {outcome.get() or 'not due'}")
-    if not settings.celery_always_eager:
-        click.echo(f"{len(delivery_ids)} deliveries queued")
+        status = _send(settings, deliver_webhook_task, delivery_id)
+        click.echo(f"delivery {delivery_id}: " + (
+            "queued" if not settings.celery_always_eager else status or "not due"))
+
+
+def _send(settings: Settings, task, *args):
+    """Run TASK: inline with its result in the embedded (eager) mode, else queued (None)."""
+    from workers.celery_app import app, configure
+
+    configure(app, settings)
+    sent = task.delay(*args)
+    return sent.get() if settings.celery_always_eager else None
 
 
 @cli.group()
@@ -361,13 +356,11 @@ def alerts_decide(settings: Settings, alert_id: int, decision: str, label: str |
                   note: str, actor: str) -> None:
     """Confirm (with a label) or dismiss ALERT_ID."""
     from monitor.review.decisions import decide
-    from workers.celery_app import app, configure
     from workers.tasks import notify_task
 
     with _session(settings) as session:
         event = decide(session, alert_id, decision, actor, label=label, note=note)
-    configure(app, settings)
-    notify_task.delay([event.id])
+    _send(settings, notify_task, [event.id])
     click.echo(f"alert {alert_id}: {decision} recorded")
 
 
