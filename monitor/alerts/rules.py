@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.alerts.events import record_alert_event
 from monitor.db.models import Alert, AlertEvent, ClusterMembership, Post, utcnow
 
 
@@ -107,10 +108,4 @@ def _open_or_update(session: Session, cluster_id: int, burst: Burst, *, post_cou
     alert.score, alert.reasons = burst.score, reasons
     alert.post_count, alert.source_count, alert.updated_at = post_count, source_count, now
     session.flush()
-    event = AlertEvent(alert_id=alert.id, kind=kind, created_at=now, payload={
-        "alert_id": alert.id, "cluster_id": cluster_id, "status": alert.status.value,
-        "score": alert.score, "reasons": reasons,
-        "post_count": post_count, "source_count": source_count,
-    })
-    session.add(event)
-    return event
+    return record_alert_event(session, alert, kind, now)

@@ -33,7 +33,7 @@ from monitor.messages import UserError
 from monitor.news.http import retry_after_seconds
 from monitor.notify.payload import alert_body, test_body
 from monitor.notify.signing import signature_header
-from monitor.notify.subscriptions import get_subscription, secrets_in_use, wants
+from monitor.notify.subscriptions import alert_facts, get_subscription, secrets_in_use, wants
 from monitor.notify.targets import ForbiddenTarget, TargetPolicy, check_target
 
 REDIRECTS_FOLLOWED = 3
@@ -101,8 +101,8 @@ def plan_deliveries(session: Session, event_ids: list[int], base_url: str) -> li
     now = utcnow()
     planned = []
     for event in events:
-        alert = session.get(Alert, event.alert_id)
-        chosen = [sub for sub in subscriptions if wants(session, sub, event.kind, alert)]
+        facts = alert_facts(session, session.get(Alert, event.alert_id))
+        chosen = [sub for sub in subscriptions if wants(sub, event.kind, facts)]
         if chosen:
             body = alert_body(session, event, base_url)
             for subscription in chosen:

@@ -12,8 +12,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, Post, ReviewDecision
+from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, Post
 from monitor.normalize import readable_text
+from monitor.review.decisions import latest_label
 
 SCHEMA = "monitor.alert.v1"
 SAMPLE_POSTS = 5
@@ -27,8 +28,7 @@ def _iso(value: datetime | None) -> str | None:
 def alert_body(session: Session, event: AlertEvent, base_url: str) -> str:
     alert = session.get(Alert, event.alert_id)
     cluster = session.get(Cluster, alert.cluster_id)
-    label = session.scalar(select(ReviewDecision.label).where(ReviewDecision.alert_id == alert.id)
-                           .order_by(ReviewDecision.id.desc()).limit(1))
+    label = latest_label(session, alert.id)
     posts = session.scalars(
         select(Post).options(joinedload(Post.source))
         .join(ClusterMembership, ClusterMembership.post_id == Post.id)

@@ -8,17 +8,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.db.models import (
-    AuditEntry,
-    ClusterMembership,
-    Post,
-    ReviewDecision,
-    WebhookSubscription,
-    utcnow,
-)
+from monitor.db.models import AuditEntry, ClusterMembership, Post, WebhookSubscription, utcnow
 from monitor.messages import UserError
 from monitor.notify.signing import generate_secret
 from monitor.notify.targets import TargetPolicy, check_target
+from monitor.review.decisions import latest_label
 
 EVENT_TYPES = ("alert.opened", "alert.updated", "alert.confirmed", "alert.dismissed")
 
@@ -88,27 +82,37 @@ def secrets_in_use(subscription: WebhookSubscription, now: datetime) -> list[str
     return in_use
 
 
-def wants(session: Session, subscription: WebhookSubscription, event_type: str, alert) -> bool:
+@dataclass(frozen=True)
+class AlertFacts:
+    """What subscription filters look at, read once per event for all subscriptions."""
+
+    score: float
+    label: str | None
+    languages: frozenset[str]
+    source_ids: frozenset[int]
+
+
+def alert_facts(session: Session, alert) -> AlertFacts:
+    members = session.execute(
+        select(Post.language, Post.source_id)
+        .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+        .where(ClusterMembership.cluster_id == alert.cluster_id)).all()
+    return AlertFacts(alert.score, latest_label(session, alert.id),
+                      frozenset(language for language, _ in members if language),
+                      frozenset(source for _, source in members))
+
+
+def wants(subscription: WebhookSubscription, event_type: str, facts: AlertFacts) -> bool:
     """Whether the subscription's event types and filters select this alert event."""
     if not subscription.enabled or event_type not in subscription.events:
         return False
-    if subscription.min_score is not None and alert.score < subscription.min_score:
+    if subscription.min_score is not None and facts.score < subscription.min_score:
         return False
-    if subscription.labels:
-        label = session.scalar(select(ReviewDecision.label).where(ReviewDecision.alert_id == alert.id)
-                               .order_by(ReviewDecision.id.desc()).limit(1))
-        if label not in subscription.labels:
-            return False
-    if subscription.languages or subscription.source_ids:
-        members = session.execute(
-            select(Post.language, Post.source_id)
-            .join(ClusterMembership, ClusterMembership.post_id == Post.id)
-            .where(ClusterMembership.cluster_id == alert.cluster_id)).all()
-        if subscription.languages and not {language for language, _ in members} & set(subscription.languages):
-            return False
-        if subscription.source_ids and not {source for _, source in members} & set(subscription.source_ids):
-            return False
-    return True
+    if subscription.labels and facts.label not in subscription.labels:
+        return False
+    if subscription.languages and not facts.languages & set(subscription.languages):
+        return False
+    return not (subscription.source_ids and not facts.source_ids & set(subscription.source_ids))
 
 
 def _audit(session: Session, actor: str, action: str, subscription: WebhookSubscription,

@@ -3,8 +3,10 @@ in the review log and the audit trail, and becomes an alert event for subscriber
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.alerts.events import record_alert_event
 from monitor.db.models import Alert, AlertEvent, AlertStatus, AuditEntry, ReviewDecision, utcnow
 from monitor.messages import UserError
 
@@ -38,10 +40,12 @@ def decide(session: Session, alert_id: int, decision: str, actor: str, *,
                            object_id=str(alert_id), created_at=now,
                            details={"label": label, "note": note, "from": previous.value,
                                     "to": alert.status.value}))
-    event = AlertEvent(alert_id=alert_id, kind=f"alert.{alert.status.value}", created_at=now,
-                       payload={"alert_id": alert_id, "cluster_id": alert.cluster_id,
-                                "status": alert.status.value, "label": label,
-                                "score": alert.score, "reasons": alert.reasons})
-    session.add(event)
+    event = record_alert_event(session, alert, f"alert.{alert.status.value}", now, label)
     session.flush()
     return event
+
+
+def latest_label(session: Session, alert_id: int) -> str | None:
+    """The label of the alert's newest review decision."""
+    return session.scalar(select(ReviewDecision.label).where(ReviewDecision.alert_id == alert_id)
+                          .order_by(ReviewDecision.id.desc()).limit(1))
