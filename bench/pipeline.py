@@ -134,7 +134,8 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    encoder = Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size)
+    encoder = Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
+                      settings.embedding_model_dir)
     with tempfile.TemporaryDirectory() as folder:
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         figures = {"model": encoder.model_id, "database": database_url.split(":")[0],

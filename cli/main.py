@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
 import json
-import logging
 import sys
 from contextlib import contextmanager
 from importlib import resources
@@ -12,9 +12,11 @@ from pathlib import Path
 import click
 
 from config import Settings, load_settings
+from monitor.db.models import Role
+from monitor.logs import configure_logging, current_trace_id, new_trace_id
 from monitor.messages import UserError
 from monitor.notify.subscriptions import EVENT_TYPES
-from monitor.review.decisions import LABELS
+from monitor.review.labels import LABELS
 
 IMPORT_CHUNK = 256
 
@@ -23,9 +25,16 @@ IMPORT_CHUNK = 256
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Claim monitor: ingest posts, cluster near-duplicate claims, raise alerts."""
-    ctx.obj = load_settings()
-    logging.basicConfig(level=ctx.obj.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pydantic import ValidationError
+
+    try:
+        ctx.obj = load_settings()
+    except ValidationError as error:
+        raise click.ClickException("bad settings: " + "; ".join(
+            f"{'.'.join(map(str, problem['loc'])).upper()}: {problem['msg']}" for problem in error.errors())
+        ) from None
+    configure_logging(ctx.obj.log_level, ctx.obj.log_format)
+    current_trace_id.set(new_trace_id())  # follows what this command sends through the stages
 
 
 @cli.group()
@@ -73,12 +82,13 @@ def import_command(settings: Settings, file: Path, file_format: str) -> None:
 def import_file(settings: Settings, file: Path, file_format: str = "auto"):
     """Parse FILE and send its posts to the ingest queue in chunks. Returns (sent, problems, skipped)."""
     from monitor.ingest.files import parse_file
+    from workers.dispatch import send
     from workers.tasks import store_posts_task
 
     parsed = parse_file(file, file_format)
     for start in range(0, len(parsed.records), IMPORT_CHUNK):
         chunk = parsed.records[start : start + IMPORT_CHUNK]
-        _send(settings, store_posts_task, [record.to_message() for record in chunk])
+        send(settings, store_posts_task, [record.to_message() for record in chunk])
     return len(parsed.records), parsed.problems, parsed.skipped
 
 
@@ -88,10 +98,11 @@ def import_file(settings: Settings, file: Path, file_format: str = "auto"):
 @click.pass_obj
 def sweep(settings: Settings, older_than: float) -> None:
     """Send again posts and alert events whose tasks were lost (e.g. Redis restarted)."""
+    from workers.dispatch import send
     from workers.tasks import sweep_stalled_task
 
     _ensure_schema(settings)
-    counts = _send(settings, sweep_stalled_task, older_than)
+    counts = send(settings, sweep_stalled_task, older_than)
     click.echo("sweep queued on the ingest queue" if counts is None
                else f"re-ran stalled work: {json.dumps(counts)}")
 
@@ -106,13 +117,15 @@ def sources() -> None:
 @click.option("--interval", type=int, default=None,
               help="Seconds between fetches [default: FEED_INTERVAL_SECONDS, 900].")
 @click.option("--title", default="", help="Display name [default: the URL].")
+@click.option("--actor", default=getpass.getuser, show_default="your login name",
+              help="Who adds it (kept in the audit trail).")
 @click.pass_obj
-def sources_add_feed(settings: Settings, url: str, interval: int | None, title: str) -> None:
+def sources_add_feed(settings: Settings, url: str, interval: int | None, title: str, actor: str) -> None:
     """Watch the RSS, Atom or JSON feed at URL (adding it again updates its interval)."""
     from monitor.news.sources import add_feed
 
     with _session(settings) as session:
-        source = add_feed(session, url, interval or settings.feed_interval_seconds, title)
+        source = add_feed(session, url, interval or settings.feed_interval_seconds, actor, title)
         click.echo(f"feed source {source.id}: {source.key} every {source.fetch_interval_seconds} s")
 
 
@@ -122,11 +135,12 @@ def sources_add_feed(settings: Settings, url: str, interval: int | None, title: 
 def sources_fetch(settings: Settings, source_id: int) -> None:
     """Fetch feed SOURCE_ID now (with the embedded default, its articles too)."""
     from monitor.news.sources import get_feed
+    from workers.dispatch import send
     from workers.tasks import fetch_feed_task
 
     with _session(settings) as session:
         get_feed(session, source_id)
-    result = _send(settings, fetch_feed_task, source_id)
+    result = send(settings, fetch_feed_task, source_id)
     if result is None:
         click.echo(f"fetch of source {source_id} queued")
         return
@@ -150,7 +164,7 @@ def sources_list(settings: Settings, as_json: bool) -> None:
             "id": source.id, "kind": source.kind, "key": source.key, "title": source.title,
             "last_success_at": source.last_success_at.isoformat() if source.last_success_at else None,
             "error_count": source.error_count, "last_error": source.last_error,
-            "paused_reason": source.paused_reason,
+            "paused_reason": source.paused_reason, "cursor": source.cursor,
         } for source in session.scalars(select(Source).order_by(Source.id))]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
@@ -164,15 +178,82 @@ def sources_list(settings: Settings, as_json: bool) -> None:
 
 @sources.command("resume")
 @click.argument("source_id", type=int)
+@click.option("--actor", default=getpass.getuser, show_default="your login name",
+              help="Who resumes it (kept in the audit trail).")
 @click.pass_obj
-def sources_resume(settings: Settings, source_id: int) -> None:
-    """Un-pause SOURCE_ID and fetch it at the next beat."""
-    from monitor.db.models import utcnow
-    from monitor.news.sources import get_feed, resume
+def sources_resume(settings: Settings, source_id: int, actor: str) -> None:
+    """Un-pause SOURCE_ID and fetch it at the next round."""
+    from monitor.ingest.sources import set_paused
 
     with _session(settings) as session:
-        resume(get_feed(session, source_id), utcnow())
+        set_paused(session, source_id, actor, None)
     click.echo(f"source {source_id} resumed")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def telegram(ctx: click.Context) -> None:
+    """Telegram channels. Without a subcommand: run the listener (one process only).
+
+    The listener catches every watched channel up from its cursor, then follows live
+    updates (new posts, edits, deletions) and catches up again every
+    TELEGRAM_CATCH_UP_SECONDS. New posts go to the embed stage; Ctrl-C stops it.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    import asyncio
+
+    from monitor.db.session import make_engine, make_session_factory
+    from monitor.telegram.client import run_listener
+    from workers.dispatch import send
+    from workers.tasks import embed_posts_task
+
+    settings: Settings = ctx.obj
+    _ensure_schema(settings)
+    sessions = make_session_factory(make_engine(settings.database_url))
+
+    def embed(post_ids: list[int]) -> None:
+        for start in range(0, len(post_ids), settings.embed_batch_size):
+            send(settings, embed_posts_task, post_ids[start : start + settings.embed_batch_size])
+
+    try:
+        asyncio.run(run_listener(settings, sessions, embed))
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
+    except KeyboardInterrupt:
+        click.echo("listener stopped")
+
+
+@telegram.command("login")
+@click.pass_obj
+def telegram_login(settings: Settings) -> None:
+    """Sign in to Telegram (phone, code, 2FA password) and print the session string."""
+    import asyncio
+
+    from monitor.telegram.client import log_in
+
+    try:
+        session = asyncio.run(log_in(settings, lambda text, hide: click.prompt(text, hide_input=hide)))
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo("Signed in. Keep this session string secret; it is not stored anywhere:")
+    click.echo(session)
+    click.echo("Put it in TELEGRAM_SESSION, or in a file named by TELEGRAM_SESSION_FILE "
+               "(in docker-compose: the secret file config/telegram.session).")
+
+
+@telegram.command("add")
+@click.argument("channel")
+@click.option("--actor", default=getpass.getuser, show_default="your login name",
+              help="Who adds it (kept in the audit trail).")
+@click.pass_obj
+def telegram_add(settings: Settings, channel: str, actor: str) -> None:
+    """Watch CHANNEL: @username, https://t.me/name, https://t.me/c/ID or the numeric id."""
+    from monitor.telegram.channels import add_channel
+
+    with _session(settings) as session:
+        source = add_channel(session, channel, actor)
+        click.echo(f"telegram source {source.id}: {source.key} (resolved by the listener, once)")
 
 
 @cli.group()
@@ -323,21 +404,11 @@ def webhooks_deliveries(settings: Settings, subscription_id: int | None, limit: 
 
 
 def _deliver(settings: Settings, delivery_ids: list[int]) -> None:
-    from workers.tasks import deliver_webhook_task
+    from workers.dispatch import deliver
 
-    for delivery_id in delivery_ids:
-        status = _send(settings, deliver_webhook_task, delivery_id)
+    for delivery_id, status in zip(delivery_ids, deliver(settings, delivery_ids), strict=True):
         click.echo(f"delivery {delivery_id}: " + (
             "queued" if not settings.celery_always_eager else status or "not due"))
-
-
-def _send(settings: Settings, task, *args):
-    """Run TASK: inline with its result in the embedded (eager) mode, else queued (None)."""
-    from workers.celery_app import app, configure
-
-    configure(app, settings)
-    sent = task.delay(*args)
-    return sent.get() if settings.celery_always_eager else None
 
 
 @cli.group()
@@ -356,12 +427,47 @@ def alerts_decide(settings: Settings, alert_id: int, decision: str, label: str |
                   note: str, actor: str) -> None:
     """Confirm (with a label) or dismiss ALERT_ID."""
     from monitor.review.decisions import decide
-    from workers.tasks import notify_task
+    from workers.dispatch import notify
 
     with _session(settings) as session:
         event = decide(session, alert_id, decision, actor, label=label, note=note)
-    _send(settings, notify_task, [event.id])
+    notify(settings, [event.id])
     click.echo(f"alert {alert_id}: {decision} recorded")
+
+
+@alerts.command("explain")
+@click.argument("cluster_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def alerts_explain(settings: Settings, cluster_id: int, as_json: bool) -> None:
+    """Every alert rule's points and reason for CLUSTER_ID, as they stand now."""
+    from sqlalchemy import select
+
+    from monitor.alerts.known_claims import KnownClaimIndex
+    from monitor.alerts.rules import AlertPolicy, assess
+    from monitor.alerts.watchlists import WatchPatterns
+    from monitor.db.models import Alert, Cluster
+    from monitor.messages import NotFound
+
+    policy = AlertPolicy.from_settings(settings)
+    with _session(settings) as session:
+        if session.get(Cluster, cluster_id) is None:
+            raise NotFound(f"no cluster {cluster_id}")
+        assessment = assess(session, cluster_id, policy,
+                            WatchPatterns.load(session, policy.extra_calls_to_action),
+                            KnownClaimIndex.load(session))
+        status = session.scalar(select(Alert.status).where(Alert.cluster_id == cluster_id))
+        status = status.value if status else None
+    if as_json:
+        click.echo(json.dumps({"cluster_id": cluster_id, "score": assessment.score, "opens": assessment.opens,
+                               "alert_status": status, "rules": assessment.breakdown()}, ensure_ascii=False))
+        return
+    click.echo(f"cluster {cluster_id}: score {assessment.score:.1f}, "
+               + ("an alert opens" if assessment.opens else "no rule opens an alert")
+               + (f" (alert {status})" if status else ""))
+    for signal in assessment.signals:
+        click.echo(f"  {signal.rule:<14}{signal.points:>7.1f}  {'opens  ' if signal.opens else '       '}"
+                   f"{signal.reason}")
 
 
 @cli.command()
@@ -399,8 +505,139 @@ def demo(settings: Settings, serve: bool, host: str | None, port: int | None) ->
     click.echo(f"imported {sent} sample posts; the store now holds {figures['posts']} posts "
                f"in {figures['clusters']} clusters "
                f"({figures['clusters_with_reposts']} with reposts), {figures['alerts']} alerts")
+    _ensure_demo_admin(settings)
     if serve:
         _serve(settings, host or settings.web_host, port or settings.web_port)
+
+
+def _ensure_demo_admin(settings: Settings) -> None:
+    """A fresh demo store gets one admin, with a random password printed once, to sign in with."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from monitor.accounts.users import create_user
+    from monitor.db.models import User
+
+    with _session(settings) as session:
+        if session.scalar(select(User.id).limit(1)) is not None:
+            click.echo("sign in with an existing account (`monitor users create` adds one)")
+            return
+        password = secrets.token_urlsafe(12)
+        create_user(session, "admin", password, Role.admin, actor="monitor demo")
+    click.echo(f"sign in as admin with the password {password} (shown once)")
+
+
+@cli.group()
+def users() -> None:
+    """Accounts of the review UI and API."""
+
+
+@users.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice([role.value for role in Role]), required=True,
+              help="viewer reads; moderator also reviews; admin also manages users, sources, webhooks.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--actor", default=getpass.getuser, show_default="your login name",
+              help="Who creates it (kept in the audit trail).")
+@click.pass_obj
+def users_create(settings: Settings, name: str, role: str, password_stdin: bool, actor: str) -> None:
+    """Create the account NAME; the password is asked for (twice), or read from standard input."""
+    from monitor.accounts.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _session(settings) as session:
+        user = create_user(session, name, password, Role(role), actor)
+        click.echo(f"user {user.name} created as {user.role.value}")
+
+
+@users.command("list")
+@click.pass_obj
+def users_list(settings: Settings) -> None:
+    """Accounts with their role and state."""
+    from monitor.review.queries import list_users
+
+    with _session(settings) as session:
+        for user in list_users(session):
+            click.echo(f"{user.id:>5}  {user.name:<24} {user.role.value:<10} "
+                       f"{'active' if user.active else 'disabled'}")
+
+
+@users.command("set-role")
+@click.argument("user_id", type=int)
+@click.argument("role", type=click.Choice([role.value for role in Role]))
+@click.option("--actor", default=getpass.getuser, show_default="your login name")
+@click.pass_obj
+def users_set_role(settings: Settings, user_id: int, role: str, actor: str) -> None:
+    """Give USER_ID another role (their API tokens are narrowed with it)."""
+    from monitor.accounts.users import set_role
+
+    with _session(settings) as session:
+        user = set_role(session, user_id, Role(role), actor)
+        click.echo(f"user {user.name} is now {user.role.value}")
+
+
+@cli.command()
+@click.pass_obj
+def check(settings: Settings) -> None:
+    """Readiness of this machine's settings: the database at the newest schema revision,
+    and the broker. Prints one JSON object; exit status 1 when not ready (health checks)."""
+    from monitor.db.session import make_engine
+    from monitor.health import readiness
+
+    engine = make_engine(settings.database_url)
+    try:
+        state = readiness(engine, settings.celery_broker_url, settings.celery_always_eager)
+    finally:
+        engine.dispose()
+    click.echo(json.dumps(state))
+    if state["status"] != "ok":
+        sys.exit(1)
+
+
+@cli.group()
+def models() -> None:
+    """Embedding models."""
+
+
+@models.command("download")
+@click.argument("name")
+@click.option("--to", "directory", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to keep models in (EMBEDDING_MODEL_DIR).")
+def models_download(name: str, directory: Path) -> None:
+    """Download the sentence-transformers model NAME once, for machines that must not reach
+    a model hub at run time (the Docker image does this at build time)."""
+    from monitor.embed.encoder import download_model
+
+    try:
+        path = download_model(name, directory)
+    except OSError as error:
+        raise click.ClickException(f"could not download {name}: {error}") from error
+    click.echo(f"saved {name} in {path}; run with EMBEDDING_MODEL={name} EMBEDDING_MODEL_DIR={directory} "
+               "HF_HUB_OFFLINE=1")
+
+
+@cli.command("run")
+@click.option("--host", default=None, help="Address of the web app [default: WEB_HOST].")
+@click.option("--port", type=int, default=None, help="Port of the web app [default: WEB_PORT].")
+@click.pass_obj
+def run_command(settings: Settings, host: str | None, port: int | None) -> None:
+    """Run the whole topology as local processes: web (gunicorn), a worker per queue, beat,
+    and the Telegram listener when it is configured. Migrates the database first.
+
+    Needs the broker (CELERY_ALWAYS_EAGER=false) and a shared database (PostgreSQL).
+    Ctrl-C stops every process cleanly.
+    """
+    from cli.run import run
+
+    if settings.celery_always_eager:
+        raise click.ClickException("monitor run starts workers: set CELERY_ALWAYS_EAGER=false and "
+                                   "CELERY_BROKER_URL (and DATABASE_URL to PostgreSQL)")
+    _migrate(settings)  # the one-shot step, before any process uses the database
+    sys.exit(run(settings, host or settings.web_host, port or settings.web_port, click.echo))
 
 
 @cli.command()

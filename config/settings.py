@@ -9,6 +9,7 @@ all-MiniLM-L6-v2 model. Production sets the variables listed in
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field
@@ -22,7 +23,8 @@ def default_database_url() -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    # An empty variable (TELEGRAM_API_ID= in an env file) means "not set": the default.
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True, env_ignore_empty=True)
 
     # Stores and broker
     database_url: str = Field(default_factory=default_database_url)
@@ -31,6 +33,8 @@ class Settings(BaseSettings):
 
     # Embedding
     embedding_model: str = "all-MiniLM-L6-v2"
+    # Where `monitor models download` keeps models; EMBEDDING_MODEL is looked up there first.
+    embedding_model_dir: str | None = None
     embedding_device: str = "cpu"
     embed_batch_size: int = Field(default=64, ge=1)
 
@@ -46,6 +50,20 @@ class Settings(BaseSettings):
     alert_min_posts: int = Field(default=5, ge=1)
     alert_min_sources: int = Field(default=3, ge=1)
     alert_window_hours: float = Field(default=24.0, gt=0)
+    alert_growth_window_hours: float = Field(default=1.0, gt=0)
+    alert_growth_factor: float = Field(default=3.0, gt=1)
+    alert_reach_min_views: int = Field(default=50_000, ge=1)
+    alert_known_claim_min_overlap: float = Field(default=0.5, gt=0, le=1)
+    alert_reopen_factor: float = Field(default=2.0, ge=1)
+    # More call-to-action word stems (comma-separated) on top of the built-in ru/kk/en list.
+    alert_call_to_action_words: str = ""
+    alert_weight_spread: float = Field(default=1.0, ge=0)
+    alert_weight_growth: float = Field(default=2.0, ge=0)
+    alert_weight_reach: float = Field(default=2.0, ge=0)
+    alert_weight_novelty: float = Field(default=1.0, ge=0)
+    alert_weight_known_claim: float = Field(default=20.0, ge=0)
+    alert_weight_impersonation: float = Field(default=25.0, ge=0)
+    alert_weight_topic: float = Field(default=3.0, ge=0)
 
     # News feeds
     feed_interval_seconds: int = Field(default=900, ge=30)
@@ -58,6 +76,29 @@ class Settings(BaseSettings):
     http_max_bytes: int = Field(default=5_000_000, ge=1024)
     http_max_redirects: int = Field(default=5, ge=0)
     http_user_agent: str = "monitor/0.1 (claim monitoring; +https://github.com/monitor-project/monitor)"
+
+    # The sweep (beat): posts and alert events stuck in a stage longer than this are sent again.
+    sweep_interval_seconds: float = Field(default=300.0, gt=0)
+    sweep_older_than_seconds: float = Field(default=900.0, gt=0)
+
+    # Telegram (monitor telegram): api id and hash from https://my.telegram.org, and the
+    # session string made by `monitor telegram login`, given inline or in a secret file.
+    telegram_api_id: int | None = None
+    telegram_api_hash: str | None = None
+    telegram_session: str | None = None
+    telegram_session_file: str | None = None
+    # First catch-up of a new channel: the last N messages if set, else the last D days.
+    telegram_backfill_messages: int | None = Field(default=None, ge=1)
+    telegram_backfill_days: float = Field(default=7.0, gt=0)
+    telegram_catch_up_seconds: float = Field(default=300.0, gt=0)
+    telegram_page_size: int = Field(default=100, ge=1, le=100)
+    # A FloodWait up to this long is waited out; a longer one reschedules the channel.
+    telegram_flood_wait_cap_seconds: float = Field(default=300.0, ge=0)
+    # All requests of the process together, at most this many per second.
+    telegram_requests_per_second: float = Field(default=1.0, gt=0)
+
+    # Feeds and article pages at internal addresses (normally refused, as SSRF): comma-separated IPs or CIDRs.
+    fetch_allowed_addresses: str = ""
 
     # Webhooks
     public_base_url: str = "http://127.0.0.1:8000"  # links in webhook payloads point here
@@ -73,10 +114,26 @@ class Settings(BaseSettings):
     # Web
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    # Signs session cookies and CSRF tokens: a long random value in production.
     secret_key: str = "change-me-in-production"
+    # Send cookies over HTTPS only: true wherever the UI is served over TLS.
+    session_cookie_secure: bool = False
+    # How many reverse proxies stand in front of the app (for the client address and scheme).
+    web_proxy_hops: int = Field(default=0, ge=0)
+    session_hours: float = Field(default=12.0, gt=0)
+    # Sign-in throttling: failures allowed per name and per address within the window.
+    login_max_failures_per_name: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window_minutes: float = Field(default=15.0, gt=0)
 
-    # Log level of the `monitor` command and the web app (workers take celery's --loglevel).
+    # Logs of every process: level, and format (text for people, json for a log pipeline).
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # Workers serve their Prometheus metrics on this port (0: not served). With several
+    # worker processes, PROMETHEUS_MULTIPROC_DIR must name an empty writable directory.
+    worker_metrics_port: int = Field(default=0, ge=0)
+    # When set, /metrics of the web app answers only `Authorization: Bearer <METRICS_TOKEN>`.
+    metrics_token: str | None = None
 
 
 def load_settings(**overrides) -> Settings:

@@ -26,3 +26,11 @@ class BrokerMessage:
 
 class UserError(ValueError):
     """A request that cannot be done as asked; the message says why, in the user's terms."""
+
+
+class NotFound(UserError):
+    """The thing a request names does not exist."""
+
+
+class Conflict(UserError):
+    """The request is well formed but conflicts with the current state (merging a cluster twice)."""

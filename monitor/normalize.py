@@ -35,6 +35,16 @@ _PROMO_LINE = re.compile(
 
 MIN_FINGERPRINT_WORDS = 4
 
+# Latin letters that look like Cyrillic ones (after case folding: B, H, K, M, T fold to
+# b, h, k, m, t). Swapping a few inside a word ("Сапаpов" with a Latin p) makes a copy
+# look new to an exact match. In a word that mixes the two scripts, the lookalikes are
+# read in the script its other letters (or else the whole text) are written in; words in
+# one script are left alone.
+_LATIN_LOOKALIKES, _CYRILLIC_LOOKALIKES = "aceopxykmtbhi", "асеорхукмтвні"
+_LATIN_TO_CYRILLIC = str.maketrans(_LATIN_LOOKALIKES, _CYRILLIC_LOOKALIKES)
+_CYRILLIC_TO_LATIN = str.maketrans(_CYRILLIC_LOOKALIKES, _LATIN_LOOKALIKES)
+_WORD = re.compile(r"\w+")
+
 
 def clean_text(raw: str) -> str:
     """Remove what no database can store (NUL, lone surrogates); keep everything else."""
@@ -65,7 +75,26 @@ def matching_text(text: str) -> str:
     lines = [line for line in text.splitlines() if not _PROMO_LINE.search(line)]
     text = _MENTION.sub(" ", readable_text("\n".join(lines))).casefold()
     kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text]
-    return _SPACE.sub(" ", "".join(kept)).strip()
+    words = _SPACE.sub(" ", "".join(kept)).strip()
+    # The text's main script: from the letters that have no lookalike in the other one.
+    surely_cyrillic = sum(1 for ch in words if "\u0400" <= ch <= "\u04ff" and ch not in _CYRILLIC_LOOKALIKES)
+    surely_latin = sum(1 for ch in words if "a" <= ch <= "z" and ch not in _LATIN_LOOKALIKES)
+    cyrillic_text = surely_cyrillic >= surely_latin
+    return _WORD.sub(lambda match: _unmix_scripts(match.group(), cyrillic_text), words)
+
+
+def _unmix_scripts(word: str, cyrillic_text: bool) -> str:
+    latin = {ch for ch in word if "a" <= ch <= "z"}
+    cyrillic = {ch for ch in word if "\u0400" <= ch <= "\u04ff"}
+    if not latin or not cyrillic:
+        return word
+    # The letters that have no lookalike decide (л, и; l, n); failing those, the text's script.
+    surely_cyrillic, surely_latin = cyrillic - set(_CYRILLIC_LOOKALIKES), latin - set(_LATIN_LOOKALIKES)
+    if surely_cyrillic and surely_latin:
+        return word
+    if surely_cyrillic or (not surely_latin and cyrillic_text):
+        return word.translate(_LATIN_TO_CYRILLIC)
+    return word.translate(_CYRILLIC_TO_LATIN)
 
 
 def fingerprint(text: str) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 @dataclass
 class TestDatabase:
+    __test__ = False  # a fixture's helper, not a test class
     url: str
 
     def __post_init__(self):
@@ -85,6 +87,18 @@ def migrated_database(request, tmp_path_factory):
     database.engine.dispose()
     if request.param == "postgresql":
         _drop_postgres_database(url)
+
+
+@pytest.fixture
+def own_postgres():
+    """A fresh PostgreSQL database of the test's own, migrated, for tests whose separate
+    processes (workers, `monitor run`) share it."""
+    url = _create_postgres_database()
+    upgrade(url)
+    database = TestDatabase(url)
+    yield database
+    database.engine.dispose()
+    _drop_postgres_database(url)
 
 
 @pytest.fixture
@@ -184,3 +198,36 @@ def celery_worker(migrated_database, redis_url, tmp_path_factory):
     worker.start()
     yield worker
     worker.stop()
+
+
+PASSWORD = "correct horse battery staple"
+ACCOUNTS = {"viewer": "dana", "moderator": "aigerim", "admin": "erlan"}
+
+
+@pytest.fixture
+def accounts(database) -> dict[str, int]:
+    """One account per role (name by role in ACCOUNTS, password PASSWORD); their ids by role."""
+    from monitor.accounts.users import create_user
+    from monitor.db.models import Role
+
+    with database.session() as session:
+        return {role: create_user(session, name, PASSWORD, Role(role), actor="setup").id
+                for role, name in ACCOUNTS.items()}
+
+
+@pytest.fixture
+def live_server():
+    """Serve a Flask app on 127.0.0.1 on a free port, in a thread; yields a function app -> base URL."""
+    from werkzeug.serving import make_server
+
+    servers = []
+
+    def serve(app) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()

@@ -133,7 +133,11 @@ def _routes(site: NewsSite):
             {"id": "2", "title": "An item without a URL"}]}
         return 200, {"Content-Type": "application/feed+json"}, json.dumps(body).encode()
 
-    return {"/cnn.rss": cnn_feed, "/tracking.rss": tracking_feed, "/limited.rss": rate_limited,
+    def to_metadata(_handler):  # a feed that redirects into the cloud metadata service
+        return 302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""
+
+    return {"/moved.rss": to_metadata, "/cnn.rss": cnn_feed, "/tracking.rss": tracking_feed,
+            "/limited.rss": rate_limited,
             "/down.rss": server_error, "/slow.rss": slow, "/huge.rss": huge,
             "/truncated.rss": truncated, "/garbage.rss": garbage, "/index.html": html_page,
             "/cp1251.rss": cyrillic_1251, "/mislabelled.rss": mislabelled_1251,

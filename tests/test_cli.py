@@ -1,6 +1,7 @@
 """The `monitor` command line, run as a separate process the way an operator runs it."""
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import pytest
 from tests.conftest import REPO, monitor_command
 
 COMMANDS = [[], ["import"], ["demo"], ["stats"], ["serve"], ["db"], ["db", "upgrade"],
-            ["alerts"], ["alerts", "decide"], ["sweep"]]
+            ["alerts"], ["alerts", "decide"], ["sweep"], ["users"], ["users", "create"], ["users", "list"],
+            ["users", "set-role"], ["telegram"], ["telegram", "login"], ["telegram", "add"]]
 
 
 @pytest.fixture
@@ -70,23 +72,53 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_demo_serves_the_alert_list_on_the_given_port(sqlite_env):
+def test_demo_serves_the_alert_list_to_the_admin_it_creates(sqlite_env):
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "cli", "demo", "--port", str(port)], cwd=REPO,
                               env={**__import__("os").environ, **sqlite_env},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        password = None
+        for line in server.stdout:  # the demo prints the admin's password once, before serving
+            if match := re.search(r"sign in as admin with the password (\S+)", line):
+                password = match.group(1)
                 break
-            except httpx.TransportError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"demo did not serve: {server.stdout.read()}")
-                time.sleep(0.5)
+        assert password, "the demo printed no password"
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=5) as browser:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    login = browser.get("/login")
+                    break
+                except httpx.TransportError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail("demo did not serve")
+                    time.sleep(0.5)
+            token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login.text).group(1)
+            browser.post("/login", data={"name": "admin", "password": password, "csrf_token": token})
+            page = browser.get("/")
         assert page.status_code == 200
         assert "Сапаров" in page.text and "8 posts from 7 sources" in page.text
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_telegram_channels_are_added_and_the_listener_says_what_it_lacks(sqlite_env):
+    added = monitor_command("telegram", "add", "https://t.me/Almaty_Inside", env=sqlite_env)
+    assert added.returncode == 0 and "@almaty_inside" in added.stdout, added.stderr
+    wrong = monitor_command("telegram", "add", "not a channel", env=sqlite_env)
+    assert wrong.returncode == 1 and "is not a channel" in wrong.stderr
+    listed = json.loads(monitor_command("sources", "list", "--json", env=sqlite_env).stdout)
+    assert [(row["kind"], row["key"], row["cursor"]) for row in listed] == [
+        ("telegram", "@almaty_inside", None)]
+
+    no_api = monitor_command("telegram", env={**sqlite_env, "TELEGRAM_API_ID": "", "TELEGRAM_API_HASH": ""})
+    assert no_api.returncode == 1 and "set TELEGRAM_API_ID and TELEGRAM_API_HASH" in no_api.stderr
+    bad = monitor_command("telegram", env={**sqlite_env, "TELEGRAM_API_ID": "not a number"})
+    assert bad.returncode == 1 and "bad settings: TELEGRAM_API_ID" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    no_session = monitor_command("telegram", env={**sqlite_env, "TELEGRAM_API_ID": "12345",
+                                                  "TELEGRAM_API_HASH": "0123456789abcdef"})
+    assert no_session.returncode == 1 and "run `monitor telegram login`" in no_session.stderr

@@ -2,7 +2,9 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from monitor.db.models import Post
 from monitor.ingest.files import detect_format, parse_file
 from monitor.ingest.jsonl import parse_jsonl
 from monitor.ingest.telegram_export import ExportFormatError, parse_telegram_export
@@ -54,7 +56,20 @@ def test_real_telegram_desktop_export_is_imported_with_rich_text_flattened():
     assert by_id["4"].has_media and by_id["4"].text == "photo with text"
     assert by_id["2"].source_key == "-1001292077344"
     assert by_id["2"].published_at.isoformat() == "2020-11-12T12:54:07+00:00"
+    assert by_id["5"].edited_at.isoformat() == "2020-11-12T13:03:00+00:00"
+    assert by_id["4"].media_kind == "photo"
     assert detect_format(DESKTOP_EXPORT) == "telegram-export"
+
+
+def test_importing_the_same_export_twice_adds_nothing(database, eager_pipeline):
+    from cli.main import import_file
+
+    first, _, _ = import_file(eager_pipeline.conf.monitor_settings, DESKTOP_EXPORT)
+    with database.session() as session:
+        stored = session.scalar(select(func.count()).select_from(Post))
+    import_file(eager_pipeline.conf.monitor_settings, DESKTOP_EXPORT)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == stored == first
 
 
 def test_export_with_a_broken_message_keeps_the_others(tmp_path: Path):

@@ -30,7 +30,8 @@ def news_site():
 @pytest.fixture
 def settings(database):
     """Short HTTP limits, so slow and oversized responses fail fast."""
-    return make_settings(database.url, http_read_timeout=1.0, http_max_bytes=1_000_000,
+    return make_settings(database.url, fetch_allowed_addresses="127.0.0.1", http_read_timeout=1.0,
+                         http_max_bytes=1_000_000,
                          domain_min_interval_seconds=0, feed_max_failures=3)
 
 
@@ -41,7 +42,7 @@ def pipeline(eager_pipeline, settings):
 
 def feed(database, url: str, interval: int = 900) -> int:
     with database.session() as session:
-        return add_feed(session, url, interval).id
+        return add_feed(session, url, interval, "test").id
 
 
 def source(database, source_id: int) -> Source:
@@ -101,6 +102,8 @@ def test_the_same_article_through_a_second_feed_with_tracking_links_is_stored_on
     ("/index.html", "not a feed (text/html)"),
     ("/nowhere.rss", "HTTP 404"),
     ("/cut.rss", "cut short"),
+    ("/moved.rss", "refused: http://169.254.169.254/latest/meta-data/: 169.254.169.254 resolves to "
+                   "169.254.169.254, an internal address"),
 ])
 def test_a_failing_feed_gets_a_clear_error_and_a_later_retry(database, pipeline, news_site, path, error):
     source_id = feed(database, news_site.url(path))
@@ -202,7 +205,7 @@ def test_beat_polls_only_the_feeds_that_are_due(database, pipeline, news_site):
 
 def test_feeds_are_added_listed_and_fetched_from_the_command_line(news_site, tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "CELERY_ALWAYS_EAGER": "true",
-           "DOMAIN_MIN_INTERVAL_SECONDS": "0"}
+           "DOMAIN_MIN_INTERVAL_SECONDS": "0", "FETCH_ALLOWED_ADDRESSES": "127.0.0.1"}
     added = monitor_command("sources", "add-feed", news_site.url("/cp1251.rss?utm_source=x"), env=env)
     assert added.returncode == 0, added.stderr
     assert f"feed source 1: {news_site.url('/cp1251.rss')} every 900 s" in added.stdout
@@ -221,3 +224,16 @@ def test_an_entry_without_a_date_takes_the_article_pages_date(database, pipeline
     fetch_feed_task(feed(database, news_site.url("/amp.rss")))
     stored, = posts(database)
     assert stored.published_at.isoformat() == "2025-05-06T00:00:00+00:00"
+
+
+def test_a_feed_on_an_internal_address_is_refused_unless_allowed(database, news_site, eager_pipeline):
+    """SSRF: an admin's feed URL must not make the workers read the monitor's own network."""
+    from workers.celery_app import configure
+
+    configure(eager_pipeline, make_settings(database.url, domain_min_interval_seconds=0))  # no allowlist
+    source_id = feed(database, news_site.url("/cnn.rss"))
+    hits_before = news_site.hits("/cnn.rss")
+    result = fetch_feed_task(source_id)
+    assert result["status"] == "failed"
+    assert "resolves to 127.0.0.1, an internal address; add it to FETCH_ALLOWED_ADDRESSES" in result["error"]
+    assert news_site.hits("/cnn.rss") == hits_before and posts(database) == []

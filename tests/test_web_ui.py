@@ -1,24 +1,34 @@
-"""The read-only review UI in a real headless Chromium, against a real HTTP server on 127.0.0.1."""
+"""The review UI in a real headless Chromium, against the app served on 127.0.0.1:
+sign in, triage, decide, and see it in the audit trail; hostile posts run nothing."""
 
 import json
-import threading
+import os
+from pathlib import Path
 
-import httpx
 import pytest
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect, sync_playwright
 
 from cli.main import import_file
+from tests.conftest import ACCOUNTS, PASSWORD, make_settings
 from tests.test_pipeline import SAMPLE
+from tests.webhook_receiver import Receiver
 from web import create_app
 
 CHROMIUM = "/usr/bin/chromium"
 HOSTILE = ('<script>window.__pwned = true</script><img src=x onerror="window.__pwned=true"> '
            "\u202eВидео: Сапаров призвал всех жителей выйти 9 мая на шествие Бессмертного полка")
+# Set to a folder (docs/screenshots) to save pictures of the main pages while the tests run.
+SCREENSHOTS = os.environ.get("MONITOR_SCREENSHOTS")
 
 
 @pytest.fixture
-def served_ui(database, eager_pipeline, tmp_path):
+def settings(database):
+    """The receiver of the webhook test listens on 127.0.0.1: let the SSRF guard allow it."""
+    return make_settings(database.url, webhook_allowed_addresses="127.0.0.1")
+
+
+@pytest.fixture
+def served_ui(database, eager_pipeline, accounts, live_server, tmp_path):
     """The sample wave plus hostile reposts of it, served by the app on an ephemeral port."""
     settings = eager_pipeline.conf.monitor_settings
     import_file(settings, SAMPLE)
@@ -27,11 +37,7 @@ def served_ui(database, eager_pipeline, tmp_path):
         "source": f"@troll_{n}", "id": n, "text": HOSTILE, "url": "javascript:alert(1)",
         "date": "2025-05-06T08:40:00+00:00"}) for n in range(2)))
     import_file(settings, hostile)
-    server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    return live_server(create_app(settings))
 
 
 @pytest.fixture(scope="module")
@@ -43,36 +49,147 @@ def browser():
         browser.close()
 
 
-@pytest.mark.browser
-def test_moderator_goes_from_the_alert_list_to_the_cluster_and_sees_every_post(served_ui, browser):
-    page = browser.new_page()
-    page.goto(served_ui + "/")
-    rows = page.locator("table.alerts tbody tr")
-    assert rows.count() == 1
-    assert "from 9 sources" in rows.first.locator(".reasons").inner_text()
+def sign_in(browser, base: str, role: str):
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(base + "/")
+    page.wait_for_url("**/login**")
+    page.fill("input[name=name]", ACCOUNTS[role])
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+    return page
 
-    rows.first.locator("a").first.click()
+
+def screenshot(page, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.browser
+def test_moderator_signs_in_triages_confirms_with_a_label_and_finds_it_in_the_audit_trail(served_ui, browser):
+    page = sign_in(browser, served_ui, "moderator")
+    rows = page.locator("table.alerts tbody tr")
+    expect(rows).to_have_count(1)
+    assert "from 9 sources" in rows.first.locator(".reasons").inner_text()
+    screenshot(page, "alert-queue")
+
+    page.select_option("select[name=status]", "all")
+    page.fill("input[name=language]", "ru")
+    page.click("form.filters button[type=submit]")
+    expect(page.locator("table.alerts tbody tr")).to_have_count(1)
+
+    page.locator("table.alerts tbody tr").first.get_by_role("button", name="Assign to me").click()
+    expect(page.locator("table.alerts tbody tr").first).to_contain_text(ACCOUNTS["moderator"])
+
+    page.locator("table.alerts tbody tr a").first.click()
     page.wait_for_url("**/clusters/*")
-    assert page.locator("h1").inner_text().startswith("Cluster ")
-    posts = page.locator("table.posts tbody tr")
-    assert posts.count() == 10
-    assert "@troll_0" in page.locator("table.posts").inner_text()
+    expect(page.locator("table.posts tbody tr")).to_have_count(10)
+    expect(page.locator("svg.timeline rect")).not_to_have_count(0)
+    screenshot(page, "cluster")
+
+    page.select_option("form.decision select[name=decision]", "confirm")
+    page.select_option("form.decision select[name=label]", "deepfake")
+    page.fill("form.decision textarea[name=note]", "The akim's office denied the video")
+    page.click("form.decision button[type=submit]")
+    expect(page.locator(".flash-ok")).to_contain_text("confirm recorded")
+    expect(page.locator(".alert-box .status")).to_have_text("confirmed")
+    expect(page.locator(".alert-box .label")).to_have_text("deepfake")
+    audit = page.locator("table.audit tbody tr")
+    expect(audit).to_have_count(2)
+    expect(audit.nth(0)).to_contain_text("alert.assign")
+    expect(audit.nth(1)).to_contain_text("alert.confirm")
+    expect(audit.nth(1)).to_contain_text(ACCOUNTS["moderator"])
+    expect(audit.nth(1)).to_contain_text("The akim's office denied the video")
 
 
 @pytest.mark.browser
 def test_hostile_post_text_is_shown_as_text_and_never_runs(served_ui, browser):
-    page = browser.new_page()
-    page.goto(served_ui + "/")
-    page.locator("table.alerts a").first.click()
+    page = sign_in(browser, served_ui, "viewer")
+    page.locator("table.alerts tbody tr a").first.click()
     page.wait_for_url("**/clusters/*")
     assert "<script>window.__pwned = true</script>" in page.locator("table.posts").inner_text()
     assert page.evaluate("window.__pwned === undefined")
     assert page.locator("table.posts a[href^='javascript:']").count() == 0
+    assert page.locator("table.posts img").count() == 0
+    for link in page.locator("a[target=_blank]").all():
+        assert link.get_attribute("rel") == "noopener noreferrer nofollow"
+    page.goto(served_ui + "/search?q=pwned")
+    expect(page.locator("table.posts tbody tr")).to_have_count(2)
+    assert page.evaluate("window.__pwned === undefined")
 
 
-def test_unknown_filter_and_unknown_cluster_get_clear_errors(served_ui):
-    bad_filter = httpx.get(served_ui + "/?status=everything")
-    assert bad_filter.status_code == 400 and "unknown status" in bad_filter.text
-    missing = httpx.get(served_ui + "/clusters/999999")
-    assert missing.status_code == 404 and "no cluster 999999" in missing.text
-    assert httpx.get(served_ui + "/healthz").json() == {"status": "ok"}
+@pytest.mark.browser
+def test_a_viewer_reads_but_is_offered_no_actions(served_ui, browser):
+    page = sign_in(browser, served_ui, "viewer")
+    expect(page.get_by_role("button", name="Assign to me")).to_have_count(0)
+    page.locator("table.alerts tbody tr a").first.click()
+    page.wait_for_url("**/clusters/*")
+    expect(page.locator("form.decision")).to_have_count(0)
+    expect(page.get_by_role("link", name="Users")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_admin_pages_for_sources_watchlists_users_and_webhooks(served_ui, browser):
+    page = sign_in(browser, served_ui, "admin")
+    page.get_by_role("link", name="Watchlists").click()
+    page.select_option("select[name=kind]", "person")
+    page.fill("input[name=name]", "Ерлан Сапаров")
+    page.fill("textarea[name=variants]", "Erlan Saparov\nСапаров Ерлан")
+    page.get_by_role("button", name="Add").click()
+    expect(page.locator("table.watchlist tbody")).to_contain_text("Erlan Saparov")
+    screenshot(page, "watchlists")
+
+    page.get_by_role("link", name="Users").click()
+    page.fill("input[name=name]", "news desk")
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator(".flash-error")).to_contain_text("use 1 to 64 letters")
+    page.fill("input[name=name]", "newsdesk")
+    page.fill("input[name=password]", PASSWORD)
+    page.select_option("form.stacked select[name=role]", "viewer")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator("table.users tbody")).to_contain_text("newsdesk")
+
+    page.get_by_role("link", name="Sources").click()
+    expect(page.locator("table.sources tbody")).to_contain_text("@troll_0")
+    page.fill("input[name=channel]", "https://t.me/Almaty_Inside")
+    page.get_by_role("button", name="Add channel").click()
+    expect(page.locator("table.sources tbody")).to_contain_text("@almaty_inside")
+    screenshot(page, "sources")
+
+    page.goto(served_ui + "/")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    page.goto(served_ui + "/users")
+    page.wait_for_url("**/login**")
+
+
+@pytest.mark.browser
+def test_admin_subscribes_a_newsroom_sends_a_test_event_and_reads_the_delivery_log(served_ui, browser):
+    receiver = Receiver(script=[500]).start()
+    try:
+        page = sign_in(browser, served_ui, "admin")
+        page.get_by_role("link", name="Webhooks").click()
+        page.fill("input[name=url]", receiver.url)
+        page.select_option("select[name=events]", ["alert.opened", "alert.confirmed"])
+        page.get_by_role("button", name="Add subscription").click()
+        secret = page.locator("code.token").inner_text()
+        assert secret.startswith("whsec_")
+        receiver.secrets.append(secret)
+
+        page.get_by_role("link", name="Go to the subscription").click()
+        assert secret not in page.content()
+        page.get_by_role("button", name="Send test event").click()
+        expect(page.locator(".flash-error")).to_contain_text("will retry")  # the receiver answered 500
+        page.get_by_role("button", name="Redeliver").click()
+        expect(page.locator(".flash-ok")).to_contain_text("delivered")
+        log = page.locator("table.deliveries tbody tr").first
+        expect(log).to_contain_text("webhook.test")
+        expect(log.locator("ol.attempts li")).to_have_count(2)
+        expect(log.locator("ol.attempts li").nth(0)).to_contain_text("500")
+        expect(log.locator("ol.attempts li").nth(1)).to_contain_text("200")
+        screenshot(page, "webhook-delivery-log")
+        assert [item.verified_with for item in receiver.received] == [[secret]]
+    finally:
+        receiver.stop()

@@ -227,3 +227,14 @@ def test_webhooks_from_the_command_line_show_the_secret_once(database, receiver)
     with database.session() as session:
         audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "webhook.add")).one()
         assert audit.actor == "editor" and secret not in json.dumps(audit.details)
+
+
+def test_the_default_retries_outlast_a_receiver_down_for_an_hour():
+    from config import load_settings
+    from monitor.notify.delivery import RetryRules
+
+    rules = RetryRules.from_settings(load_settings())
+    # The shortest the schedule can be (each wait at the low end of its jitter) before giving up.
+    shortest = sum(min(rules.max_backoff_seconds, rules.backoff_seconds * 2 ** (attempt - 1)) / 2
+                   for attempt in range(1, rules.max_attempts))
+    assert shortest > 3600

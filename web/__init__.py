@@ -1,30 +1,93 @@
-"""The moderators' web UI (Flask): an application factory and one blueprint per area."""
+"""The moderators' web UI and JSON API (Flask): an application factory and one blueprint per area."""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, abort, flash, render_template, request
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import Settings, load_settings
-from web import alerts, clusters, database, health
+from monitor.db.models import Role
+from monitor.messages import Conflict, NotFound, UserError
+from monitor.review.labels import LABELS
+from web import (
+    access,
+    alerts,
+    api,
+    audit,
+    auth,
+    clusters,
+    database,
+    health,
+    known_claims,
+    observability,
+    search,
+    sources,
+    users,
+    watchlists,
+    webhooks,
+)
+from web.redirects import back
+
+log = logging.getLogger(__name__)
+MAX_ID = 2**31 - 1
+DEFAULT_SECRET_KEY = Settings.model_fields["secret_key"].default
+# No script runs on any page (post text is hostile); nothing loads from elsewhere.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; "
+                           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
+    if settings.secret_key == DEFAULT_SECRET_KEY:
+        log.warning("SECRET_KEY is the default: anyone can forge sessions; set it before exposing the UI")
     app = Flask(__name__)
+    # Ids are 32-bit in the database: a larger one names nothing (404), it is not an error.
+    app.url_map.converters["int"] = DatabaseId
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        # A form stays valid while its session does: moderators leave pages open for hours.
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         MONITOR_SETTINGS=settings,
     )
+    if settings.web_proxy_hops:
+        hops = settings.web_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     database.init_app(app, settings)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(alerts.bp)
-    app.register_blueprint(clusters.bp)
+    observability.init_app(app)
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)  # bearer tokens, never cookies: nothing for another site to ride on
+    access.init_app(app)
+    for module in (health, auth, alerts, clusters, search, sources, watchlists, known_claims, users,
+                   webhooks, audit, api):
+        app.register_blueprint(module.bp)
     app.add_template_filter(safe_href)
+    app.context_processor(lambda: {"role": access.current_role(), "Role": Role, "LABELS": LABELS})
+    app.before_request(_refuse_nul)
+    app.after_request(_security_headers)
+    app.register_error_handler(UserError, _user_error)
+    app.register_error_handler(HTTPException, _http_error)
     return app
+
+
+class DatabaseId(IntegerConverter):
+    def __init__(self, url_map, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, **kwargs)
 
 
 def safe_href(url: str | None) -> str | None:
@@ -32,3 +95,44 @@ def safe_href(url: str | None) -> str | None:
     if url and urlsplit(url).scheme.lower() in ("http", "https"):
         return url
     return None
+
+
+def _refuse_nul():
+    """No database stores a NUL character in text: refuse it at the door, saying so.
+    (Form fields are read first: reading them consumes a form body, not a JSON one.)"""
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values) or b"\\u0000" in request.get_data(cache=True):
+        abort(400, "NUL characters (\\u0000) are not accepted in text")
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def _user_error(error: UserError):
+    """A request the domain refused: nothing of it is kept, and the user is told why."""
+    database.get_session().rollback()
+    status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) else 400
+    if _is_api():
+        return {"error": str(error)}, status
+    if request.method == "POST":
+        flash(str(error), "error")
+        return back("/")
+    return render_template("error.html", status=status, message=str(error)), status
+
+
+def _http_error(error: HTTPException):
+    if error.code is None or error.code < 400:
+        return error
+    if _is_api():
+        return {"error": error.description}, error.code
+    return render_template("error.html", status=error.code, message=error.description), error.code
+
+
+def _is_api() -> bool:
+    # Also for /api/ paths that matched no route: API clients get JSON, never a page.
+    return request.blueprint == "api" or request.path.startswith("/api/")

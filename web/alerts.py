@@ -1,23 +1,55 @@
-from flask import Blueprint, abort, render_template, request
+"""The alert queue, and the decisions taken on an alert."""
 
-from monitor.db.models import AlertStatus
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from monitor.db.models import AlertStatus, Role, Source, User
+from monitor.review.decisions import assign, decide
+from monitor.review.labels import LABELS
 from monitor.review.queries import list_alerts
-from web.database import get_session
+from web.access import requires
+from web.database import commit, get_session
+from web.forms import ButtonForm, DecisionForm, submitted
+from web.redirects import back
+from web.schemas import AlertQuery, parse_query
 
 bp = Blueprint("alerts", __name__)
 
 
 @bp.get("/")
 def index():
-    status_name = request.args.get("status", "open")
-    if status_name == "all":
-        status = None
-    elif status_name in AlertStatus.__members__:
-        status = AlertStatus[status_name]
-    else:
-        abort(400, f"unknown status {status_name!r}: use all, "
-                   + ", ".join(AlertStatus.__members__))
-    page = request.args.get("page", 1, type=int)
-    result = list_alerts(get_session(), status, page)
-    return render_template("alerts.html", result=result, status=status_name,
-                           statuses=["all", *AlertStatus.__members__])
+    query = parse_query(AlertQuery, request.args.to_dict())
+    session = get_session()
+    result = list_alerts(session, query.filters(), query.page)
+    return render_template(
+        "alerts.html", result=result, query=query, statuses=["all", *AlertStatus.__members__],
+        page_args=query.model_dump(mode="json", exclude_none=True, exclude={"page"}),
+        labels=LABELS, sources=session.scalars(select(Source).order_by(Source.title)).all(),
+        button=ButtonForm())
+
+
+@bp.post("/alerts/<int:alert_id>/assign")
+@requires(Role.moderator)
+def assign_to_me(alert_id: int):
+    if ButtonForm().validate_on_submit():
+        take = request.form.get("take", "me") == "me"
+        user = get_session().get(User, current_user.id) if take else None
+        assign(get_session(), alert_id, user, current_user.name)
+        commit()
+        flash(f"alert {alert_id} " + (f"assigned to {user.name}" if take else "unassigned"), "ok")
+    return back(url_for("alerts.index"))
+
+
+@bp.post("/alerts/<int:alert_id>/decision")
+@requires(Role.moderator)
+def decision(alert_id: int):
+    form = DecisionForm()
+    if not submitted(form):
+        return back(url_for("alerts.index"))
+    event = decide(get_session(), alert_id, form.decision.data, current_user.name,
+                   label=form.label.data or None, note=form.note.data)
+    cluster_id = event.payload["cluster_id"]
+    commit([event.id])
+    flash(f"alert {alert_id}: {form.decision.data} recorded", "ok")
+    return redirect(url_for("clusters.show", cluster_id=cluster_id))

@@ -1,4 +1,4 @@
-"""One database session per request, closed when the request ends."""
+"""Per-request plumbing: the settings, and one database session per request, closed when it ends."""
 
 from __future__ import annotations
 
@@ -18,6 +18,18 @@ def get_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["monitor.sessions"]()
     return g.db_session
+
+
+def current_settings() -> Settings:
+    return current_app.config["MONITOR_SETTINGS"]
+
+
+def commit(event_ids: list[int] = ()) -> None:
+    """Commit the request's changes, then tell subscribers about the alert events they made."""
+    from workers.dispatch import notify
+
+    get_session().commit()
+    notify(current_settings(), list(event_ids))
 
 
 def _close_session(_error) -> None:

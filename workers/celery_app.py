@@ -6,10 +6,14 @@ worker dies is redelivered, which is safe because every stage is idempotent.
 
 from __future__ import annotations
 
-from celery import Celery
+import os
+
+from celery import Celery, signals
 from kombu import Queue
 
 from config import Settings, load_settings
+from monitor import metrics
+from monitor.logs import configure_logging, current_trace_id, new_trace_id
 
 QUEUES = ("ingest", "embed", "cluster", "notify")
 
@@ -38,9 +42,49 @@ def configure(app: Celery, settings: Settings) -> None:
                                "schedule": settings.feed_poll_seconds},
             "retry-due-webhooks": {"task": "monitor.notify.retry_due_webhooks",
                                    "schedule": settings.webhook_retry_poll_seconds},
+            "sweep-stalled": {"task": "monitor.ingest.sweep_stalled",
+                              "schedule": settings.sweep_interval_seconds,
+                              "args": (settings.sweep_older_than_seconds,)},
         },
     )
 
 
 app = Celery("monitor", include=["workers.tasks"])
 configure(app, load_settings())
+
+
+# Logs, trace ids and metrics of worker and beat processes.
+
+@signals.setup_logging.connect
+def _configure_logging(**_kwargs) -> None:
+    settings = app.conf.monitor_settings
+    configure_logging(settings.log_level, settings.log_format)
+
+
+@signals.before_task_publish.connect
+def _pass_trace_id(headers=None, **_kwargs) -> None:
+    # The next stage carries the trace id of the task, request or command that sent it.
+    if headers is not None:
+        headers.setdefault("trace_id", current_trace_id.get() or new_trace_id())
+
+
+@signals.task_prerun.connect
+def _take_trace_id(task=None, **_kwargs) -> None:
+    offered = task.request.get("trace_id") if task else None
+    if offered or current_trace_id.get() is None:  # an eager task keeps its caller's
+        current_trace_id.set(new_trace_id(offered))
+
+
+@signals.worker_init.connect
+def _serve_metrics(**_kwargs) -> None:
+    settings = app.conf.monitor_settings
+    if settings.worker_metrics_port:
+        metrics.serve(settings.worker_metrics_port, settings.celery_broker_url, QUEUES)
+
+
+@signals.worker_process_shutdown.connect
+def _forget_process_metrics(pid=None, **_kwargs) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid or os.getpid())

@@ -16,6 +16,7 @@ from monitor.cluster.index import ClusterIndex
 from monitor.db.session import make_engine, make_session_factory
 from monitor.embed.encoder import Encoder, resolve_model
 from monitor.news.http import HttpPolicy, make_client
+from monitor.notify.targets import TargetPolicy
 
 
 @cache
@@ -25,12 +26,13 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
 
 @cache
 def encoder(settings: Settings) -> Encoder:
-    return Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size)
+    return Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
+                   settings.embedding_model_dir)
 
 
 @cache
 def http_client(settings: Settings) -> httpx.Client:
-    return make_client(HttpPolicy.from_settings(settings))
+    return make_client(HttpPolicy.from_settings(settings), TargetPolicy.for_fetching(settings))
 
 
 @cache

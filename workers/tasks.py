@@ -6,12 +6,17 @@ worker never looks for rows that are not visible yet.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import Counter
 from datetime import timedelta
 
-from monitor.alerts.rules import SpreadRule, evaluate_alerts
+from sqlalchemy import select
+
+from monitor import metrics
+from monitor.alerts.rules import AlertPolicy, evaluate_alerts
 from monitor.cluster.assign import assign_posts
-from monitor.db.models import utcnow
+from monitor.db.models import AlertEvent, utcnow
 from monitor.db.session import unit_of_work
 from monitor.embed.stage import pending_texts, store_embeddings
 from monitor.ingest.records import PostRecord
@@ -40,6 +45,8 @@ from monitor.sweep import find_stalled
 from workers import runtime
 from workers.celery_app import app
 
+log = logging.getLogger(__name__)
+
 
 def _settings():
     return app.conf.monitor_settings
@@ -52,12 +59,23 @@ def _batches(ids: list[int], size: int) -> list[list[int]]:
 def _store_and_forward(settings, records: list[PostRecord]) -> int:
     with unit_of_work(runtime.session_factory(settings)) as session:
         result = store_posts(session, records)
+    for (kind, key), count in result.new_by_source.items():
+        metrics.POSTS_INGESTED.labels(kind, key).inc(count)
+    log.info("stored %d new posts of %d", len(result.new_post_ids), len(records))
     for batch in _batches(result.new_post_ids, settings.embed_batch_size):
         embed_posts_task.delay(batch)
     return len(result.new_post_ids)
 
 
-@app.task(name="monitor.ingest.store_posts")
+# Stage tasks retry on any error: the stages are idempotent and the database has the
+# truth, so a second run after a database outage or an index rebuild is safe. The
+# backoff (1, 2, 4 ... 120 s) rides out an outage of several minutes; what outlasts it
+# is found by the sweep (beat, every SWEEP_INTERVAL_SECONDS) from the stages in the database.
+RETRYING = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_backoff_max": 120,
+            "retry_jitter": False, "retry_kwargs": {"max_retries": 12}}
+
+
+@app.task(name="monitor.ingest.store_posts", **RETRYING)  # the posts live only in this message
 def store_posts_task(records: list[dict]) -> int:
     return _store_and_forward(_settings(), [PostRecord.from_message(record) for record in records])
 
@@ -103,10 +121,6 @@ def fetch_article_task(source_id: int, source_key: str, entry: dict) -> int:
     return _store_and_forward(settings, [record])
 
 
-# Stage tasks retry on any error: the stages are idempotent and the database has
-# the truth, so a second run after a database hiccup or an index rebuild is safe.
-RETRYING = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_jitter": True,
-            "retry_kwargs": {"max_retries": 5}}
 
 
 @app.task(name="monitor.embed.embed_posts", **RETRYING)
@@ -115,9 +129,12 @@ def embed_posts_task(post_ids: list[int]) -> int:
     sessions, encoder = runtime.session_factory(settings), runtime.encoder(settings)
     with unit_of_work(sessions) as session:
         pending = pending_texts(session, post_ids)
-    vectors = encoder.encode(pending.texts)  # no transaction open while the model works
+    metrics.EMBED_BATCH_SIZE.observe(len(pending.texts))
+    with metrics.EMBED_SECONDS.time():
+        vectors = encoder.encode(pending.texts)  # no transaction open while the model works
     with unit_of_work(sessions) as session:
         ready = store_embeddings(session, post_ids, pending, vectors, encoder.model_id)
+    log.info("embedded %d posts with %s", len(pending.texts), encoder.model_id)
     if ready:
         cluster_posts_task.delay(ready)
     return len(ready)
@@ -129,11 +146,18 @@ def cluster_posts_task(post_ids: list[int]) -> int:
     index = runtime.cluster_index(settings)
     try:
         with unit_of_work(runtime.session_factory(settings)) as session:
-            clusters = assign_posts(session, index, post_ids, MatchRules.from_settings(settings))
-            events = evaluate_alerts(session, clusters, SpreadRule.from_settings(settings))
+            with metrics.CLUSTER_SECONDS.time():
+                placed = assign_posts(session, index, post_ids, MatchRules.from_settings(settings))
+            clusters = placed.cluster_ids
+            events = evaluate_alerts(session, clusters, AlertPolicy.from_settings(settings))
+            kinds = Counter(session.scalars(select(AlertEvent.kind).where(AlertEvent.id.in_(events))))
     except BaseException:
         index.reset()  # it holds vectors of the rolled-back batch
         raise
+    metrics.POSTS_CLUSTERED.inc(placed.posts)
+    log.info("placed %d posts in %d clusters; %d alert events", placed.posts, len(clusters), len(events))
+    for kind, count in kinds.items():
+        metrics.ALERT_EVENTS.labels(kind).inc(count)
     if events:
         notify_task.delay(events)
     return len(clusters)
@@ -177,7 +201,9 @@ def deliver_webhook_task(delivery_id: int) -> str | None:
         return None
     outcome = send(runtime.webhook_client(settings), outgoing, TargetPolicy.from_settings(settings))
     with unit_of_work(sessions) as session:
-        return record(session, outgoing, outcome, rules, utcnow())
+        status = record(session, outgoing, outcome, rules, utcnow())
+    metrics.WEBHOOK_DELIVERIES.labels(status).inc()
+    return status
 
 
 @app.task(name="monitor.notify.retry_due_webhooks")

@@ -1,34 +1,97 @@
-"""Alert rules v1: a cluster that reaches N posts from M distinct sources within a time window.
+"""Alert rules: every rule looks at a cluster and gives points and a reason in words.
 
-One alert per cluster. A growing cluster updates its alert and records an
-``alert.updated`` event; an unchanged one records nothing, so a redelivered task
-sends no duplicate notification.
+Rules (weights and thresholds in settings, ALERT_*):
+- spread: the busiest stretch of the cluster no longer than the window, with at least
+  N posts from M sources, and how far it travelled by forwards; opens an alert;
+- growth: posts in the last hour against the cluster's own earlier rate;
+- reach: views and forwards the sources report;
+- novelty: a claim not seen before (no known claim, all of it within the window);
+- known claim: the cluster repeats a claim fact-checkers already debunked; opens an
+  alert at once, whatever its size;
+- impersonation: posts attribute a call to action (join, come out, приходите,
+  шығыңдар...) to a watched person, more so with a video; opens an alert at once;
+- topic: posts mention a watched topic or phrase.
+
+One alert per cluster. Growth updates its score, reasons and history; nothing changed,
+no event (no duplicate notification). A dismissed alert re-opens only once the cluster
+has grown past ALERT_REOPEN_FACTOR times its size when dismissed.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.events import record_alert_event
-from monitor.db.models import Alert, AlertEvent, ClusterMembership, Post, utcnow
+from monitor.alerts.known_claims import KnownClaimIndex
+from monitor.alerts.watchlists import WatchPatterns
+from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Post, Source, utcnow
+
+DEBUNKED = ("deepfake", "impersonation", "false_claim", "misleading")
 
 
 @dataclass(frozen=True)
-class SpreadRule:
-    min_posts: int
-    min_sources: int
-    window: timedelta
+class AlertPolicy:
+    min_posts: int = 5
+    min_sources: int = 3
+    window: timedelta = timedelta(hours=24)
+    growth_window: timedelta = timedelta(hours=1)
+    growth_factor: float = 3.0
+    reach_min_views: int = 50_000
+    known_claim_min_overlap: float = 0.5
+    reopen_factor: float = 2.0
+    extra_calls_to_action: tuple[str, ...] = ()
+    weights: dict[str, float] = field(default_factory=lambda: {
+        "spread": 1.0, "growth": 2.0, "reach": 2.0, "novelty": 1.0, "known_claim": 20.0,
+        "impersonation": 25.0, "topic": 3.0})
 
     @classmethod
-    def from_settings(cls, settings) -> "SpreadRule":
-        return cls(settings.alert_min_posts, settings.alert_min_sources,
-                   timedelta(hours=settings.alert_window_hours))
+    def from_settings(cls, settings) -> "AlertPolicy":
+        return cls(
+            settings.alert_min_posts, settings.alert_min_sources,
+            timedelta(hours=settings.alert_window_hours), timedelta(hours=settings.alert_growth_window_hours),
+            settings.alert_growth_factor, settings.alert_reach_min_views,
+            settings.alert_known_claim_min_overlap, settings.alert_reopen_factor,
+            tuple(word.strip() for word in settings.alert_call_to_action_words.split(",") if word.strip()),
+            {rule: getattr(settings, f"alert_weight_{rule}") for rule in
+             ("spread", "growth", "reach", "novelty", "known_claim", "impersonation", "topic")})
+
+
+@dataclass(frozen=True)
+class Signal:
+    rule: str
+    points: float
+    reason: str
+    opens: bool = False  # enough on its own to open an alert
+
+
+@dataclass(frozen=True)
+class Assessment:
+    cluster_id: int
+    signals: list[Signal]
+    post_count: int
+    source_count: int
+
+    @property
+    def score(self) -> float:
+        return round(sum(signal.points for signal in self.signals), 2)
+
+    @property
+    def opens(self) -> bool:
+        return any(signal.opens for signal in self.signals)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [signal.reason for signal in self.signals if signal.points > 0 or signal.opens]
+
+    def breakdown(self) -> list[dict]:
+        return [{"rule": s.rule, "points": round(s.points, 2), "opens": s.opens, "reason": s.reason}
+                for s in self.signals]
 
 
 @dataclass(frozen=True)
@@ -39,11 +102,6 @@ class Burst:
     sources: int
     start: datetime
     end: datetime
-
-    @property
-    def score(self) -> float:
-        # Many sources weigh more than many posts from one source.
-        return round(self.sources * math.log2(1 + self.posts), 2)
 
     def describe(self) -> str:
         hours = (self.end - self.start).total_seconds() / 3600
@@ -71,41 +129,148 @@ def busiest_window(timeline: list[tuple[datetime, int]], window: timedelta) -> B
     return best
 
 
-def evaluate_alerts(session: Session, cluster_ids: list[int], rule: SpreadRule) -> list[int]:
-    """Open or update the alerts of the given clusters; return the ids of new alert events."""
+def forwarding_depth(edges: set[tuple[str, str]]) -> int:
+    """The longest chain of forwards (origin → channel → channel ...), in hops."""
+    following = defaultdict(set)
+    for origin, channel in edges:
+        if origin != channel:
+            following[origin].add(channel)
+
+    def depth(node: str, seen: frozenset) -> int:
+        return max((1 + depth(nxt, seen | {nxt}) for nxt in following[node] if nxt not in seen), default=0)
+
+    return max((depth(origin, frozenset([origin])) for origin in list(following)), default=0)
+
+
+def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: WatchPatterns,
+           known_claims: KnownClaimIndex) -> Assessment:
+    """Every rule's points and reason for one cluster, from what is stored now."""
+    posts = session.execute(
+        select(Post, Source).join(ClusterMembership, ClusterMembership.post_id == Post.id)
+        .join(Source, Source.id == Post.source_id).where(ClusterMembership.cluster_id == cluster_id)
+    ).all()
+    timeline = sorted((post.published_at, post.source_id) for post, _ in posts)
+    weights, signals = policy.weights, []
+
+    burst = busiest_window(timeline, policy.window)
+    if burst is not None:
+        spreads = burst.posts >= policy.min_posts and burst.sources >= policy.min_sources
+        hops = forwarding_depth({(post.forwarded_from_id, _channel_id(source)) for post, source in posts
+                                 if post.forwarded_from_id})
+        reason = burst.describe() + (f"; forwarded along {hops} hop{'s' if hops > 1 else ''}" if hops else "")
+        points = weights["spread"] * burst.sources * math.log2(1 + burst.posts) * (1 + 0.25 * hops)
+        signals.append(Signal("spread", points if spreads else 0.0,
+                              reason if spreads else f"{reason}: below {policy.min_posts} posts from "
+                              f"{policy.min_sources} sources", opens=spreads))
+
+    if growth := _growth(timeline, policy):
+        signals.append(growth)
+
+    views = sum(post.views or 0 for post, _ in posts)
+    forwards = sum(post.forwards or 0 for post, _ in posts)
+    if views >= policy.reach_min_views:
+        signals.append(Signal("reach", weights["reach"] * math.log10(10 * views / policy.reach_min_views),
+                              f"reach {views:,} views and {forwards:,} forwards"))
+
+    cluster = session.get(Cluster, cluster_id)
+    representative = cluster.representative.text if cluster and cluster.representative else ""
+    repeated = known_claims.matches(cluster_id, representative, policy.known_claim_min_overlap)
+    known = [match for match in repeated
+             if match.claim.cluster_id != cluster_id and match.claim.label in DEBUNKED]
+    for match in known[:1]:
+        claim = match.claim
+        signals.append(Signal("known_claim", weights["known_claim"] * match.score,
+                              f"repeats known claim {claim.id} ({claim.label.replace('_', ' ')}, "
+                              f"recorded by {claim.created_by}): {match.how}", opens=True))
+    if timeline and not known and timeline[-1][0] - timeline[0][0] <= policy.window:
+        signals.append(Signal("novelty", weights["novelty"],
+                              f"a claim not seen before (first post {timeline[0][0]:%Y-%m-%d %H:%M} UTC)"))
+
+    videos = sum(1 for post, _ in posts if post.media_kind == "video")
+    for hit in patterns.hits([post.text for post, _ in posts]):
+        if hit.kind == "person" and hit.calls_to_action:
+            with_video = f"; video attached ({videos} post{'s' if videos > 1 else ''})" if videos else ""
+            signals.append(Signal(
+                "impersonation", weights["impersonation"] * (1.5 if videos else 1.0),
+                f"attributes a call to action to watched person {hit.name} in {hit.calls_to_action} "
+                f"post{'s' if hit.calls_to_action > 1 else ''}{with_video}", opens=True))
+        elif hit.kind == "person":
+            signals.append(Signal("topic", weights["topic"],
+                                  f"mentions watched person {hit.name} in {hit.posts} posts"))
+        else:
+            signals.append(Signal("topic", weights["topic"],
+                                  f"mentions watched topic {hit.name} in {hit.posts} posts"))
+    return Assessment(cluster_id, signals, len(posts), len({post.source_id for post, _ in posts}))
+
+
+def _growth(timeline: list[tuple[datetime, int]], policy: AlertPolicy) -> Signal | None:
+    """Posts in the latest growth window against the cluster's own rate before it."""
+    if len(timeline) < 3:
+        return None
+    recent_start = timeline[-1][0] - policy.growth_window
+    recent = sum(1 for published, _ in timeline if published > recent_start)
+    earlier = len(timeline) - recent
+    if earlier == 0 or recent < 3:
+        return None
+    earlier_hours = max((recent_start - timeline[0][0]).total_seconds() / 3600, 1.0)
+    window_hours = policy.growth_window.total_seconds() / 3600
+    ratio = (recent / window_hours) / (earlier / earlier_hours)
+    if ratio < policy.growth_factor:
+        return None
+    return Signal("growth", policy.weights["growth"] * math.log2(ratio),
+                  f"{recent} posts in the last {window_hours:g} h, {ratio:.1f}× its earlier rate")
+
+
+def _channel_id(source: Source) -> str:
+    # Forwards name their origin by the marked channel id; a channel's own key may be its @username.
+    return f"-100{source.telegram_id}" if source.telegram_id else source.key
+
+
+def evaluate_alerts(session: Session, cluster_ids: list[int], policy: AlertPolicy) -> list[int]:
+    """Open, update or re-open the alerts of the given clusters; return the ids of new alert events."""
+    patterns = WatchPatterns.load(session, policy.extra_calls_to_action)
+    known_claims = KnownClaimIndex.load(session)
     events = []
     for cluster_id in cluster_ids:
-        timeline = session.execute(
-            select(Post.published_at, Post.source_id)
-            .join(ClusterMembership, ClusterMembership.post_id == Post.id)
-            .where(ClusterMembership.cluster_id == cluster_id)
-        ).all()
-        burst = busiest_window([tuple(row) for row in timeline], rule.window)
-        if burst is None or burst.posts < rule.min_posts or burst.sources < rule.min_sources:
-            continue
-        event = _open_or_update(session, cluster_id, burst,
-                                post_count=len(timeline),
-                                source_count=len({source for _, source in timeline}))
+        assessment = assess(session, cluster_id, policy, patterns, known_claims)
+        event = _open_or_update(session, assessment, policy)
         if event is not None:
             events.append(event)
     session.flush()
     return [event.id for event in events]
 
 
-def _open_or_update(session: Session, cluster_id: int, burst: Burst, *, post_count: int,
-                    source_count: int) -> AlertEvent | None:
-    reasons = [burst.describe(), f"{post_count} posts from {source_count} sources in all"]
-    alert = session.scalar(select(Alert).where(Alert.cluster_id == cluster_id))
+def _open_or_update(session: Session, assessment: Assessment, policy: AlertPolicy):
+    alert = session.scalar(select(Alert).where(Alert.cluster_id == assessment.cluster_id))
     now = utcnow()
+    reasons = assessment.reasons
     if alert is None:
-        alert = Alert(cluster_id=cluster_id, opened_at=now)
+        if not assessment.opens:
+            return None
+        alert = Alert(cluster_id=assessment.cluster_id, opened_at=now)
         session.add(alert)
         kind = "alert.opened"
-    elif (alert.post_count, alert.source_count) == (post_count, source_count):
+    elif alert.status is AlertStatus.merged:
         return None
+    elif (alert.score, alert.reasons, alert.post_count) == (assessment.score, reasons, assessment.post_count):
+        return None  # nothing new: no duplicate notification
+    elif alert.status is AlertStatus.dismissed:
+        dismissed_at = alert.dismissed_post_count or alert.post_count
+        if assessment.post_count < policy.reopen_factor * dismissed_at:
+            _store(alert, assessment, reasons, now)  # kept current, quietly
+            return None
+        alert.status, alert.dismissed_post_count = AlertStatus.open, None
+        reasons = [f"re-opened: grew from {dismissed_at} to {assessment.post_count} posts since it was "
+                   "dismissed", *reasons]
+        kind = "alert.reopened"
     else:
         kind = "alert.updated"
-    alert.score, alert.reasons = burst.score, reasons
-    alert.post_count, alert.source_count, alert.updated_at = post_count, source_count, now
+    _store(alert, assessment, reasons, now)
     session.flush()
     return record_alert_event(session, alert, kind, now)
+
+
+def _store(alert: Alert, assessment: Assessment, reasons: list[str], now: datetime) -> None:
+    alert.score, alert.reasons, alert.breakdown = assessment.score, reasons, assessment.breakdown()
+    alert.post_count, alert.source_count, alert.updated_at = (assessment.post_count, assessment.source_count,
+                                                              now)

@@ -31,9 +31,15 @@ class Placement:
     matched_post_id: int | None = None
 
 
+@dataclass(frozen=True)
+class Assigned:
+    cluster_ids: list[int]  # the clusters that changed
+    posts: int  # posts placed by this call
+
+
 def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
-                 rules: MatchRules) -> list[int]:
-    """Cluster the embedded posts among ``post_ids``; return the ids of the clusters that changed.
+                 rules: MatchRules) -> Assigned:
+    """Cluster the embedded posts among ``post_ids``.
 
     Idempotent: posts already clustered are left as they are. The caller commits, and
     calls ``index.reset()`` if the transaction fails, since the index has the batch's vectors.
@@ -67,7 +73,7 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         index.add(post.id, vector, shingles(post.text), membership.id, membership.created_at)
         touched.add(cluster_id)
     refresh_cluster_stats(session, touched)
-    return sorted(touched)
+    return Assigned(sorted(touched), len(rows))
 
 
 def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,

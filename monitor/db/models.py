@@ -65,6 +65,23 @@ class AlertStatus(str, enum.Enum):
     open = "open"
     confirmed = "confirmed"
     dismissed = "dismissed"
+    # Its cluster was merged into another one, whose alert carries on.
+    merged = "merged"
+
+
+class Role(str, enum.Enum):
+    """What an account may do; each role may do everything the ones before it may."""
+
+    viewer = "viewer"  # read alerts, clusters, sources
+    moderator = "moderator"  # review: decide, assign, note, merge, split, promote
+    admin = "admin"  # manage users, sources, watchlists and webhooks
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
@@ -94,6 +111,12 @@ class Source(Base):
     error_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     paused_reason: Mapped[str | None] = mapped_column(Text)
+
+    # Telegram channels: the entity resolved once and kept (resolving a username again
+    # and again is what earns day-long FloodWaits), and the highest message id stored.
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    access_hash: Mapped[int | None] = mapped_column(BigInteger)
+    cursor: Mapped[int | None] = mapped_column(BigInteger)
 
     posts: Mapped[list[Post]] = relationship(back_populates="source")
 
@@ -126,13 +149,37 @@ class Post(Base):
     forwards: Mapped[int | None] = mapped_column(BigInteger)
     forwarded_from: Mapped[str | None] = mapped_column(String(512))
     forwarded_from_id: Mapped[str | None] = mapped_column(String(255))
+    # Where a forward came from: the origin's message id and date (forwarded_from names the origin).
+    forwarded_message_id: Mapped[str | None] = mapped_column(String(64))
+    forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     has_media: Mapped[bool] = mapped_column(Boolean, default=False)
+    # photo, video, document...; and the platform's id of the file, the same wherever it is reposted.
+    media_kind: Mapped[str | None] = mapped_column(String(16))
+    media_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    replies: Mapped[int | None] = mapped_column(BigInteger)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Deleted at the source: kept, as evidence.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.stored)
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     source: Mapped[Source] = relationship(back_populates="posts")
     membership: Mapped[ClusterMembership | None] = relationship(back_populates="post")
+    revisions: Mapped[list[PostRevision]] = relationship(order_by="PostRevision.id")
+
+
+class PostRevision(Base):
+    """A text a post had before an edit."""
+
+    __tablename__ = "post_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    # When that text was written (the post's date, or its previous edit).
+    written_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    replaced_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class FetchDomain(Base):
@@ -172,6 +219,9 @@ class Cluster(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    # Set when a moderator merged this cluster into another; it then has no members.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"))
+
     representative: Mapped[Post | None] = relationship(foreign_keys=[representative_post_id])
     memberships: Mapped[list[ClusterMembership]] = relationship(back_populates="cluster")
     alert: Mapped[Alert | None] = relationship(back_populates="cluster")
@@ -210,12 +260,18 @@ class Alert(Base):
     status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus), default=AlertStatus.open)
     score: Mapped[float] = mapped_column(Float, default=0.0)
     reasons: Mapped[list] = mapped_column(JSON, default=list)
+    # Every rule's points, opens-flag and reason: what `monitor alerts explain` shows.
+    breakdown: Mapped[list] = mapped_column(JSON, default=list)
     post_count: Mapped[int] = mapped_column(Integer, default=0)
     source_count: Mapped[int] = mapped_column(Integer, default=0)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The cluster's size when a moderator dismissed the alert: it re-opens only well past it.
+    dismissed_post_count: Mapped[int | None] = mapped_column(Integer)
 
     cluster: Mapped[Cluster] = relationship(back_populates="alert")
+    assignee: Mapped[User | None] = relationship()
     events: Mapped[list[AlertEvent]] = relationship(
         back_populates="alert", order_by="AlertEvent.id"
     )
@@ -325,3 +381,90 @@ class WebhookAttempt(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class User(Base):
+    """A person who signs in to the review UI."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    """A token for the JSON API. Only its SHA-256 is kept: it is shown once, when made."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the token, so that people can tell their tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[Role] = mapped_column(_enum(Role))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+
+
+class LoginFailure(Base):
+    """A failed sign-in, counted to slow down password guessing (per name and per address)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class ClusterNote(Base):
+    __tablename__ = "cluster_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KnownClaim(Base):
+    """A claim already checked (debunked, or found not to be disinformation)."""
+
+    __tablename__ = "known_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    label: Mapped[str] = mapped_column(String(64))
+    # Where the fact-check is published.
+    url: Mapped[str | None] = mapped_column(Text)
+    # The cluster it was promoted from, if any.
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("clusters.id", ondelete="SET NULL"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WatchlistEntry(Base):
+    """A person likely to be impersonated, or a topic or phrase to watch for, with its spellings."""
+
+    __tablename__ = "watchlist_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # person, topic
+    name: Mapped[str] = mapped_column(String(255))
+    # Other spellings: Cyrillic and Latin, Kazakh and Russian.
+    variants: Mapped[list] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -23,7 +23,13 @@ class PostRecord(BrokerMessage):
     forwards: int | None = None
     forwarded_from: str | None = None
     forwarded_from_id: str | None = None
+    forwarded_message_id: str | None = None
+    forwarded_at: datetime | None = None
     has_media: bool = False
+    media_kind: str | None = None
+    media_id: str | None = None
+    replies: int | None = None
+    edited_at: datetime | None = None
     title: str | None = None
     canonical_url: str | None = None
     text_origin: str = "message"  # message, article, feed-summary

@@ -7,6 +7,7 @@ storing the same post at once still leave one row.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -23,6 +24,7 @@ from monitor.normalize import clean_text, fingerprint
 class StoreResult:
     new_post_ids: list[int] = field(default_factory=list)
     already_stored: int = 0
+    new_by_source: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, key): new posts
 
 
 def ensure_sources(session: Session, records: list[PostRecord]) -> dict[tuple[str, str], int]:
@@ -58,7 +60,13 @@ def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
             "forwards": record.forwards,
             "forwarded_from": record.forwarded_from,
             "forwarded_from_id": record.forwarded_from_id,
-            "has_media": record.has_media,
+            "forwarded_message_id": record.forwarded_message_id,
+            "forwarded_at": record.forwarded_at,
+            "has_media": record.has_media or record.media_kind is not None,
+            "media_kind": record.media_kind,
+            "media_id": record.media_id,
+            "replies": record.replies,
+            "edited_at": record.edited_at,
             "title": record.title,
             "canonical_url": record.canonical_url,
             "text_origin": record.text_origin,
@@ -72,8 +80,11 @@ def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
     rows = list({(row["source_id"], row["external_id"]): row for row in rows}.values())
     # No conflict target: a post already stored under (source, external id), or an
     # article already stored under its canonical URL, are both skipped.
-    statement = dialect_insert(session, Post).on_conflict_do_nothing().returning(Post.id)
+    statement = dialect_insert(session, Post).on_conflict_do_nothing().returning(Post.id, Post.source_id)
     # RETURNING gives only the rows this call inserted; the conflicting ones were stored before.
-    result.new_post_ids = sorted(session.scalars(statement, rows).all())
+    inserted = session.execute(statement, rows).all()
+    result.new_post_ids = sorted(post_id for post_id, _ in inserted)
     result.already_stored = len(rows) - len(result.new_post_ids)
+    source_of = {source_id: key for key, source_id in source_ids.items()}
+    result.new_by_source = dict(Counter(source_of[source_id] for _, source_id in inserted))
     return result

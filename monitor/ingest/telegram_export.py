@@ -64,11 +64,6 @@ def _record(message: dict, source_key: str, title: str, username: str | None) ->
         raise ValueError("missing or non-integer 'id'")
     if "date" not in message:
         raise ValueError("missing 'date'")
-    published = datetime.fromisoformat(str(message["date"]))
-    if published.tzinfo is None:
-        # Desktop exports write local wall-clock time without an offset; UTC is the
-        # only reading that does not depend on the importing machine.
-        published = published.replace(tzinfo=timezone.utc)
     forwarded = message.get("forwarded_from")
     return PostRecord(
         source_kind="telegram",
@@ -78,10 +73,29 @@ def _record(message: dict, source_key: str, title: str, username: str | None) ->
         text=flatten_text(message.get("text", "")),
         author=message.get("author") or message.get("from"),
         url=f"https://t.me/{username}/{message['id']}" if username else None,
-        published_at=published,
+        published_at=_date(message["date"]),
+        edited_at=_date(message["edited"]) if message.get("edited") else None,
         forwarded_from=str(forwarded) if forwarded else None,
         has_media=any(key in message for key in MEDIA_KEYS),
+        media_kind=_media_kind(message),
     )
+
+
+def _date(value) -> datetime:
+    moment = datetime.fromisoformat(str(value))
+    # Desktop exports write local wall-clock time without an offset; UTC is the
+    # only reading that does not depend on the importing machine.
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _media_kind(message: dict) -> str | None:
+    if "photo" in message:
+        return "photo"
+    if message.get("media_type") in ("video_file", "animation", "video_message"):
+        return "video"
+    if message.get("media_type"):
+        return str(message["media_type"])[:16]
+    return "document" if "file" in message else None
 
 
 def flatten_text(text: str | list) -> str:

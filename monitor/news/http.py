@@ -9,6 +9,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from monitor.notify.targets import ForbiddenTarget, TargetPolicy, check_target
+
 
 @dataclass(frozen=True)
 class HttpPolicy:
@@ -40,12 +42,15 @@ class Fetched:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def make_client(policy: HttpPolicy) -> httpx.Client:
+def make_client(policy: HttpPolicy, targets: TargetPolicy) -> httpx.Client:
+    """A client that refuses, on the first request and on every redirect hop, any URL
+    that resolves into the monitor's own network (SSRF guard)."""
     return httpx.Client(
         timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
         follow_redirects=True,
         max_redirects=policy.max_redirects,
         headers={"User-Agent": policy.user_agent},
+        event_hooks={"request": [lambda request: check_target(str(request.url), targets)]},
     )
 
 
@@ -74,6 +79,8 @@ def fetch(client: httpx.Client, url: str, policy: HttpPolicy, *, etag: str | Non
                 if len(body) > policy.max_bytes:
                     raise FetchError(f"response is over the {policy.max_bytes}-byte cap")
             return Fetched(response.status_code, str(response.url), bytes(body), dict(response.headers))
+    except ForbiddenTarget as error:
+        raise FetchError(f"refused: {error}") from error
     except httpx.TimeoutException as error:
         raise FetchError(f"timed out fetching {url} ({type(error).__name__})") from error
     except httpx.TooManyRedirects as error:

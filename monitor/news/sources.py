@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.db.models import Source, utcnow
+from monitor.db.models import AuditEntry, Source, utcnow
+from monitor.ingest.sources import get_source
 from monitor.messages import UserError
 from monitor.news.articles import canonical_url
 
@@ -32,7 +33,7 @@ class SourceError(UserError):
     pass
 
 
-def add_feed(session: Session, url: str, interval_seconds: int, title: str = "") -> Source:
+def add_feed(session: Session, url: str, interval_seconds: int, actor: str, title: str = "") -> Source:
     if not url.startswith(("http://", "https://")):
         raise SourceError(f"a feed URL must start with http:// or https://, got {url!r}")
     key = canonical_url(url)
@@ -43,14 +44,13 @@ def add_feed(session: Session, url: str, interval_seconds: int, title: str = "")
     source.fetch_interval_seconds = interval_seconds
     source.next_fetch_at = source.next_fetch_at or utcnow()
     session.flush()
+    session.add(AuditEntry(actor=actor, action="source.add", object_type="source", object_id=str(source.id),
+                           details={"url": key, "interval_seconds": interval_seconds}))
     return source
 
 
 def get_feed(session: Session, source_id: int) -> Source:
-    source = session.get(Source, source_id)
-    if source is None or source.kind != "feed":
-        raise SourceError(f"no feed source with id {source_id}")
-    return source
+    return get_source(session, source_id, "feed", "feed source")
 
 
 def claim_due_feeds(session: Session, now: datetime) -> list[int]:
@@ -84,9 +84,3 @@ def record_failure(source: Source, now: datetime, error: str, rules: HealthRules
     source.next_fetch_at = now + timedelta(seconds=max(backoff, retry_after or 0))
     if source.error_count >= rules.max_failures:
         source.paused_reason = f"paused after {source.error_count} failures in a row; last: {error}"
-
-
-def resume(source: Source, now: datetime) -> None:
-    source.paused_reason = None
-    source.error_count = 0
-    source.next_fetch_at = now

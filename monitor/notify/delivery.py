@@ -29,7 +29,7 @@ from monitor.db.models import (
     utcnow,
 )
 from monitor.db.session import dialect_insert
-from monitor.messages import UserError
+from monitor.messages import NotFound
 from monitor.news.http import retry_after_seconds
 from monitor.notify.payload import alert_body, test_body
 from monitor.notify.signing import signature_header
@@ -221,5 +221,5 @@ def redeliver(session: Session, delivery_id: int) -> None:
     """Send a delivery again, whatever became of it: same message id, same body."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
-        raise UserError(f"no webhook delivery {delivery_id}")
+        raise NotFound(f"no webhook delivery {delivery_id}")
     delivery.status, delivery.next_attempt_at = "pending", utcnow()

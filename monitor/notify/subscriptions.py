@@ -9,12 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import AuditEntry, ClusterMembership, Post, WebhookSubscription, utcnow
-from monitor.messages import UserError
+from monitor.messages import NotFound, UserError
 from monitor.notify.signing import generate_secret
 from monitor.notify.targets import TargetPolicy, check_target
 from monitor.review.decisions import latest_label
 
-EVENT_TYPES = ("alert.opened", "alert.updated", "alert.confirmed", "alert.dismissed")
+EVENT_TYPES = ("alert.opened", "alert.updated", "alert.confirmed", "alert.dismissed", "alert.reopened",
+               "alert.merged")
 
 
 class SubscriptionError(UserError):
@@ -49,7 +50,7 @@ def add_subscription(session: Session, url: str, events: list[str], filters: Fil
 def get_subscription(session: Session, subscription_id: int) -> WebhookSubscription:
     subscription = session.get(WebhookSubscription, subscription_id)
     if subscription is None:
-        raise SubscriptionError(f"no webhook subscription {subscription_id}")
+        raise NotFound(f"no webhook subscription {subscription_id}")
     return subscription
 
 

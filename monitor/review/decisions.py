@@ -7,10 +7,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.events import record_alert_event
-from monitor.db.models import Alert, AlertEvent, AlertStatus, AuditEntry, ReviewDecision, utcnow
-from monitor.messages import UserError
+from monitor.db.models import Alert, AlertEvent, AlertStatus, AuditEntry, ReviewDecision, User, utcnow
+from monitor.messages import NotFound, UserError
+from monitor.review.labels import LABELS
 
-LABELS = ("deepfake", "impersonation", "false_claim", "misleading", "satire", "not_disinformation")
 STATUS_OF = {"confirm": AlertStatus.confirmed, "dismiss": AlertStatus.dismissed}
 
 
@@ -29,11 +29,12 @@ def decide(session: Session, alert_id: int, decision: str, actor: str, *,
         raise DecisionError("a decision needs the name of who takes it")
     alert = session.get(Alert, alert_id, with_for_update=True)
     if alert is None:
-        raise DecisionError(f"no alert {alert_id}")
+        raise NotFound(f"no alert {alert_id}")
 
     now = utcnow()
     previous = alert.status
     alert.status, alert.updated_at = STATUS_OF[decision], now
+    alert.dismissed_post_count = alert.post_count if decision == "dismiss" else None
     session.add(ReviewDecision(alert_id=alert_id, decision=decision, label=label, note=note,
                                actor=actor, created_at=now))
     session.add(AuditEntry(actor=actor, action=f"alert.{decision}", object_type="alert",
@@ -49,3 +50,17 @@ def latest_label(session: Session, alert_id: int) -> str | None:
     """The label of the alert's newest review decision."""
     return session.scalar(select(ReviewDecision.label).where(ReviewDecision.alert_id == alert_id)
                           .order_by(ReviewDecision.id.desc()).limit(1))
+
+
+def assign(session: Session, alert_id: int, assignee: User | None, actor: str) -> Alert:
+    """Give the alert to a moderator (None: unassign), so that two people don't triage it twice."""
+    alert = session.get(Alert, alert_id, with_for_update=True)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}")
+    previous = alert.assignee.name if alert.assignee else None
+    alert.assignee = assignee
+    session.add(AuditEntry(actor=actor, action="alert.assign", object_type="alert",
+                           object_id=str(alert_id),
+                           details={"from": previous, "to": assignee.name if assignee else None}))
+    session.flush()
+    return alert

@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
 
-from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Post
+from monitor.alerts.known_claims import ClaimMatch, KnownClaimIndex
+from monitor.db.models import (
+    Alert,
+    AlertStatus,
+    AuditEntry,
+    Cluster,
+    ClusterMembership,
+    ClusterNote,
+    Post,
+    ReviewDecision,
+    Source,
+    User,
+)
 from monitor.normalize import readable_text
+from monitor.review.decisions import latest_label
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    status: AlertStatus | None = AlertStatus.open
+    label: str | None = None  # the label of the newest review decision
+    language: str | None = None  # some post of the cluster is in this language
+    source_id: int | None = None  # some post of the cluster comes from this source
+    since: datetime | None = None  # updated at or after
+    until: datetime | None = None  # updated before
+    assignee_id: int | None = None
 
 
 @dataclass(frozen=True)
 class AlertRow:
     alert: Alert
     representative_text: str
+    label: str | None
 
 
 @dataclass(frozen=True)
@@ -26,27 +53,85 @@ class AlertPage:
 
 
 @dataclass(frozen=True)
+class ForwardEdge:
+    origin: str  # the channel the posts were forwarded from
+    source: str  # the channel that forwarded them
+    posts: int
+
+
+@dataclass(frozen=True)
+class SharedMedia:
+    kind: str
+    media_id: str
+    posts_here: int
+    posts_in_all: int  # across the whole store: the same file reposted elsewhere
+
+
+@dataclass(frozen=True)
 class ClusterView:
     cluster: Cluster
     alert: Alert | None
     memberships: list[ClusterMembership]
+    label: str | None = None
+    # (hour, {source: posts}) for every hour from the first post to the last.
+    timeline: list[tuple[datetime, dict[str, int]]] = field(default_factory=list)
+    forwards: list[ForwardEdge] = field(default_factory=list)
+    posts_with_media: int = 0
+    media: list[SharedMedia] = field(default_factory=list)
+    notes: list[ClusterNote] = field(default_factory=list)
+    known_claims: list[ClaimMatch] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
 
 
-def list_alerts(session: Session, status: AlertStatus | None = None, page: int = 1,
+@dataclass(frozen=True)
+class PostPage:
+    posts: list[Post]
+    page: int
+    pages: int
+    total: int
+
+
+def _latest_label():
+    # The same as decisions.latest_label, as a correlated subquery for filtering the queue.
+    return (select(ReviewDecision.label).where(ReviewDecision.alert_id == Alert.id)
+            .order_by(ReviewDecision.id.desc()).limit(1).correlate(Alert).scalar_subquery())
+
+
+def list_alerts(session: Session, filters: AlertFilters = AlertFilters(), page: int = 1,
                 per_page: int = 50) -> AlertPage:
-    """Alerts by score, highest first."""
-    query = select(Alert).options(joinedload(Alert.cluster).joinedload(Cluster.representative))
-    count = select(func.count()).select_from(Alert)
-    if status is not None:
-        query, count = query.where(Alert.status == status), count.where(Alert.status == status)
-    total = session.scalar(count) or 0
+    """Alerts by score, highest first, narrowed by FILTERS."""
+    label = _latest_label()
+    conditions = []
+    if filters.status is not None:
+        conditions.append(Alert.status == filters.status)
+    if filters.label is not None:
+        conditions.append(label == filters.label)
+    if filters.language is not None or filters.source_id is not None:
+        post_matches = [ClusterMembership.cluster_id == Alert.cluster_id]
+        if filters.language is not None:
+            post_matches.append(Post.language == filters.language)
+        if filters.source_id is not None:
+            post_matches.append(Post.source_id == filters.source_id)
+        conditions.append(exists(select(Post.id).join(ClusterMembership, ClusterMembership.post_id == Post.id)
+                                 .where(*post_matches)))
+    if filters.since is not None:
+        conditions.append(Alert.updated_at >= filters.since)
+    if filters.until is not None:
+        conditions.append(Alert.updated_at < filters.until)
+    if filters.assignee_id is not None:
+        conditions.append(Alert.assignee_id == filters.assignee_id)
+
+    total = session.scalar(select(func.count()).select_from(Alert).where(*conditions)) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    alerts = session.scalars(
-        query.order_by(Alert.score.desc(), Alert.id).limit(per_page).offset((page - 1) * per_page)
+    rows = session.execute(
+        select(Alert, label)
+        .options(joinedload(Alert.cluster).joinedload(Cluster.representative), joinedload(Alert.assignee))
+        .where(*conditions)
+        .order_by(Alert.score.desc(), Alert.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    rows = [AlertRow(alert, _summary(alert.cluster.representative)) for alert in alerts]
-    return AlertPage(rows, page, pages, total)
+    return AlertPage([AlertRow(alert, _summary(alert.cluster.representative), alert_label)
+                      for alert, alert_label in rows], page, pages, total)
 
 
 def get_cluster(session: Session, cluster_id: int) -> ClusterView | None:
@@ -54,14 +139,104 @@ def get_cluster(session: Session, cluster_id: int) -> ClusterView | None:
                                                          joinedload(Cluster.alert)])
     if cluster is None:
         return None
-    memberships = session.scalars(
+    memberships = list(session.scalars(
         select(ClusterMembership)
         .join(Post, Post.id == ClusterMembership.post_id)
-        .options(joinedload(ClusterMembership.post).joinedload(Post.source))
+        .options(joinedload(ClusterMembership.post).joinedload(Post.source),
+                 joinedload(ClusterMembership.post).selectinload(Post.revisions))
         .where(ClusterMembership.cluster_id == cluster_id)
         .order_by(Post.published_at, Post.id)
-    ).all()
-    return ClusterView(cluster, cluster.alert, list(memberships))
+    ).all())
+    posts = [membership.post for membership in memberships]
+    alert = cluster.alert
+    audit_objects = [("cluster", str(cluster_id))] + ([("alert", str(alert.id))] if alert else [])
+    return ClusterView(
+        cluster, alert, memberships,
+        label=latest_label(session, alert.id) if alert else None,
+        timeline=hourly_timeline(posts),
+        forwards=forwarding_edges(posts, _channel_names(session, posts)),
+        posts_with_media=sum(post.has_media for post in posts),
+        media=shared_media(session, posts),
+        notes=list(session.scalars(select(ClusterNote).where(ClusterNote.cluster_id == cluster_id)
+                                   .order_by(ClusterNote.id))),
+        known_claims=KnownClaimIndex.load(session).matches(
+            cluster_id, cluster.representative.text if cluster.representative else ""),
+        audit=list(session.scalars(
+            select(AuditEntry).where(or_(*[(AuditEntry.object_type == kind) & (AuditEntry.object_id == key)
+                                          for kind, key in audit_objects]))
+            .order_by(AuditEntry.id))),
+    )
+
+
+def source_name(source: Source) -> str:
+    return source.title or source.key
+
+
+def hourly_timeline(posts: list[Post]) -> list[tuple[datetime, dict[str, int]]]:
+    """Posts per hour by source, with the empty hours in between (a burst shows as a burst)."""
+    counts: dict[datetime, Counter[str]] = defaultdict(Counter)
+    for post in posts:
+        if post.published_at is not None:
+            hour = post.published_at.replace(minute=0, second=0, microsecond=0)
+            counts[hour][source_name(post.source)] += 1
+    if not counts:
+        return []
+    first, last = min(counts), max(counts)
+    hours = int((last - first).total_seconds() // 3600) + 1
+    if hours > 24 * 14:  # a long-lived cluster: show the hours that have posts only
+        return [(hour, dict(counts[hour])) for hour in sorted(counts)]
+    return [(first + timedelta(hours=n), dict(counts.get(first + timedelta(hours=n), {})))
+            for n in range(hours)]
+
+
+def forwarding_edges(posts: list[Post], names: dict[str, str] | None = None) -> list[ForwardEdge]:
+    """Which channel took the claim from which, by the posts' forwarded-from headers.
+
+    NAMES gives the titles of origins known as sources (a forward names its origin by id)."""
+    names = names or {}
+    edges = Counter((names.get(post.forwarded_from_id or "", post.forwarded_from), source_name(post.source))
+                    for post in posts if post.forwarded_from)
+    return [ForwardEdge(origin, source, n) for (origin, source), n in edges.most_common()]
+
+
+def _channel_names(session: Session, posts: list[Post]) -> dict[str, str]:
+    ids = {int(post.forwarded_from_id[4:]) for post in posts
+           if post.forwarded_from_id and post.forwarded_from_id.startswith("-100")
+           and post.forwarded_from_id[4:].isdigit()}
+    if not ids:
+        return {}
+    return {f"-100{source.telegram_id}": source_name(source)
+            for source in session.scalars(select(Source).where(Source.telegram_id.in_(ids)))}
+
+
+def shared_media(session: Session, posts: list[Post]) -> list[SharedMedia]:
+    """Files (by their platform id) carried by the cluster's posts, with how often they occur."""
+    here = Counter((post.media_kind, post.media_id) for post in posts if post.media_id)
+    if not here:
+        return []
+    in_all = dict(session.execute(select(Post.media_id, func.count()).where(
+        Post.media_id.in_([media_id for _, media_id in here])).group_by(Post.media_id)).all())
+    return [SharedMedia(kind or "file", media_id, n, in_all.get(media_id, n))
+            for (kind, media_id), n in here.most_common()]
+
+
+def search_posts(session: Session, query: str, page: int = 1, per_page: int = 50) -> PostPage:
+    """Posts whose text or title contains QUERY (case-insensitive), newest first."""
+    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    condition = or_(Post.text.ilike(pattern, escape="\\"), Post.title.ilike(pattern, escape="\\"))
+    total = session.scalar(select(func.count()).select_from(Post).where(condition)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    posts = session.scalars(
+        select(Post)
+        .options(joinedload(Post.source), joinedload(Post.membership), selectinload(Post.revisions))
+        .where(condition).order_by(Post.published_at.desc(), Post.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)).all()
+    return PostPage(list(posts), page, pages, total)
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name)))
 
 
 def _summary(post: Post | None, length: int = 280) -> str:

@@ -1,0 +1,1 @@
+"""Accounts of the review UI and API: users with roles, password sign-in, API tokens."""

@@ -1,0 +1,145 @@
+"""Moderators' actions on clusters: notes, merging two clusters, splitting a post out,
+promoting a cluster to a known claim. Each is written to the audit trail with who,
+what and why; the caller commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from monitor.alerts.events import record_alert_event
+from monitor.alerts.known_claims import add_known_claim
+from monitor.alerts.rules import AlertPolicy, evaluate_alerts
+from monitor.cluster.assign import refresh_cluster_stats
+from monitor.db.locks import lock_cluster_assignment
+from monitor.db.models import (
+    AlertStatus,
+    AuditEntry,
+    Cluster,
+    ClusterMembership,
+    ClusterNote,
+    KnownClaim,
+    Post,
+    utcnow,
+)
+from monitor.messages import Conflict, NotFound, UserError
+from monitor.normalize import readable_text
+
+
+class ClusterActionError(Conflict):
+    """The action cannot be taken on the clusters as they are; the message says why."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    cluster_id: int  # the cluster the moderator ends up looking at
+    event_ids: list[int]  # alert events to notify subscribers of, once committed
+
+
+def add_note(session: Session, cluster_id: int, text: str, actor: str) -> ClusterNote:
+    _cluster(session, cluster_id)
+    if not text.strip():
+        raise ClusterActionError("the note is empty")
+    note = ClusterNote(cluster_id=cluster_id, author=actor, text=text.strip())
+    session.add(note)
+    session.flush()
+    _audit(session, actor, "cluster.note", cluster_id, {"note_id": note.id, "text": note.text})
+    return note
+
+
+def merge_clusters(session: Session, target_id: int, absorbed_id: int, actor: str,
+                   reason: str, policy: AlertPolicy) -> Outcome:
+    """Move every post of cluster ABSORBED_ID into TARGET_ID.
+
+    The absorbed cluster stays, empty, pointing at the target, so links to it still lead
+    somewhere. Its alert moves to the target if the target has none; otherwise it is
+    closed as merged and the target's alert carries on.
+    """
+    target, absorbed = _cluster(session, target_id), _cluster(session, absorbed_id)
+    _require_reason(reason)
+    if target_id == absorbed_id:
+        raise ClusterActionError("a cluster cannot be merged into itself")
+    lock_cluster_assignment(session)  # no post is placed into either while they move
+    for cluster in (target, absorbed):
+        if cluster.merged_into_id is not None:
+            raise ClusterActionError(
+                f"cluster {cluster.id} was merged into cluster {cluster.merged_into_id} already")
+    moved = session.execute(update(ClusterMembership)
+                            .where(ClusterMembership.cluster_id == absorbed_id)
+                            .values(cluster_id=target_id)).rowcount
+    absorbed.merged_into_id, absorbed.post_count, absorbed.source_count = target_id, 0, 0
+    absorbed.representative_post_id = None
+    refresh_cluster_stats(session, {target_id})
+
+    event_ids = []
+    if absorbed.alert is not None:
+        if target.alert is None:
+            absorbed.alert.cluster_id = target_id
+        else:
+            now = utcnow()
+            absorbed.alert.status, absorbed.alert.updated_at = AlertStatus.merged, now
+            event = record_alert_event(session, absorbed.alert, "alert.merged", now)
+            session.flush()
+            event_ids.append(event.id)
+    _audit(session, actor, "cluster.merge", target_id,
+           {"absorbed_cluster_id": absorbed_id, "posts_moved": moved, "reason": reason})
+    session.flush()
+    session.expire_all()
+    return Outcome(target_id, event_ids + evaluate_alerts(session, [target_id], policy))
+
+
+def split_post(session: Session, post_id: int, actor: str, reason: str, policy: AlertPolicy) -> Outcome:
+    """Take a post out of its cluster into a cluster of its own (the outcome's cluster)."""
+    _require_reason(reason)
+    lock_cluster_assignment(session)
+    membership = session.scalar(select(ClusterMembership).where(ClusterMembership.post_id == post_id))
+    if membership is None:
+        raise NotFound(f"post {post_id} is in no cluster")
+    old = _cluster(session, membership.cluster_id)
+    if old.post_count <= 1:
+        raise ClusterActionError(f"post {post_id} is the only post of cluster {old.id}")
+    post = session.get(Post, post_id)
+    # A new membership row (a new id): the workers' candidate indexes pick the move up.
+    session.execute(delete(ClusterMembership).where(ClusterMembership.id == membership.id))
+    new = Cluster(representative_post_id=post_id, first_seen_at=post.published_at,
+                  last_seen_at=post.published_at)
+    session.add(new)
+    session.flush()
+    session.add(ClusterMembership(post_id=post_id, cluster_id=new.id, method="split"))
+    if old.representative_post_id == post_id:
+        old.representative_post_id = session.scalar(
+            select(ClusterMembership.post_id).join(Post, Post.id == ClusterMembership.post_id)
+            .where(ClusterMembership.cluster_id == old.id).order_by(Post.published_at, Post.id).limit(1))
+    session.flush()
+    refresh_cluster_stats(session, {old.id, new.id})
+    _audit(session, actor, "cluster.split", old.id,
+           {"post_id": post_id, "new_cluster_id": new.id, "reason": reason})
+    return Outcome(new.id, evaluate_alerts(session, [old.id], policy))
+
+
+def promote_to_known_claim(session: Session, cluster_id: int, label: str, actor: str, *,
+                           text: str = "", url: str | None = None) -> KnownClaim:
+    """Record the cluster's claim as checked, so that it is recognised when it resurfaces."""
+    cluster = _cluster(session, cluster_id)
+    representative = readable_text(cluster.representative.text) if cluster.representative else ""
+    return add_known_claim(session, text.strip() or representative, label, actor, url=url,
+                           cluster_id=cluster_id)
+
+
+def _cluster(session: Session, cluster_id: int) -> Cluster:
+    cluster = session.get(Cluster, cluster_id)
+    if cluster is None:
+        raise NotFound(f"no cluster {cluster_id}")
+    return cluster
+
+
+def _require_reason(reason: str) -> None:
+    if not reason.strip():
+        raise UserError("say why: the reason is kept in the audit trail")
+
+
+def _audit(session: Session, actor: str, action: str, cluster_id: int, details: dict) -> None:
+    session.add(AuditEntry(actor=actor, action=action, object_type="cluster",
+                           object_id=str(cluster_id), details=details))

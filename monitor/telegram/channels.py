@@ -1,0 +1,61 @@
+"""Telegram channels as sources: added by @username, t.me link or numeric id; the entity
+(id and access hash) is resolved once and kept in the database."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.db.models import AuditEntry, Source, utcnow
+from monitor.messages import UserError
+from monitor.telegram.messages import channel_key
+
+USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+LINK = re.compile(r"(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?(?P<name>[A-Za-z0-9_]+)/?(?:\d+)?/?$")
+PRIVATE_LINK = re.compile(r"(?:https?://)?t\.me/c/(?P<id>\d+)(?:/\d+)?/?$")
+
+
+def parse_channel(reference: str) -> str:
+    """The source key for a channel reference: '@username' (lower case) or a marked id '-100…'."""
+    text = reference.strip()
+    if match := PRIVATE_LINK.fullmatch(text):
+        return channel_key(int(match["id"]))
+    if match := LINK.fullmatch(text):
+        text = "@" + match["name"]
+    if re.fullmatch(r"-100\d+", text):
+        return text
+    if text.isdigit():
+        return channel_key(int(text))
+    if text.startswith("@") and USERNAME.fullmatch(text[1:]):
+        return text.lower()
+    raise UserError(f"{reference!r} is not a channel: use @username, a t.me link or the numeric id")
+
+
+def add_channel(session: Session, reference: str, actor: str) -> Source:
+    key = parse_channel(reference)
+    source = session.scalar(select(Source).where(Source.kind == "telegram", Source.key == key))
+    if source is None:
+        source = Source(kind="telegram", key=key, title=key, created_at=utcnow(), next_fetch_at=utcnow())
+        session.add(source)
+        session.flush()
+        session.add(AuditEntry(actor=actor, action="source.add", object_type="source",
+                               object_id=str(source.id), details={"channel": key}))
+    return source
+
+
+def remember_entity(source: Source, telegram_id: int, access_hash: int | None, title: str | None) -> None:
+    """Keep what resolving the channel gave, so that it is never resolved again."""
+    source.telegram_id, source.access_hash = telegram_id, access_hash
+    if title:
+        source.title = title
+
+
+def watched_channels(session: Session, telegram_id: int | None = None) -> list[Source]:
+    """The enabled, unpaused channels (only the one with TELEGRAM_ID, if given)."""
+    query = select(Source).where(Source.kind == "telegram", Source.enabled.is_(True),
+                                 Source.paused_reason.is_(None))
+    if telegram_id is not None:
+        query = query.where(Source.telegram_id == telegram_id)
+    return list(session.scalars(query.order_by(Source.id)))

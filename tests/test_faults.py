@@ -1,0 +1,182 @@
+"""Faults injected into the real topology (Celery workers, Redis, PostgreSQL on 127.0.0.1):
+a worker killed in the middle of a batch, Redis restarted with its queues lost,
+PostgreSQL gone for a minute. Every post must end up clustered exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from monitor.db.models import ClusterMembership, Post, Stage
+from tests.conftest import CeleryWorker, monitor_command
+from tests.faults import RedisServer, TcpProxy
+from tests.test_worker_end_to_end import real_channel_posts
+from workers.celery_app import QUEUES
+
+POSTS = 300
+
+
+@pytest.fixture
+def broker(tmp_path):
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def channel_posts(tmp_path):
+    import json
+
+    posts = real_channel_posts(since="2024-12-01")[:POSTS]
+    path = tmp_path / "posts.jsonl"
+    path.write_text("\n".join(json.dumps({"source": str(post["sender_id"]), "id": post["message_id"],
+                                          "date": post["date"], "text": post["text"]}, ensure_ascii=False)
+                              for post in posts))
+    return path
+
+
+def stage_counts(database) -> dict[Stage, int]:
+    with database.session() as session:
+        return dict(session.execute(select(Post.stage, func.count()).group_by(Post.stage)).all())
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def settled(database, expected: int) -> bool:
+    counts = stage_counts(database)
+    return counts.get(Stage.clustered, 0) + counts.get(Stage.skipped, 0) == expected
+
+
+def assert_clustered_exactly_once(database, expected: int) -> None:
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == expected
+        clustered = session.scalar(select(func.count()).select_from(Post)
+                                   .where(Post.stage == Stage.clustered))
+        memberships = session.scalar(select(func.count()).select_from(ClusterMembership))
+        assert memberships == clustered  # one place per post: none lost, none twice
+        assert session.scalar(select(func.count(func.distinct(ClusterMembership.post_id)))) == memberships
+
+
+def queued(database_url: str, broker_url: str, *args: str) -> None:
+    """Run a `monitor` command that sends its work to the broker."""
+    result = monitor_command(*args, env={"DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url,
+                                         "CELERY_ALWAYS_EAGER": "false"})
+    assert result.returncode == 0, result.stderr
+
+
+def import_posts(database_url: str, broker_url: str, path) -> None:
+    queued(database_url, broker_url, "import", str(path))
+
+
+def sweep(database_url: str, broker_url: str) -> None:
+    queued(database_url, broker_url, "sweep", "--older-than", "0")
+
+
+def pool_children(worker: CeleryWorker) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(worker.process.pid)], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def test_a_worker_process_killed_mid_batch_loses_and_duplicates_nothing(own_postgres, broker, channel_posts,
+                                                                         tmp_path):
+    worker = CeleryWorker(own_postgres.url, broker.url, tmp_path / "worker.log")
+    worker.start()
+    try:
+        import_posts(own_postgres.url, broker.url, channel_posts)
+        # Kill the pool's processes with SIGKILL while they embed and cluster, twice.
+        for moment in (Stage.embedded, Stage.clustered):
+            wait_for(lambda moment=moment: stage_counts(own_postgres).get(moment, 0) > 0, 300,
+                     f"{moment.value} posts")
+            for pid in pool_children(worker):
+                os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: settled(own_postgres, POSTS), 600, "every post to settle after the kills")
+    finally:
+        worker.stop()
+    assert_clustered_exactly_once(own_postgres, POSTS)
+    assert "WorkerLostError" in (tmp_path / "worker.log").read_text()  # the kills did land
+
+
+def test_redis_restarted_with_its_queues_lost_is_caught_up_by_the_sweep(own_postgres, broker, channel_posts,
+                                                                         tmp_path):
+    import_posts(own_postgres.url, broker.url, channel_posts)  # queued; no worker yet
+    broker.kill()  # every queued task is gone with it
+    broker.start()
+    worker = CeleryWorker(own_postgres.url, broker.url, tmp_path / "worker.log")
+    worker.start()
+    try:
+        assert stage_counts(own_postgres) == {}  # the posts were only in the lost messages...
+        import_posts(own_postgres.url, broker.url, channel_posts)  # ...so the import is run again
+        wait_for(lambda: stage_counts(own_postgres).get(Stage.stored, 0) < POSTS, 120, "work to start")
+        broker.kill()  # lost again, now mid-way: stored and embedded posts wait in the database
+        broker.start()
+        sweep(own_postgres.url, broker.url)
+        wait_for(lambda: settled(own_postgres, POSTS), 600, "the sweep to finish the work")
+    finally:
+        worker.stop()
+    assert_clustered_exactly_once(own_postgres, POSTS)
+
+
+def test_postgresql_gone_for_a_minute_is_waited_out(own_postgres, broker, channel_posts, tmp_path):
+    proxy = TcpProxy(5432).start()
+    through_proxy = own_postgres.url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    assert through_proxy != own_postgres.url
+    worker = CeleryWorker(through_proxy, broker.url, tmp_path / "worker.log")
+    worker.start()
+    try:
+        import_posts(own_postgres.url, broker.url, channel_posts)
+        wait_for(lambda: stage_counts(own_postgres).get(Stage.clustered, 0) > 0, 300, "clustering to start")
+        proxy.cut()
+        time.sleep(60)
+        proxy.restore()
+        wait_for(lambda: settled(own_postgres, POSTS), 600, "every post to settle after the outage")
+    finally:
+        worker.stop()
+    assert_clustered_exactly_once(own_postgres, POSTS)
+    assert "Retry in" in (tmp_path / "worker.log").read_text()  # the outage was felt, and retried
+
+
+SOAK_SECONDS, SOAK_RATE = 120, 5  # posts offered per second, on loopback only
+
+
+def test_a_steady_load_for_minutes_reconciles_offered_stored_and_clustered(own_postgres, broker, tmp_path):
+    from celery import Celery
+
+    from monitor.ingest.records import PostRecord
+
+    posts = real_channel_posts(since="2024-06-01")[: SOAK_SECONDS * SOAK_RATE]
+    assert len(posts) == SOAK_SECONDS * SOAK_RATE
+    worker = CeleryWorker(own_postgres.url, broker.url, tmp_path / "worker.log")
+    worker.start()
+    # A producer of its own, as an outside ingester would be: the test process's Celery app
+    # may already hold connections to another broker.
+    producer = Celery(broker=broker.url, set_as_current=False)
+    try:
+        started = time.monotonic()
+        for second in range(SOAK_SECONDS):
+            batch = posts[second * SOAK_RATE:(second + 1) * SOAK_RATE]
+            producer.send_task("monitor.ingest.store_posts", queue="ingest", args=[[PostRecord(
+                source_kind="telegram", source_key=str(post["sender_id"]),
+                external_id=str(post["message_id"]), text=post["text"],
+                published_at=datetime.fromisoformat(post["date"])).to_message() for post in batch]])
+            time.sleep(max(0.0, started + second + 1 - time.monotonic()))
+        wait_for(lambda: settled(own_postgres, len(posts)), 600, "the offered posts to settle")
+        client = redis.Redis.from_url(broker.url)
+        wait_for(lambda: sum(client.llen(queue) for queue in QUEUES) == 0, 60, "empty queues")
+    finally:
+        producer.close()
+        worker.stop()
+    assert_clustered_exactly_once(own_postgres, len(posts))  # offered = stored = clustered (or skipped)

@@ -1,0 +1,93 @@
+"""`monitor run`: the production topology as real local processes (gunicorn, a Celery
+worker per queue, beat) on PostgreSQL and Redis; posts go in through the command line,
+alerts come out through the HTTP API, metrics through /metrics, and Ctrl-C stops it all."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import redis
+
+from monitor.accounts.tokens import issue_token
+from monitor.accounts.users import create_user
+from monitor.db.models import Role
+from tests.conftest import REPO, monitor_command
+from tests.faults import free_port
+from tests.services import REDIS_URL
+from tests.test_pipeline import SAMPLE
+
+RUN_REDIS_DB = 12  # not the one the session's test worker consumes
+
+
+def wait_for(check, timeout: float, what: str, process: subprocess.Popen):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"monitor run exited while waiting for {what}")
+        try:
+            if result := check():
+                return result
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_monitor_run_takes_posts_to_alerts_and_stops_cleanly(own_postgres, tmp_path, redis_url):
+    broker = f"{REDIS_URL}/{RUN_REDIS_DB}"
+    redis.Redis.from_url(broker).flushdb()
+    port, metrics_port = free_port(), free_port()
+    env = {"DATABASE_URL": own_postgres.url, "CELERY_BROKER_URL": broker, "CELERY_ALWAYS_EAGER": "false",
+           "WORKER_METRICS_PORT": str(metrics_port), "LOG_FORMAT": "json", "HF_HUB_OFFLINE": "1"}
+    log = (tmp_path / "run.log").open("w+")
+    run = subprocess.Popen([sys.executable, "-m", "cli", "run", "--port", str(port)], cwd=REPO,
+                           env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, 120, "readiness", run)
+        with own_postgres.session() as session:
+            user = create_user(session, "newsdesk", "correct horse battery", Role.viewer, "setup")
+            token = issue_token(session, user, "topology test", Role.viewer, "setup").secret
+        imported = monitor_command("import", str(SAMPLE), env=env)
+        assert imported.returncode == 0 and "26 posts sent" in imported.stdout, imported.stderr
+
+        headers = {"Authorization": f"Bearer {token}"}
+        queue = wait_for(lambda: (answer := httpx.get(f"{base}/api/v1/alerts", headers=headers).json())
+                         ["total"] and answer, 300, "the alert", run)
+        assert queue["alerts"][0]["reasons"][0].startswith("8 posts from 7 sources")
+
+        web_metrics = httpx.get(f"{base}/metrics").text
+        assert 'monitor_queue_depth{queue="embed"}' in web_metrics
+        worker_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text  # the ingest worker
+        ingested = 'monitor_posts_ingested_total{source="@almaty_inside",source_kind="telegram"}'
+        assert ingested in worker_metrics
+    finally:
+        run.send_signal(signal.SIGINT)
+        try:
+            code = run.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            run.kill()
+            raise
+        log.seek(0)
+        output = log.read()
+    assert code == 0, output[-3000:]
+    assert "every service stopped" in output
+    pids = [int(line.rsplit("pid ", 1)[1].rstrip(")")) for line in output.splitlines()
+            if line.startswith("started ")]
+    assert len(pids) == 6  # web, four workers, beat (no Telegram session configured)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    # The import's trace id follows its posts through the workers' JSON logs.
+    traces = {}
+    for line in output.splitlines():
+        if line.startswith("[worker-") and '"trace_id"' in line:
+            service, record = line.split("] ", 1)
+            traces.setdefault(json.loads(record)["trace_id"], set()).add(service.strip("["))
+    wanted = {"worker-ingest", "worker-embed", "worker-cluster"}
+    assert any(wanted <= services for services in traces.values()), traces

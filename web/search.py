@@ -1,0 +1,56 @@
+"""Full-text search over posts, and "find similar" for a pasted text or a stored post's URL."""
+
+from __future__ import annotations
+
+from threading import Lock
+
+from flask import Blueprint, render_template, request
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from config import Settings
+from monitor.review.queries import search_posts
+from monitor.review.similar import SimilarPost, find_similar, query_text
+from monitor.similarity import MatchRules
+from web.database import current_settings, get_session
+from web.forms import submitted
+from web.schemas import SearchQuery, parse_query
+
+bp = Blueprint("search", __name__)
+# The candidate index is not thread-safe; the web app serves requests on threads.
+_index_lock = Lock()
+
+
+class SimilarForm(FlaskForm):
+    text = TextAreaField("Text, or the URL of a stored post",
+                         validators=[DataRequired(), Length(max=20_000)])
+
+
+@bp.get("/search")
+def posts():
+    if not request.args.get("q"):
+        return render_template("search.html", result=None, q="", form=SimilarForm())
+    query = parse_query(SearchQuery, request.args.to_dict())
+    return render_template("search.html", result=search_posts(get_session(), query.q, query.page),
+                           q=query.q, form=SimilarForm())
+
+
+@bp.route("/similar", methods=["GET", "POST"])
+def similar():
+    form = SimilarForm()
+    hits = None
+    if request.method == "POST" and submitted(form):
+        hits = similar_posts(current_settings(), form.text.data)
+    return render_template("similar.html", form=form, hits=hits)
+
+
+def similar_posts(settings: Settings, text: str, limit: int = 20) -> list[SimilarPost]:
+    # The model and index load on first use, once per process, as in a worker.
+    from workers.runtime import cluster_index, encoder
+
+    session = get_session()
+    query = query_text(session, text)
+    with _index_lock:
+        return find_similar(session, cluster_index(settings), encoder(settings), query,
+                            MatchRules.from_settings(settings), limit)
