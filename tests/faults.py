@@ -17,6 +17,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _hang_up(connection: socket.socket) -> None:
+    """Send the FIN now. close() alone does not while the other pump thread is blocked in
+    recv() on the same socket: the peer (a PostgreSQL backend holding a lock) never hears."""
+    try:
+        connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+    connection.close()
+
+
 class TcpProxy:
     """127.0.0.1:port → upstream. cut(): the service is gone; restore(): it is back."""
 
@@ -34,13 +44,12 @@ class TcpProxy:
 
     def cut(self) -> None:
         with self._lock:
+            # shutdown() first: close() alone leaves a thread blocked in accept() holding
+            # the port open, so connections made during the "outage" would still get through.
+            self._listener.shutdown(socket.SHUT_RDWR)
             self._listener.close()
             for connection in self._connections:
-                try:
-                    connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                connection.close()
+                _hang_up(connection)
             self._connections.clear()
 
     def restore(self) -> None:
@@ -71,10 +80,7 @@ class TcpProxy:
             pass
         finally:
             for end in (source, target):
-                try:
-                    end.close()
-                except OSError:
-                    pass
+                _hang_up(end)
 
 
 class RedisServer:

@@ -47,13 +47,16 @@ def stage_counts(database) -> dict[Stage, int]:
         return dict(session.execute(select(Post.stage, func.count()).group_by(Post.stage)).all())
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
+def wait_for(condition, timeout: float, what: str, database=None, worker: CeleryWorker | None = None) -> None:
+    """Poll until the condition holds; on time-out say where the posts are and what the worker logged."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}")
+    stages = f"; posts by stage: {stage_counts(database)}" if database else ""
+    log = f"\nworker log, last lines:\n{worker.log_path.read_text()[-6000:]}" if worker else ""
+    pytest.fail(f"timed out waiting for {what}{stages}{log}")
 
 
 def settled(database, expected: int) -> bool:
@@ -103,7 +106,8 @@ def test_a_worker_process_killed_mid_batch_loses_and_duplicates_nothing(own_post
                      f"{moment.value} posts")
             for pid in pool_children(worker):
                 os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: settled(own_postgres, POSTS), 600, "every post to settle after the kills")
+        wait_for(lambda: settled(own_postgres, POSTS), 600, "every post to settle after the kills",
+                 own_postgres, worker)
     finally:
         worker.stop()
     assert_clustered_exactly_once(own_postgres, POSTS)
@@ -124,7 +128,8 @@ def test_redis_restarted_with_its_queues_lost_is_caught_up_by_the_sweep(own_post
         broker.kill()  # lost again, now mid-way: stored and embedded posts wait in the database
         broker.start()
         sweep(own_postgres.url, broker.url)
-        wait_for(lambda: settled(own_postgres, POSTS), 600, "the sweep to finish the work")
+        wait_for(lambda: settled(own_postgres, POSTS), 600, "the sweep to finish the work",
+                 own_postgres, worker)
     finally:
         worker.stop()
     assert_clustered_exactly_once(own_postgres, POSTS)
@@ -138,15 +143,33 @@ def test_postgresql_gone_for_a_minute_is_waited_out(own_postgres, broker, channe
     worker.start()
     try:
         import_posts(own_postgres.url, broker.url, channel_posts)
-        wait_for(lambda: stage_counts(own_postgres).get(Stage.clustered, 0) > 0, 300, "clustering to start")
+        wait_for(lambda: stage_counts(own_postgres).get(Stage.clustered, 0) > 0, 300, "clustering to start",
+                 own_postgres, worker)
         proxy.cut()
         time.sleep(60)
         proxy.restore()
-        wait_for(lambda: settled(own_postgres, POSTS), 600, "every post to settle after the outage")
+        wait_for(lambda: settled(own_postgres, POSTS), 600, "every post to settle after the outage",
+                 own_postgres, worker)
     finally:
         worker.stop()
     assert_clustered_exactly_once(own_postgres, POSTS)
     assert "Retry in" in (tmp_path / "worker.log").read_text()  # the outage was felt, and retried
+
+
+def test_a_transaction_a_lost_worker_left_open_is_ended_by_postgresql(own_postgres):
+    # What frees the cluster-assignment lock when a worker vanishes without closing its
+    # connection (a network cut no FIN crosses): its backend ends the idle transaction.
+    from sqlalchemy import text
+
+    from monitor.db.session import make_engine
+
+    engine = make_engine(own_postgres.url)
+    try:
+        with engine.connect() as connection:
+            assert connection.scalar(text("SHOW idle_in_transaction_session_timeout")) == "1min"
+            assert connection.scalar(text("SHOW tcp_keepalives_idle")) == "30"
+    finally:
+        engine.dispose()
 
 
 SOAK_SECONDS, SOAK_RATE = 120, 5  # posts offered per second, on loopback only
@@ -173,7 +196,8 @@ def test_a_steady_load_for_minutes_reconciles_offered_stored_and_clustered(own_p
                 external_id=str(post["message_id"]), text=post["text"],
                 published_at=datetime.fromisoformat(post["date"])).to_message() for post in batch]])
             time.sleep(max(0.0, started + second + 1 - time.monotonic()))
-        wait_for(lambda: settled(own_postgres, len(posts)), 600, "the offered posts to settle")
+        wait_for(lambda: settled(own_postgres, len(posts)), 600, "the offered posts to settle",
+                 own_postgres, worker)
         client = redis.Redis.from_url(broker.url)
         wait_for(lambda: sum(client.llen(queue) for queue in QUEUES) == 0, 60, "empty queues")
     finally:

@@ -20,7 +20,20 @@ def make_engine(database_url: str) -> Engine:
         # with "database is locked" when a reader upgrades to a writer.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(database_url, pool_pre_ping=True)
+    return create_engine(database_url, pool_pre_ping=True, connect_args=POSTGRESQL_CONNECTION_GUARDS)
+
+
+# A worker that loses its connection in the middle of a transaction (network cut, process
+# frozen) must not leave a backend holding the cluster-assignment lock until TCP notices,
+# hours later: PostgreSQL ends a transaction left idle for a minute, and keepalives find
+# a dead peer within about a minute. Connecting gives up after 10 s instead of hanging.
+POSTGRESQL_CONNECTION_GUARDS = {
+    "connect_timeout": 10,
+    "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3,
+    # The same keepalives on the server's end: that is how a backend hears its client is gone.
+    "options": "-c idle_in_transaction_session_timeout=60000 -c tcp_keepalives_idle=30"
+               " -c tcp_keepalives_interval=10 -c tcp_keepalives_count=3",
+}
 
 
 def _configure_sqlite(dbapi_connection, _record) -> None:
