@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from cli.evaluate import calibrate_command, eval_group
 from config import Settings, load_settings
 from monitor.db.models import Role
 from monitor.logs import configure_logging, current_trace_id, new_trace_id
@@ -35,6 +36,10 @@ def cli(ctx: click.Context) -> None:
         ) from None
     configure_logging(ctx.obj.log_level, ctx.obj.log_format)
     current_trace_id.set(new_trace_id())  # follows what this command sends through the stages
+
+
+cli.add_command(eval_group)
+cli.add_command(calibrate_command)
 
 
 @cli.group()
@@ -618,6 +623,29 @@ def models_download(name: str, directory: Path) -> None:
         raise click.ClickException(f"could not download {name}: {error}") from error
     click.echo(f"saved {name} in {path}; run with EMBEDDING_MODEL={name} EMBEDDING_MODEL_DIR={directory} "
                "HF_HUB_OFFLINE=1")
+
+
+@cli.command()
+@click.pass_obj
+def reembed(settings: Settings) -> None:
+    """After changing EMBEDDING_MODEL: give every stored post a vector from the new model.
+
+    Vectors of two models are never mixed; until a post has one from the configured
+    model, the cluster stage does not compare new posts with it. Runs here, inline.
+    """
+    from monitor.db.session import make_engine, make_session_factory
+    from monitor.embed.encoder import Encoder
+    from monitor.embed.stage import reembed as reembed_posts
+
+    _ensure_schema(settings)
+    encoder = Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
+                      settings.embedding_model_dir)
+    engine = make_engine(settings.database_url)
+    try:
+        count = reembed_posts(make_session_factory(engine), encoder, settings.embed_batch_size)
+    finally:
+        engine.dispose()
+    click.echo(f"{count} posts given a vector from {encoder.model_id}")
 
 
 @cli.command("run")

@@ -39,11 +39,10 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1)
 
     # Clustering
-    # A post joins the cluster of a stored post when the embedding cosine passes and
-    # so does either the character-shingle Jaccard or containment (docs/clustering.md).
-    cluster_min_cosine: float = Field(default=0.5, ge=-1, le=1)
-    cluster_min_jaccard: float = Field(default=0.3, ge=0, le=1)
-    cluster_min_containment: float = Field(default=0.6, ge=0, le=1)
+    # A post joins the cluster of a stored post when their calibrated same-claim
+    # probability passes the threshold; both come from this file, written by
+    # `monitor calibrate` (docs/quality.md). Unset: the packaged config/matching.json.
+    matching_calibration: str | None = None
     cluster_neighbours: int = Field(default=20, ge=1)
 
     # Alerts

@@ -1,17 +1,28 @@
-"""Same-claim evidence: embedding cosine plus character shingles.
+"""Same-claim evidence between two texts, and the calibrated rule that weighs it.
 
-The embedding model alone is not enough: the default all-MiniLM-L6-v2 is English-only
-and gives unrelated Russian posts cosines of 0.8 and more, so a repost must also share
-a good part of its characters with the post it is matched to. Shingles are taken over
-the matching text (letters and digits only), so they work for any script.
+No single signal is enough. The default all-MiniLM-L6-v2 is English-only and gives
+unrelated Russian posts cosines of 0.6 and more; character shingles catch reposts in any
+script but miss a rewording; word stems (the first letters of each word) carry Russian
+and Kazakh inflection; numbers that disagree ("9 May" against "1 May") separate two
+events told in the same words. A logistic model fitted on labelled pairs
+(``monitor calibrate``) turns the signals into one probability, and the thresholds it
+is compared with are fitted too: per language where the data allows, and stricter for
+short texts, which share much by chance.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
 
+import numpy as np
 from datasketch import MinHash
 
+from monitor.messages import UserError
 from monitor.normalize import matching_text
 
 SHINGLE_SIZE = 5
@@ -19,10 +30,20 @@ MINHASH_PERMUTATIONS = 64
 # Below this many shingles (about eight words) containment proves little: a short
 # text is "contained" in many longer ones.
 MIN_SHINGLES_FOR_CONTAINMENT = 40
+# Letters kept of each word: a cheap stemmer for Russian and Kazakh endings.
+STEM_LENGTH = 4
+_NUMBER = re.compile(r"\d+")
+
+FEATURES = ("cosine", "char3_jaccard", "char5_jaccard", "stem_jaccard", "containment",
+            "numbers_differ", "length_ratio")
+PACKAGED_CALIBRATION = Path(__file__).resolve().parent.parent / "config" / "matching.json"
 
 
 def shingles(text: str, size: int = SHINGLE_SIZE) -> frozenset[str]:
-    words = matching_text(text)
+    return _shingles_of(matching_text(text), size)
+
+
+def _shingles_of(words: str, size: int) -> frozenset[str]:
     if len(words) <= size:
         return frozenset([words]) if words else frozenset()
     return frozenset(words[i : i + size] for i in range(len(words) - size + 1))
@@ -48,23 +69,184 @@ def minhash(text_shingles: frozenset[str]) -> MinHash:
 
 
 @dataclass(frozen=True)
+class TextEvidence:
+    """What one text brings to a comparison, computed once per text."""
+
+    words: int
+    char3: frozenset[str]
+    char5: frozenset[str]
+    stems: frozenset[str]
+    numbers: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> "TextEvidence":
+        words = matching_text(text)
+        split = words.split()
+        return cls(len(split), _shingles_of(words, 3), _shingles_of(words, SHINGLE_SIZE),
+                   frozenset(word[:STEM_LENGTH] for word in split if len(word) > 2),
+                   frozenset(_NUMBER.findall(words)))
+
+
+def pair_features(cosine: float, a: TextEvidence, b: TextEvidence) -> tuple[float, ...]:
+    """The signals, in the order of FEATURES."""
+    numbers_differ = 1.0 if a.numbers and b.numbers and a.numbers != b.numbers else 0.0
+    length_ratio = min(a.words, b.words) / max(a.words, b.words, 1)
+    return (cosine, jaccard(a.char3, b.char3), jaccard(a.char5, b.char5), jaccard(a.stems, b.stems),
+            containment(a.char5, b.char5), numbers_differ, length_ratio)
+
+
+@dataclass(frozen=True)
+class Weighing:
+    """One logistic model over FEATURES and the probabilities it must reach."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    short_text_threshold: float  # for pairs whose shorter text is short; never below threshold
+
+    def probability(self, features: tuple[float, ...]) -> float:
+        z = self.bias + sum(weight * value for weight, value in zip(self.weights, features, strict=True))
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+def pair_kinds(language: str | None, shortest_words: int, longest_words: int,
+               long_text_words: int) -> list[str]:
+    """The weighings that may judge a pair, most specific first: its language and length,
+    any language at its length, and "*" for anything. Two headlines and a flash against the
+    full post it was cut from are judged apart: in the second, one text contained in the
+    other is the telling sign, and headlines never show it."""
+    length = "/long" if longest_words >= long_text_words else ""
+    kinds = [f"{language}{length}"] if language else []
+    return list(dict.fromkeys([*kinds, f"*{length}", "*"]))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The fitted same-claim rule: a weighing per kind of pair ("ru", "ru/long", ...) that
+    had enough labelled pairs, and ones fitted on every pair ("*", "*/long") for the rest."""
+
+    by_kind: dict[str, Weighing]
+    short_text_words: int  # a pair whose shorter text has fewer words is "short"
+    long_text_words: int  # a pair whose longer text has this many words is "long"
+    model: str  # the embedding model whose cosines it was fitted on
+    fitted_on: dict = field(default_factory=dict)  # files, pair counts: how to reproduce it
+
+    def judge(self, features: tuple[float, ...], language: str | None, shortest_words: int,
+              longest_words: int) -> tuple[float, float]:
+        """(probability of the same claim, the threshold it must reach)."""
+        weighing = next(self.by_kind[kind] for kind in pair_kinds(
+            language, shortest_words, longest_words, self.long_text_words) if kind in self.by_kind)
+        short = shortest_words < self.short_text_words
+        return weighing.probability(features), weighing.short_text_threshold if short else weighing.threshold
+
+    def save(self, path: Path) -> None:
+        data = {"features": list(FEATURES), **asdict(self)}
+        Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Calibration":
+        return _load_calibration(str(path))
+
+
+@cache
+def _load_calibration(path: str) -> Calibration:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read the matching calibration {path}: {error}") from error
+    if not isinstance(data, dict) or data.get("features") != list(FEATURES):
+        raise UserError(f"{path} was not fitted on the features this version computes; "
+                        f"run `monitor calibrate` again")
+    try:
+        by_kind = {kind: Weighing(tuple(item["weights"]), item["bias"], item["threshold"],
+                                  item["short_text_threshold"])
+                   for kind, item in data["by_kind"].items()}
+        if "*" not in by_kind:
+            raise KeyError("by_kind.*")
+        return Calibration(by_kind, data["short_text_words"], data["long_text_words"], data["model"],
+                           data.get("fitted_on", {}))
+    except (KeyError, TypeError, AttributeError) as error:
+        raise UserError(f"{path} is incomplete ({error}): run `monitor calibrate` again") from error
+
+
+def best_f1_threshold(probabilities: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(threshold, f1) of the cut that gives the best F1 on these pairs."""
+    order = np.argsort(-probabilities)
+    ranked, hits = probabilities[order], labels[order].astype(float)
+    true_positives = np.cumsum(hits)
+    predicted = np.arange(1, len(ranked) + 1)
+    f1 = 2 * true_positives / (predicted + hits.sum())
+    # Cut only between distinct probabilities: all pairs with the same score fall together.
+    last_of_run = np.append(ranked[1:] != ranked[:-1], True)
+    best = int(np.argmax(np.where(last_of_run, f1, -1.0)))
+    return float(ranked[best]), float(f1[best])
+
+
+MIN_PAIRS_FOR_OWN_WEIGHING = 200
+MIN_SHORT_PAIRS = 30
+
+
+def _both_kinds(labels: np.ndarray, minimum: int) -> bool:
+    return len(labels) >= minimum and 0 < labels.sum() < len(labels)
+
+
+def _fit_weighing(features: np.ndarray, labels: np.ndarray, short: np.ndarray) -> Weighing:
+    from sklearn.linear_model import LogisticRegression
+
+    fitted = LogisticRegression(C=1.0, max_iter=5000).fit(features, labels)
+    weighing = Weighing(tuple(float(w) for w in fitted.coef_[0]), float(fitted.intercept_[0]), 0.0, 0.0)
+    probabilities = np.array([weighing.probability(tuple(row)) for row in features])
+    threshold = best_f1_threshold(probabilities, labels)[0]
+    short_threshold = threshold
+    if _both_kinds(labels[short], MIN_SHORT_PAIRS):
+        short_threshold = max(threshold, best_f1_threshold(probabilities[short], labels[short])[0])
+    return Weighing(weighing.weights, weighing.bias, threshold, short_threshold)
+
+
+def fit_calibration(features: np.ndarray, labels: np.ndarray, languages: list[str | None],
+                    shortest_words: np.ndarray, longest_words: np.ndarray, model: str,
+                    short_text_words: int = 6, long_text_words: int = 16,
+                    fitted_on: dict | None = None) -> Calibration:
+    """Fit a weighing for each kind of pair that has MIN_PAIRS_FOR_OWN_WEIGHING labelled
+    pairs of both labels, on the pairs of that kind only (a pair is of its language and
+    length, and of any language at its length: the first two of pair_kinds). "*" always
+    exists: fitted on the pairs that are not long, or on every pair if those are too few.
+    Each threshold is the cut with the best F1 on its pairs; short pairs get the best cut
+    among short pairs if that is stricter."""
+    if not _both_kinds(labels, 2):
+        raise UserError("calibration needs pairs labelled 1 (same claim) and 0 (different claims)")
+    short = shortest_words < short_text_words
+    kinds_of = [set(pair_kinds(language, int(shortest), int(longest), long_text_words)[:2]) - {"*"}
+                for language, shortest, longest in zip(languages, shortest_words, longest_words, strict=True)]
+    for kinds, longest in zip(kinds_of, longest_words, strict=True):
+        if longest < long_text_words:
+            kinds.add("*")
+    by_kind = {}
+    for kind in sorted(set().union(*kinds_of)):
+        chosen = np.array([kind in kinds for kinds in kinds_of])
+        if _both_kinds(labels[chosen], MIN_PAIRS_FOR_OWN_WEIGHING):
+            by_kind[kind] = _fit_weighing(features[chosen], labels[chosen], short[chosen])
+    if "*" not in by_kind:
+        by_kind["*"] = _fit_weighing(features, labels, short)
+    return Calibration(by_kind, short_text_words, long_text_words, model, fitted_on or {})
+
+
+@dataclass(frozen=True)
 class MatchRules:
-    """When two posts carry the same claim.
+    """When two posts carry the same claim: the calibration (MATCHING_CALIBRATION,
+    by default config/matching.json) and how many nearest neighbours are compared."""
 
-    Thresholds come from settings, calibrated in docs/clustering.md.
-    """
-
-    min_cosine: float
-    min_jaccard: float
-    min_containment: float
+    calibration: Calibration
     neighbours: int
 
     @classmethod
     def from_settings(cls, settings) -> "MatchRules":
-        return cls(settings.cluster_min_cosine, settings.cluster_min_jaccard,
-                   settings.cluster_min_containment, settings.cluster_neighbours)
+        return cls(Calibration.load(settings.matching_calibration or PACKAGED_CALIBRATION),
+                   settings.cluster_neighbours)
 
-    def same_claim(self, cosine: float, a: frozenset[str], b: frozenset[str]) -> bool:
-        if cosine < self.min_cosine:
-            return False
-        return jaccard(a, b) >= self.min_jaccard or containment(a, b) >= self.min_containment
+    def judge(self, cosine: float, a: TextEvidence, b: TextEvidence,
+              language: str | None) -> tuple[float, bool]:
+        """(the same-claim probability, whether it passes the threshold) of two texts."""
+        probability, threshold = self.calibration.judge(
+            pair_features(cosine, a, b), language, min(a.words, b.words), max(a.words, b.words))
+        return probability, probability >= threshold

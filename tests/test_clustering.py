@@ -2,18 +2,19 @@
 
 import threading
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import func, select
 
 from monitor.cluster.assign import assign_posts
 from monitor.cluster.index import ClusterIndex
-from monitor.db.models import Cluster, ClusterMembership
+from monitor.db.models import Cluster, ClusterMembership, Embedding
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
-from monitor.similarity import MatchRules
+from monitor.similarity import PACKAGED_CALIBRATION, Calibration, MatchRules
 
-RULES = MatchRules(min_cosine=0.5, min_jaccard=0.3, min_containment=0.6, neighbours=20)
+RULES = MatchRules(Calibration.load(PACKAGED_CALIBRATION), neighbours=20)
 CLAIM = ("Журналистка Айгерим Нурланова в видео призывает всех прийти на шествие "
          "Бессмертного полка 9 мая к Вечному огню в Алматы")
 EDITED = "⚡️ВИДЕО: " + CLAIM.replace("всех", "всех жителей") + " Распространите!"
@@ -94,6 +95,32 @@ def test_vectors_of_another_model_are_never_mixed_in(database, encoder):
         assign_posts(session, ClusterIndex(encoder.model_id), [original], RULES)
         other_model = ClusterIndex("intfloat/multilingual-e5-small")
         assert other_model.sync(session) == 0
+
+
+def test_after_a_model_switch_reembed_gives_the_stored_posts_vectors_of_the_new_model(database, encoder,
+                                                                                     tmp_path):
+    from monitor.embed.encoder import Encoder, resolve_model
+    from monitor.embed.stage import reembed
+
+    original, edited = embedded_posts(database, encoder, [CLAIM, EDITED])
+    with database.session() as session:
+        assign_posts(session, ClusterIndex(encoder.model_id), [original, edited], RULES)
+    # "Another model", with no download: the packaged weights in a folder of another name.
+    other_folder = tmp_path / "other-model"
+    other_folder.mkdir()
+    for part in Path(resolve_model("all-MiniLM-L6-v2")[0]).iterdir():
+        (other_folder / part.name).symlink_to(part)
+    other = Encoder(str(other_folder))
+    assert other.model_id == "other-model"
+    index = ClusterIndex(other.model_id)
+    with database.session() as session:
+        assert index.sync(session) == 0  # the stored posts are invisible to the new model...
+
+    assert reembed(database.sessions, other, batch_size=1) == 2
+    assert reembed(database.sessions, other) == 0  # ...until re-embedded, once
+    with database.session() as session:
+        assert index.sync(session) == 2
+        assert session.scalar(select(func.count()).select_from(Embedding)) == 4  # the old ones stay
 
 
 def test_an_index_built_on_a_database_since_emptied_starts_again(database, encoder):

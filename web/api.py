@@ -162,7 +162,7 @@ def similar():
     body: SimilarIn = request.context.json
     hits = similar_posts(current_settings(), body.text, body.limit)
     return SimilarList(results=[SimilarOut(post=_post(hit.post, hit.cluster_id), cluster_id=hit.cluster_id,
-                                           cosine=hit.cosine, jaccard=hit.jaccard,
+                                           score=hit.score, cosine=hit.cosine, jaccard=hit.jaccard,
                                            containment=hit.containment, same_claim=hit.same_claim)
                                 for hit in hits])
 

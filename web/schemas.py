@@ -182,6 +182,7 @@ class SimilarIn(BaseModel):
 class SimilarOut(BaseModel):
     post: PostOut
     cluster_id: int | None
+    score: float = Field(description="Calibrated probability that the two carry the same claim")
     cosine: float
     jaccard: float
     containment: float

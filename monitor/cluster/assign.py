@@ -3,8 +3,9 @@
 For each post, in publication order:
 1. the same fingerprint as a clustered post (an exact repost after normalization): join its cluster;
 2. otherwise the candidates from the ANN and LSH indexes that carry the same claim
-   by ``MatchRules`` (embedding cosine and character shingles): join the cluster of
-   the most similar one;
+   by ``MatchRules`` (the calibrated same-claim probability over embedding cosine,
+   shingles, stems and numbers): join the cluster of the most probable one whose
+   representative the post matches too;
 3. otherwise open a new cluster.
 """
 
@@ -20,7 +21,7 @@ from monitor.cluster.index import ClusterIndex
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
 from monitor.embed.stage import vector_from_bytes
-from monitor.similarity import MatchRules, shingles
+from monitor.similarity import MatchRules, TextEvidence, shingles
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,11 @@ def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
         if same:
             return Placement(same.cluster_id, "fingerprint", 1.0, same.id)
 
-    post_shingles = shingles(post.text)
-    candidate_ids = index.candidates(vector, post_shingles, rules.neighbours) - {post.id}
+    evidence = TextEvidence.of(post.text)
+    candidate_ids = index.candidates(vector, evidence.char5, rules.neighbours) - {post.id}
     if not candidate_ids:
         return Placement(None, "new")
-    best: Placement | None = None
+    matches: dict[int, Placement] = {}  # the best match in each cluster
     for candidate_id, text, blob, cluster_id in session.execute(
         select(Post.id, Post.text, Embedding.vector, ClusterMembership.cluster_id)
         .join(ClusterMembership, ClusterMembership.post_id == Post.id)
@@ -101,11 +102,33 @@ def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
         .where(Post.id.in_(candidate_ids))
     ):
         cosine = float(np.dot(vector, vector_from_bytes(blob)))
-        if not rules.same_claim(cosine, post_shingles, shingles(text)):
+        candidate = TextEvidence.of(text)
+        score, same_claim = rules.judge(cosine, evidence, candidate, post.language)
+        if not same_claim:
             continue
-        if best is None or cosine > best.similarity:
-            best = Placement(cluster_id, "nearest", cosine, candidate_id)
-    return best or Placement(None, "new")
+        if cluster_id not in matches or score > matches[cluster_id].similarity:
+            matches[cluster_id] = Placement(cluster_id, "nearest", score, candidate_id)
+    for match in sorted(matches.values(), key=lambda match: match.similarity, reverse=True):
+        if _agrees_with_representative(session, index, match, vector, evidence, post.language, rules):
+            return match
+    return Placement(None, "new")
+
+
+def _agrees_with_representative(session: Session, index: ClusterIndex, match: Placement, vector: np.ndarray,
+                                evidence: TextEvidence, language: str | None, rules: MatchRules) -> bool:
+    """Against chaining: a post joins a cluster only if it also carries the same claim as the
+    cluster's representative (its first post), not just as its nearest member. Otherwise a
+    digest that retells two stories would join them, and posts like it would follow."""
+    found = session.execute(
+        select(Post.id, Post.text, Embedding.vector)
+        .join(Cluster, Cluster.representative_post_id == Post.id)
+        .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
+        .where(Cluster.id == match.cluster_id)
+    ).first()
+    if found is None or found.id == match.matched_post_id:
+        return True
+    return rules.judge(float(np.dot(vector, vector_from_bytes(found.vector))), evidence,
+                       TextEvidence.of(found.text), language)[1]
 
 
 def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:

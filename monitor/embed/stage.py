@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.db.models import Embedding, Post, Stage, utcnow
+from monitor.db.session import unit_of_work
 from monitor.embed.encoder import Encoder
 from monitor.normalize import matching_text, readable_text
 
@@ -22,6 +23,7 @@ from monitor.normalize import matching_text, readable_text
 class PendingTexts:
     post_ids: list[int]  # posts with words to compare, in the order of ``texts``
     texts: list[str]
+    last_id: int | None = None  # the highest post id looked at, with words or not
 
 
 def pending_texts(session: Session, post_ids: list[int]) -> PendingTexts:
@@ -63,6 +65,38 @@ def embed_posts(session: Session, encoder: Encoder, post_ids: list[int]) -> list
     pending = pending_texts(session, post_ids)
     return store_embeddings(session, post_ids, pending, encoder.encode(pending.texts),
                             encoder.model_id)
+
+
+def posts_without_vectors(session: Session, model_id: str, after: int, limit: int) -> PendingTexts:
+    """Embedded or clustered posts (ids above AFTER) with no vector from MODEL_ID: what a
+    switch of EMBEDDING_MODEL leaves behind. Vectors of two models are never compared, so
+    until these have one, the cluster stage does not see them."""
+    has_vector = select(Embedding.post_id).where(Embedding.model == model_id)
+    posts = session.scalars(
+        select(Post).where(Post.id > after, Post.stage.in_([Stage.embedded, Stage.clustered]),
+                           Post.id.not_in(has_vector))
+        .order_by(Post.id).limit(limit)
+    ).all()
+    kept = [post for post in posts if matching_text(post.text)]
+    return PendingTexts([post.id for post in kept], [readable_text(post.text) for post in kept],
+                        last_id=posts[-1].id if posts else None)
+
+
+def reembed(sessions: sessionmaker[Session], encoder: Encoder, batch_size: int = 256) -> int:
+    """Give every embedded or clustered post a vector from ENCODER's model, in batches, with
+    no transaction open while the model works; returns how many posts got one."""
+    done, after = 0, 0
+    while True:
+        with unit_of_work(sessions) as session:
+            pending = posts_without_vectors(session, encoder.model_id, after, batch_size)
+        if pending.last_id is None:
+            return done
+        vectors = encoder.encode(pending.texts)
+        with unit_of_work(sessions) as session:
+            for post_id, vector in zip(pending.post_ids, vectors, strict=True):
+                session.merge(Embedding(post_id=post_id, model=encoder.model_id,
+                                        dimensions=int(vector.shape[0]), vector=vector.tobytes()))
+        done, after = done + len(pending.post_ids), pending.last_id
 
 
 def vector_from_bytes(blob: bytes) -> np.ndarray:

@@ -13,9 +13,10 @@ from monitor.cluster.index import ClusterIndex
 from monitor.db.models import ClusterMembership, Embedding, Post
 from monitor.embed.encoder import Encoder
 from monitor.embed.stage import vector_from_bytes
+from monitor.language import detect_language
 from monitor.messages import NotFound
 from monitor.normalize import matching_text, readable_text
-from monitor.similarity import MatchRules, containment, jaccard, shingles
+from monitor.similarity import MatchRules, TextEvidence, containment, jaccard
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class SimilarPost:
     post: Post
     cluster_id: int | None
     cosine: float
+    score: float  # the calibrated same-claim probability
     jaccard: float
     containment: float
     same_claim: bool  # the cluster stage would put them together
@@ -52,8 +54,8 @@ def find_similar(session: Session, index: ClusterIndex, encoder: Encoder, text: 
         return []
     index.sync(session)
     vector = encoder.encode([readable_text(text)])[0]
-    text_shingles = shingles(text)
-    candidate_ids = index.candidates(vector, text_shingles, max(limit, rules.neighbours))
+    evidence, language = TextEvidence.of(text), detect_language(text)
+    candidate_ids = index.candidates(vector, evidence.char5, max(limit, rules.neighbours))
     if not candidate_ids:
         return []
     found = []
@@ -65,9 +67,9 @@ def find_similar(session: Session, index: ClusterIndex, encoder: Encoder, text: 
         .where(Post.id.in_(candidate_ids))
     ):
         cosine = float(np.dot(vector, vector_from_bytes(blob)))
-        post_shingles = shingles(post.text)
-        found.append(SimilarPost(post, cluster_id, cosine, jaccard(text_shingles, post_shingles),
-                                 containment(text_shingles, post_shingles),
-                                 rules.same_claim(cosine, text_shingles, post_shingles)))
-    found.sort(key=lambda hit: (hit.same_claim, hit.cosine), reverse=True)
+        other = TextEvidence.of(post.text)
+        score, same_claim = rules.judge(cosine, evidence, other, language)
+        found.append(SimilarPost(post, cluster_id, cosine, score, jaccard(evidence.char5, other.char5),
+                                 containment(evidence.char5, other.char5), same_claim))
+    found.sort(key=lambda hit: (hit.same_claim, hit.score), reverse=True)
     return found[:limit]

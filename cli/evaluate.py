@@ -1,0 +1,137 @@
+"""`monitor eval ...` and `monitor calibrate`: claim matching measured on labelled data
+(docs/quality.md). Bad lines are reported on stderr with their line numbers and left out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from config import Settings
+
+EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _encoder(settings: Settings):
+    from monitor.embed.encoder import Encoder
+
+    return Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
+                   settings.embedding_model_dir)
+
+
+def _rules(settings: Settings):
+    from monitor.messages import UserError
+    from monitor.similarity import MatchRules
+
+    try:
+        return MatchRules.from_settings(settings)
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _read(reader, path: Path) -> list:
+    """The good items of PATH; each bad line said on stderr. Nothing good: an error."""
+    from monitor.messages import UserError
+
+    try:
+        loaded = reader(path)
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
+    for problem in loaded.problems:
+        click.echo(f"{path}: {problem}", err=True)
+    if not loaded.items:
+        raise click.ClickException(f"{path}: nothing usable in it")
+    return loaded.items
+
+
+def _print(result: dict) -> None:
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@click.group("eval")
+def eval_group() -> None:
+    """Measure claim matching under the current settings; prints one JSON object."""
+
+
+@eval_group.command("pairs")
+@click.argument("file", type=EXISTING_FILE)
+@click.pass_obj
+def eval_pairs(settings: Settings, file: Path) -> None:
+    """Same-claim decisions on FILE (text_a<TAB>text_b<TAB>label): precision, recall, F1."""
+    from monitor.evaluation.datasets import read_pairs
+    from monitor.evaluation.runs import evaluate_pairs
+
+    rules, pairs = _rules(settings), _read(read_pairs, file)
+    _print(evaluate_pairs(_encoder(settings), rules, pairs))
+
+
+@eval_group.command("retrieval")
+@click.option("--claims", type=EXISTING_FILE, required=True, help="JSON lines with id and text.")
+@click.option("--queries", type=EXISTING_FILE, required=True, help="id<TAB>text lines.")
+@click.option("--qrels", type=EXISTING_FILE, required=True, help="TREC lines: query_id 0 claim_id 1.")
+@click.pass_obj
+def eval_retrieval(settings: Settings, claims: Path, queries: Path, qrels: Path) -> None:
+    """Known-claim retrieval: MAP@5 and P@1 over the queries that have a relevant claim."""
+    from monitor.evaluation.datasets import read_claims, read_qrels, read_queries
+    from monitor.evaluation.runs import evaluate_retrieval
+
+    rules, relevant = _rules(settings), _read(read_qrels, qrels)[0]
+    _print(evaluate_retrieval(_encoder(settings), rules, _read(read_claims, claims),
+                              _read(read_queries, queries), relevant))
+
+
+@eval_group.command("clusters")
+@click.argument("file", type=EXISTING_FILE)
+@click.pass_obj
+def eval_clusters(settings: Settings, file: Path) -> None:
+    """Run the cluster stage over FILE's items (id, text, gold[, lang, time]) in order:
+    B-cubed precision, recall, F1 and the number of clusters."""
+    from monitor.evaluation.datasets import read_cluster_items
+    from monitor.evaluation.runs import evaluate_clusters
+
+    rules, items = _rules(settings), _read(read_cluster_items, file)
+    _print(evaluate_clusters(_encoder(settings), rules, items))
+
+
+@eval_group.command("convert")
+@click.argument("shared_data", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def eval_convert(settings: Settings, shared_data: Path, out: Path) -> None:
+    """Write the development data of SHARED_DATA (../shared/data) into OUT in the formats
+    above: ParaPhraser pairs (train, and one pair in five held out as dev) and dev clusters,
+    CheckThat! 2022 2A claims, queries, qrels, and English training pairs (each training
+    tweet with its claim, and with the three nearest claims that are not its own)."""
+    from monitor.evaluation.datasets import convert_shared_data
+
+    out.mkdir(parents=True, exist_ok=True)
+    for path, count in convert_shared_data(shared_data, out, _encoder(settings)).items():
+        click.echo(f"{path}: {count}")
+
+
+@click.command("calibrate")
+@click.argument("files", type=EXISTING_FILE, nargs=-1, required=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write it [default: MATCHING_CALIBRATION, else config/matching.json].")
+@click.pass_obj
+def calibrate_command(settings: Settings, files: tuple[Path, ...], output: Path | None) -> None:
+    """Fit the same-claim weights and thresholds on labelled pair FILES (TSV as for
+    `monitor eval pairs`) with the configured embedding model, and write them to config."""
+    from monitor.evaluation.datasets import read_pairs
+    from monitor.evaluation.runs import calibrate
+    from monitor.messages import UserError
+    from monitor.similarity import PACKAGED_CALIBRATION
+
+    pairs = [pair for file in files for pair in _read(read_pairs, file)]
+    try:
+        calibration = calibrate(_encoder(settings), pairs, [file.name for file in files])
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
+    target = output or Path(settings.matching_calibration or PACKAGED_CALIBRATION)
+    calibration.save(target)
+    click.echo(json.dumps({"written": str(target), "pairs": len(pairs), "thresholds": {
+        kind: [round(weighing.threshold, 4), round(weighing.short_text_threshold, 4)]
+        for kind, weighing in calibration.by_kind.items()}}, ensure_ascii=False))
+    if target.resolve() != Path(settings.matching_calibration or PACKAGED_CALIBRATION).resolve():
+        click.echo(f"set MATCHING_CALIBRATION={target.resolve()} for the service to use it", err=True)
