@@ -112,9 +112,9 @@ def read_queries(path: Path) -> Loaded:
 
 
 def read_qrels(path: Path) -> Loaded:
-    """{query id: {relevant claim ids}} in ``items[0]``."""
+    """{query id: {relevant claim ids}} in ``items[0]`` (no items when nothing is relevant)."""
     relevant: dict[str, set[str]] = defaultdict(set)
-    loaded = Loaded(items=[relevant])
+    loaded = Loaded()
     for number, line in enumerate(_lines(path), start=1):
         fields = line.split()
         if not fields:
@@ -124,6 +124,8 @@ def read_qrels(path: Path) -> Loaded:
             continue
         if int(fields[3]) > 0:
             relevant[fields[0]].add(fields[2])
+    if relevant:
+        loaded.items.append(relevant)
     return loaded
 
 
