@@ -17,6 +17,10 @@ _MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*\)")
 _MARKDOWN_MARKS = re.compile(r"(\*\*|__|~~|`)")
 _URL = re.compile(r"(?:https?://|www\.|t\.me/)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@\w+")
+# HTML pasted into a post (scraped copies, or markup prepended to look different): the
+# markup says nothing about the claim. Script and style blocks go with their content.
+_HTML_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 _SPACE = re.compile(r"\s+")
 # Invisible characters used to make copies look different: zero-width, joiners, bidi controls.
 _INVISIBLE = dict.fromkeys(
@@ -70,8 +74,9 @@ def readable_text(text: str) -> str:
 
 
 def matching_text(text: str) -> str:
-    """Case-folded words only: reposts that differ in emoji, punctuation, links or the
-    channel's signature match."""
+    """Case-folded words only: reposts that differ in emoji, punctuation, links, HTML markup
+    or the channel's signature match."""
+    text = _HTML_TAG.sub(" ", _HTML_BLOCK.sub(" ", text))
     lines = [line for line in text.splitlines() if not _PROMO_LINE.search(line)]
     text = _MENTION.sub(" ", readable_text("\n".join(lines))).casefold()
     kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text]

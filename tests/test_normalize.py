@@ -40,3 +40,9 @@ def test_channel_signatures_asking_to_subscribe_do_not_count_for_matching():
     signed = f"{CLAIM}\n\n❤ [Подписаться](https://t.me/moscowtop) | [Прислать новость](https://t.me/bot)"
     assert matching_text(signed) == matching_text(CLAIM)
     assert fingerprint(f"{CLAIM}\n👉 Топор Live. Подписаться") == fingerprint(CLAIM)
+
+
+def test_html_markup_put_around_a_claim_does_not_count_for_matching():
+    disguised = f'<script>window.x = 1</script><img src=x onerror="alert(1)"> <b>{CLAIM}</b><br/>'
+    assert matching_text(disguised) == matching_text(CLAIM)
+    assert matching_text("цена < 5 и > 3") == "цена 5 и 3"  # a lone angle bracket is no tag
