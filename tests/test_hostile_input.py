@@ -4,6 +4,7 @@ space is open, and one file of nasty posts sent through the whole pipeline."""
 
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -152,3 +153,15 @@ def _disguise(word: str, random) -> str:
 def test_words_wholly_in_one_script_are_left_alone():
     assert matching_text("Erlan Saparov и Ерлан Сапаров, TOP и ТОР") == \
         "erlan saparov и ерлан сапаров top и тор"
+
+
+def test_a_malformed_url_is_refused_or_not_linked_never_a_crash(database):
+    # "http://[" makes urlsplit raise (found by the API fuzz test on the known-claims endpoint).
+    from monitor.alerts.known_claims import add_known_claim
+    from web import safe_href
+    from web.redirects import local_path
+
+    assert safe_href("http://[") is None
+    assert local_path("http://[") is None
+    with database.session() as session, pytest.raises(UserError, match="must be an http"):
+        add_known_claim(session, "a claim", "false_claim", "moderator", url="http://[")

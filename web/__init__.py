@@ -92,9 +92,11 @@ class DatabaseId(IntegerConverter):
 
 def safe_href(url: str | None) -> str | None:
     """Only http(s) links leave the page: a post's URL is attacker-controlled (javascript:...)."""
-    if url and urlsplit(url).scheme.lower() in ("http", "https"):
-        return url
-    return None
+    try:
+        scheme = urlsplit(url).scheme.lower() if url else ""
+    except ValueError:  # "http://[": a malformed IPv6 literal
+        return None
+    return url if scheme in ("http", "https") else None
 
 
 def _refuse_nul():

@@ -31,7 +31,7 @@ def add_known_claim(session: Session, text: str, label: str, actor: str, *, url:
         raise UserError(f"a known claim needs a label, one of {', '.join(LABELS)}")
     if not text.strip():
         raise UserError("a known claim needs its text")
-    if url and urlsplit(url).scheme not in ("http", "https"):
+    if url and _scheme(url) not in ("http", "https"):
         raise UserError(f"the fact-check link must be an http(s) URL, not {url!r}")
     claim = KnownClaim(text=text.strip(), label=label, url=url or None, cluster_id=cluster_id,
                        created_by=actor)
@@ -41,6 +41,13 @@ def add_known_claim(session: Session, text: str, label: str, actor: str, *, url:
                            object_id=str(claim.id),
                            details={"label": label, "cluster_id": cluster_id, "url": claim.url}))
     return claim
+
+
+def _scheme(url: str) -> str | None:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:  # "http://[": a malformed IPv6 literal
+        return None
 
 
 def list_known_claims(session: Session) -> list[KnownClaim]:
