@@ -134,8 +134,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    encoder = Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
-                      settings.embedding_model_dir)
+    encoder = Encoder.from_settings(settings)
     with tempfile.TemporaryDirectory() as folder:
         database_url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         figures = {"model": encoder.model_id, "database": database_url.split(":")[0],

@@ -16,8 +16,7 @@ EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 def _encoder(settings: Settings):
     from monitor.embed.encoder import Encoder
 
-    return Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
-                   settings.embedding_model_dir)
+    return Encoder.from_settings(settings)
 
 
 def _rules(settings: Settings):

@@ -638,8 +638,7 @@ def reembed(settings: Settings) -> None:
     from monitor.embed.stage import reembed as reembed_posts
 
     _ensure_schema(settings)
-    encoder = Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
-                      settings.embedding_model_dir)
+    encoder = Encoder.from_settings(settings)
     engine = make_engine(settings.database_url)
     try:
         count = reembed_posts(make_session_factory(engine), encoder, settings.embed_batch_size)

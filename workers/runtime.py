@@ -26,8 +26,7 @@ def session_factory(settings: Settings) -> sessionmaker[Session]:
 
 @cache
 def encoder(settings: Settings) -> Encoder:
-    return Encoder(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
-                   settings.embedding_model_dir)
+    return Encoder.from_settings(settings)
 
 
 @cache

@@ -57,6 +57,12 @@ class Encoder:
         self.batch_size = batch_size
         self.dimensions = int(self._model.get_embedding_dimension())
 
+    @classmethod
+    def from_settings(cls, settings) -> "Encoder":
+        """The configured model: EMBEDDING_MODEL on EMBEDDING_DEVICE, looked up in EMBEDDING_MODEL_DIR."""
+        return cls(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
+                   settings.embedding_model_dir)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
