@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import Flask, abort, flash, render_template, request
 from flask_wtf.csrf import CSRFProtect
@@ -16,6 +15,7 @@ from config import Settings, load_settings
 from monitor.db.models import Role
 from monitor.messages import Conflict, NotFound, UserError
 from monitor.review.labels import LABELS
+from monitor.urls import split_url
 from web import (
     access,
     alerts,
@@ -92,11 +92,8 @@ class DatabaseId(IntegerConverter):
 
 def safe_href(url: str | None) -> str | None:
     """Only http(s) links leave the page: a post's URL is attacker-controlled (javascript:...)."""
-    try:
-        scheme = urlsplit(url).scheme.lower() if url else ""
-    except ValueError:  # "http://[": a malformed IPv6 literal
-        return None
-    return url if scheme in ("http", "https") else None
+    parts = split_url(url) if url else None
+    return url if parts and parts.scheme.lower() in ("http", "https") else None
 
 
 def _refuse_nul():

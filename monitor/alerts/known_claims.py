@@ -4,7 +4,6 @@ recognised. Added by moderators, directly or by promoting a reviewed cluster."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +12,7 @@ from monitor.db.models import AuditEntry, KnownClaim
 from monitor.messages import UserError
 from monitor.review.labels import LABELS
 from monitor.similarity import containment, jaccard, shingles
+from monitor.urls import split_url
 
 # Share of wording (character shingles) from which a known claim is shown as matching.
 MIN_OVERLAP = 0.3
@@ -31,7 +31,7 @@ def add_known_claim(session: Session, text: str, label: str, actor: str, *, url:
         raise UserError(f"a known claim needs a label, one of {', '.join(LABELS)}")
     if not text.strip():
         raise UserError("a known claim needs its text")
-    if url and _scheme(url) not in ("http", "https"):
+    if url and getattr(split_url(url), "scheme", None) not in ("http", "https"):
         raise UserError(f"the fact-check link must be an http(s) URL, not {url!r}")
     claim = KnownClaim(text=text.strip(), label=label, url=url or None, cluster_id=cluster_id,
                        created_by=actor)
@@ -41,13 +41,6 @@ def add_known_claim(session: Session, text: str, label: str, actor: str, *, url:
                            object_id=str(claim.id),
                            details={"label": label, "cluster_id": cluster_id, "url": claim.url}))
     return claim
-
-
-def _scheme(url: str) -> str | None:
-    try:
-        return urlsplit(url).scheme
-    except ValueError:  # "http://[": a malformed IPv6 literal
-        return None
 
 
 def list_known_claims(session: Session) -> list[KnownClaim]:

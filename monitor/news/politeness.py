@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from monitor.db.models import FetchDomain
 from monitor.db.session import dialect_insert
+from monitor.urls import split_url
 
 
 def domain_of(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    parts = split_url(url)
+    return ((parts.hostname if parts else None) or "").lower()
 
 
 def reserve_slot(session: Session, domain: str, min_interval: float, now: datetime) -> float:

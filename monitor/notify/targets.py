@@ -12,9 +12,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from monitor.messages import UserError
+from monitor.urls import split_url
 
 
 class ForbiddenTarget(UserError):
@@ -49,11 +49,10 @@ class TargetPolicy:
 
 
 def check_target(url: str, policy: TargetPolicy) -> None:
-    try:
-        parts = urlsplit(url)
-        hostname, port = parts.hostname, parts.port
-    except ValueError as error:  # a malformed IPv6 literal, a port out of range
-        raise ForbiddenTarget(f"{url}: not a valid URL ({error})") from error
+    parts = split_url(url)
+    if parts is None:
+        raise ForbiddenTarget(f"{url}: not a valid URL (a malformed host or port)")
+    hostname, port = parts.hostname, parts.port
     if parts.scheme not in ("http", "https"):
         raise ForbiddenTarget(f"{url}: only http and https URLs are allowed")
     if not hostname:
