@@ -21,7 +21,7 @@ from monitor.cluster.index import ClusterIndex
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
 from monitor.embed.stage import vector_from_bytes
-from monitor.similarity import MatchRules, TextEvidence, shingles
+from monitor.similarity import MatchRules, TextEvidence
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     touched: set[int] = set()
     for post, blob in rows:
         vector = vector_from_bytes(blob)
-        placement = place(session, index, post, vector, rules)
+        evidence = TextEvidence.of(post.text)
+        placement = place(session, index, post, vector, evidence, rules)
         cluster_id = placement.cluster_id
         if cluster_id is None:
             cluster = Cluster(representative_post_id=post.id, first_seen_at=post.published_at,
@@ -71,13 +72,13 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         session.add(membership)
         post.stage, post.stage_changed_at = Stage.clustered, utcnow()
         session.flush()
-        index.add(post.id, vector, shingles(post.text), membership.id, membership.created_at)
+        index.add(post.id, vector, evidence.char5, membership.id, membership.created_at)
         touched.add(cluster_id)
     refresh_cluster_stats(session, touched)
     return Assigned(sorted(touched), len(rows))
 
 
-def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
+def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray, evidence: TextEvidence,
           rules: MatchRules) -> Placement:
     if post.fingerprint:
         same = session.execute(
@@ -90,7 +91,6 @@ def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
         if same:
             return Placement(same.cluster_id, "fingerprint", 1.0, same.id)
 
-    evidence = TextEvidence.of(post.text)
     candidate_ids = index.candidates(vector, evidence.char5, rules.neighbours) - {post.id}
     if not candidate_ids:
         return Placement(None, "new")

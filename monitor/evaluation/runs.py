@@ -8,6 +8,7 @@ its own.
 from __future__ import annotations
 
 import tempfile
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -129,7 +130,4 @@ def evaluate_clusters(encoder: Encoder, rules: MatchRules, items: list[ClusterIt
 
 
 def _counts(languages: list[str | None]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for language in languages:
-        counts[language or "?"] = counts.get(language or "?", 0) + 1
-    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+    return dict(Counter(language or "?" for language in languages).most_common())
