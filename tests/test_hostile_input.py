@@ -158,10 +158,12 @@ def test_words_wholly_in_one_script_are_left_alone():
 def test_a_malformed_url_is_refused_or_not_linked_never_a_crash(database):
     # "http://[" makes urlsplit raise (found by the API fuzz test on the known-claims endpoint).
     from monitor.alerts.known_claims import add_known_claim
+    from monitor.news.politeness import domain_of
     from web import safe_href
     from web.redirects import local_path
 
     assert safe_href("http://[") is None
     assert local_path("http://[") is None
+    assert domain_of("http://[") == ""  # a feed's link like this fails only its own fetch
     with database.session() as session, pytest.raises(UserError, match="must be an http"):
         add_known_claim(session, "a claim", "false_claim", "moderator", url="http://[")
