@@ -47,7 +47,13 @@ MIN_FINGERPRINT_WORDS = 4
 _LATIN_LOOKALIKES, _CYRILLIC_LOOKALIKES = "aceopxykmtbhi", "асеорхукмтвні"
 _LATIN_TO_CYRILLIC = str.maketrans(_LATIN_LOOKALIKES, _CYRILLIC_LOOKALIKES)
 _CYRILLIC_TO_LATIN = str.maketrans(_CYRILLIC_LOOKALIKES, _LATIN_LOOKALIKES)
-_WORD = re.compile(r"\w+")
+# A word that mixes the two scripts: the only ones worth a second look.
+_MIXED_WORD = re.compile(r"\b(?=\w*[a-z])(?=\w*[\u0400-\u04ff])\w+")
+# Anything but a letter or a digit (what \w means, less the underscore).
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+_SURELY_CYRILLIC = re.compile("[" + "".join(
+    chr(code) for code in range(0x0400, 0x0500) if chr(code) not in _CYRILLIC_LOOKALIKES) + "]")
+_SURELY_LATIN = re.compile("[" + "".join(set("abcdefghijklmnopqrstuvwxyz") - set(_LATIN_LOOKALIKES)) + "]")
 
 
 def clean_text(raw: str) -> str:
@@ -79,13 +85,12 @@ def matching_text(text: str) -> str:
     text = _HTML_TAG.sub(" ", _HTML_BLOCK.sub(" ", text))
     lines = [line for line in text.splitlines() if not _PROMO_LINE.search(line)]
     text = _MENTION.sub(" ", readable_text("\n".join(lines))).casefold()
-    kept = [ch if unicodedata.category(ch)[0] in "LN" else " " for ch in text]
-    words = _SPACE.sub(" ", "".join(kept)).strip()
+    words = _NOT_LETTER_OR_DIGIT.sub(" ", text).strip()
+    if not _MIXED_WORD.search(words):
+        return words
     # The text's main script: from the letters that have no lookalike in the other one.
-    surely_cyrillic = sum(1 for ch in words if "\u0400" <= ch <= "\u04ff" and ch not in _CYRILLIC_LOOKALIKES)
-    surely_latin = sum(1 for ch in words if "a" <= ch <= "z" and ch not in _LATIN_LOOKALIKES)
-    cyrillic_text = surely_cyrillic >= surely_latin
-    return _WORD.sub(lambda match: _unmix_scripts(match.group(), cyrillic_text), words)
+    cyrillic_text = len(_SURELY_CYRILLIC.findall(words)) >= len(_SURELY_LATIN.findall(words))
+    return _MIXED_WORD.sub(lambda match: _unmix_scripts(match.group(), cyrillic_text), words)
 
 
 def _unmix_scripts(word: str, cyrillic_text: bool) -> str:

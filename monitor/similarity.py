@@ -39,32 +39,51 @@ FEATURES = ("cosine", "char3_jaccard", "char5_jaccard", "stem_jaccard", "contain
 PACKAGED_CALIBRATION = Path(__file__).resolve().parent.parent / "config" / "matching.json"
 
 
-def shingles(text: str, size: int = SHINGLE_SIZE) -> frozenset[str]:
+def shingles(text: str, size: int = SHINGLE_SIZE) -> np.ndarray:
     return _shingles_of(matching_text(text), size)
 
 
-def _shingles_of(words: str, size: int) -> frozenset[str]:
+def _shingles_of(words: str, size: int) -> np.ndarray:
+    """The text's character shingles, as their sorted hashes: a set of integers is an eighth
+    of the memory of a set of strings and is intersected twice as fast."""
     if len(words) <= size:
-        return frozenset([words]) if words else frozenset()
-    return frozenset(words[i : i + size] for i in range(len(words) - size + 1))
+        return _hashed([words] if words else [])
+    return _hashed({words[i : i + size] for i in range(len(words) - size + 1)})
 
 
-def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
+def _hashed(items) -> np.ndarray:
+    # Python's string hash is salted per process: these sets never leave the process.
+    return np.unique(np.fromiter(map(hash, items), dtype=np.int64, count=len(items)))
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> int:
+    return np.intersect1d(a, b, assume_unique=True).size
+
+
+def jaccard(a: np.ndarray, b: np.ndarray, shared: int | None = None) -> float:
+    if not a.size or not b.size:
         return 0.0
-    return len(a & b) / len(a | b)
+    shared = _overlap(a, b) if shared is None else shared
+    return shared / (a.size + b.size - shared)
 
 
-def containment(a: frozenset[str], b: frozenset[str]) -> float:
+def containment(a: np.ndarray, b: np.ndarray, shared: int | None = None) -> float:
     """How much of the shorter text the longer one contains: a headline inside a full post."""
-    if len(a) < MIN_SHINGLES_FOR_CONTAINMENT or len(b) < MIN_SHINGLES_FOR_CONTAINMENT:
+    if a.size < MIN_SHINGLES_FOR_CONTAINMENT or b.size < MIN_SHINGLES_FOR_CONTAINMENT:
         return 0.0
-    return len(a & b) / min(len(a), len(b))
+    return (_overlap(a, b) if shared is None else shared) / min(a.size, b.size)
 
 
-def minhash(text_shingles: frozenset[str]) -> MinHash:
-    signature = MinHash(num_perm=MINHASH_PERMUTATIONS)
-    signature.update_batch([shingle.encode("utf-8") for shingle in text_shingles])
+_PERMUTATIONS = MinHash(num_perm=MINHASH_PERMUTATIONS)
+
+
+def minhash(text_shingles: np.ndarray) -> MinHash | None:
+    """The MinHash of hashed shingles (their low 32 bits are hash enough for it); None for none."""
+    if not text_shingles.size:
+        return None
+    signature = MinHash(num_perm=MINHASH_PERMUTATIONS, hashfunc=int, scheme=_PERMUTATIONS.scheme,
+                        permutations=_PERMUTATIONS.permutations)
+    signature.update_batch((text_shingles & 0xFFFFFFFF).tolist())
     return signature
 
 
@@ -73,9 +92,9 @@ class TextEvidence:
     """What one text brings to a comparison, computed once per text."""
 
     words: int
-    char3: frozenset[str]
-    char5: frozenset[str]
-    stems: frozenset[str]
+    char3: np.ndarray  # hashed shingles (see _shingles_of)
+    char5: np.ndarray
+    stems: np.ndarray  # hashed, likewise
     numbers: frozenset[str]
 
     @classmethod
@@ -83,7 +102,7 @@ class TextEvidence:
         words = matching_text(text)
         split = words.split()
         return cls(len(split), _shingles_of(words, 3), _shingles_of(words, SHINGLE_SIZE),
-                   frozenset(word[:STEM_LENGTH] for word in split if len(word) > 2),
+                   _hashed({word[:STEM_LENGTH] for word in split if len(word) > 2}),
                    frozenset(_NUMBER.findall(words)))
 
 
@@ -91,8 +110,10 @@ def pair_features(cosine: float, a: TextEvidence, b: TextEvidence) -> tuple[floa
     """The signals, in the order of FEATURES."""
     numbers_differ = 1.0 if a.numbers and b.numbers and a.numbers != b.numbers else 0.0
     length_ratio = min(a.words, b.words) / max(a.words, b.words, 1)
-    return (cosine, jaccard(a.char3, b.char3), jaccard(a.char5, b.char5), jaccard(a.stems, b.stems),
-            containment(a.char5, b.char5), numbers_differ, length_ratio)
+    shared_char5 = _overlap(a.char5, b.char5)
+    return (cosine, jaccard(a.char3, b.char3), jaccard(a.char5, b.char5, shared_char5),
+            jaccard(a.stems, b.stems), containment(a.char5, b.char5, shared_char5), numbers_differ,
+            length_ratio)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from datasketch import MinHash
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from monitor.cluster.index import ClusterIndex
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
 from monitor.embed.stage import vector_from_bytes
-from monitor.similarity import MatchRules, TextEvidence
+from monitor.similarity import MatchRules, TextEvidence, minhash
 
 
 @dataclass(frozen=True)
@@ -53,57 +54,65 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         .where(Post.id.in_(post_ids), Post.stage == Stage.embedded)
         .order_by(Post.published_at, Post.id)
     ).all()
+    reposted = _first_clustered_by_fingerprint(session, {post.fingerprint for post, _ in rows} - {None})
     touched: set[int] = set()
     for post, blob in rows:
         vector = vector_from_bytes(blob)
-        evidence = TextEvidence.of(post.text)
-        placement = place(session, index, post, vector, evidence, rules)
-        cluster_id = placement.cluster_id
-        if cluster_id is None:
-            cluster = Cluster(representative_post_id=post.id, first_seen_at=post.published_at,
-                              last_seen_at=post.published_at)
-            session.add(cluster)
-            session.flush()
-            cluster_id = cluster.id
+        evidence = index.evidence(post.id, post.text)
+        signature = minhash(evidence.char5)
+        placement = reposted.get(post.fingerprint) or place(session, index, post, vector, evidence,
+                                                            signature, rules)
         membership = ClusterMembership(
-            post_id=post.id, cluster_id=cluster_id, method=placement.method,
-            similarity=placement.similarity, matched_post_id=placement.matched_post_id,
+            post_id=post.id, method=placement.method, similarity=placement.similarity,
+            matched_post_id=placement.matched_post_id,
         )
+        if placement.cluster_id is None:
+            membership.cluster = Cluster(representative_post_id=post.id, first_seen_at=post.published_at,
+                                         last_seen_at=post.published_at)
+        else:
+            membership.cluster_id = placement.cluster_id
         session.add(membership)
         post.stage, post.stage_changed_at = Stage.clustered, utcnow()
         session.flush()
-        index.add(post.id, vector, evidence.char5, membership.id, membership.created_at)
+        cluster_id = membership.cluster_id
+        index.add(post.id, vector, evidence, membership.id, membership.created_at, signature)
+        if post.fingerprint:
+            reposted.setdefault(post.fingerprint, Placement(cluster_id, "fingerprint", 1.0, post.id))
         touched.add(cluster_id)
     refresh_cluster_stats(session, touched)
     return Assigned(sorted(touched), len(rows))
 
 
-def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray, evidence: TextEvidence,
-          rules: MatchRules) -> Placement:
-    if post.fingerprint:
-        same = session.execute(
-            select(ClusterMembership.cluster_id, Post.id)
-            .join(Post, Post.id == ClusterMembership.post_id)
-            .where(Post.fingerprint == post.fingerprint)
+def _first_clustered_by_fingerprint(session: Session, fingerprints: set[str]) -> dict[str, Placement]:
+    """For each fingerprint, the first clustered post with it: an exact repost joins its cluster."""
+    first: dict[str, Placement] = {}
+    if fingerprints:
+        for fingerprint, cluster_id, post_id in session.execute(
+            select(Post.fingerprint, ClusterMembership.cluster_id, Post.id)
+            .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+            .where(Post.fingerprint.in_(fingerprints))
             .order_by(ClusterMembership.id)
-            .limit(1)
-        ).first()
-        if same:
-            return Placement(same.cluster_id, "fingerprint", 1.0, same.id)
+        ):
+            first.setdefault(fingerprint, Placement(cluster_id, "fingerprint", 1.0, post_id))
+    return first
 
-    candidate_ids = index.candidates(vector, evidence.char5, rules.neighbours) - {post.id}
+
+def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray, evidence: TextEvidence,
+          signature: MinHash | None, rules: MatchRules) -> Placement:
+    """Where a post that is no exact repost goes: the cluster of its most probable same-claim
+    candidate, or a new one."""
+    candidate_ids = index.candidates(vector, signature, rules.neighbours) - {post.id}
     if not candidate_ids:
         return Placement(None, "new")
     matches: dict[int, Placement] = {}  # the best match in each cluster
-    for candidate_id, text, blob, cluster_id in session.execute(
-        select(Post.id, Post.text, Embedding.vector, ClusterMembership.cluster_id)
+    rows = session.execute(
+        select(Post.id, Post.text, ClusterMembership.cluster_id)
         .join(ClusterMembership, ClusterMembership.post_id == Post.id)
-        .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
         .where(Post.id.in_(candidate_ids))
-    ):
-        cosine = float(np.dot(vector, vector_from_bytes(blob)))
-        candidate = TextEvidence.of(text)
-        score, same_claim = rules.judge(cosine, evidence, candidate, post.language)
+    ).all()
+    cosines = index.vectors([candidate_id for candidate_id, _, _ in rows]) @ vector
+    for (candidate_id, text, cluster_id), cosine in zip(rows, cosines.tolist(), strict=True):
+        score, same_claim = rules.judge(cosine, evidence, index.evidence(candidate_id, text), post.language)
         if not same_claim:
             continue
         if cluster_id not in matches or score > matches[cluster_id].similarity:
@@ -128,7 +137,7 @@ def _agrees_with_representative(session: Session, index: ClusterIndex, match: Pl
     if found is None or found.id == match.matched_post_id:
         return True
     return rules.judge(float(np.dot(vector, vector_from_bytes(found.vector))), evidence,
-                       TextEvidence.of(found.text), language)[1]
+                       index.evidence(found.id, found.text), language)[1]
 
 
 def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:
@@ -147,8 +156,10 @@ def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:
         .group_by(ClusterMembership.cluster_id)
     ).all()
     now = utcnow()
+    clusters = {cluster.id: cluster
+                for cluster in session.scalars(select(Cluster).where(Cluster.id.in_(cluster_ids)))}
     for cluster_id, posts, sources, first_seen, last_seen in stats:
-        cluster = session.get(Cluster, cluster_id)
+        cluster = clusters[cluster_id]
         cluster.post_count, cluster.source_count = posts, sources
         cluster.first_seen_at, cluster.last_seen_at = first_seen, last_seen
         cluster.updated_at = now

@@ -16,7 +16,7 @@ from monitor.embed.stage import vector_from_bytes
 from monitor.language import detect_language
 from monitor.messages import NotFound
 from monitor.normalize import matching_text, readable_text
-from monitor.similarity import MatchRules, TextEvidence, containment, jaccard
+from monitor.similarity import MatchRules, TextEvidence, containment, jaccard, minhash
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def find_similar(session: Session, index: ClusterIndex, encoder: Encoder, text: 
     index.sync(session)
     vector = encoder.encode([readable_text(text)])[0]
     evidence, language = TextEvidence.of(text), detect_language(text)
-    candidate_ids = index.candidates(vector, evidence.char5, max(limit, rules.neighbours))
+    candidate_ids = index.candidates(vector, minhash(evidence.char5), max(limit, rules.neighbours))
     if not candidate_ids:
         return []
     found = []
