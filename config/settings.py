@@ -35,8 +35,11 @@ class Settings(BaseSettings):
     embedding_model: str = "all-MiniLM-L6-v2"
     # Where `monitor models download` keeps models; EMBEDDING_MODEL is looked up there first.
     embedding_model_dir: str | None = None
-    embedding_device: str = "cpu"
-    embed_batch_size: int = Field(default=64, ge=1)
+    # auto: CUDA when torch sees a GPU, else the CPU; or name one (cpu, cuda, cuda:1).
+    embedding_device: str = "auto"
+    embed_batch_size: int = Field(default=64, ge=1)  # posts per embed task
+    # Texts per forward pass of the model; 0: 16 on a CPU, 512 on a GPU.
+    encode_batch_size: int = Field(default=0, ge=0)
 
     # Clustering
     # A post joins the cluster of a stored post when their calibrated same-claim

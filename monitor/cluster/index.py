@@ -7,6 +7,10 @@ shingles but keep its meaning. The database is the source of truth: the indexes 
 rebuilt from it when a worker starts, and catch up on memberships other processes
 committed since, using the membership id as a watermark. Keys are post ids.
 
+The shingle index covers the most recent posts only (LSH_WINDOW): its memory grows with
+every band of every post (about 6 KB a post), and a wave of reposts is recent by nature;
+an old claim coming back is still found by its embedding, and by the known claims.
+
 The index also keeps the vectors (usearch stores them) and, for the posts placed most
 recently, their text evidence: a post's candidates are compared with it in full, and
 without these every comparison would read a vector and recompute shingles.
@@ -19,7 +23,7 @@ from datetime import datetime
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from usearch.index import Index
 
@@ -34,17 +38,24 @@ EVIDENCE_CACHE_SIZE = 20_000
 # LSH recall threshold: lower than the Jaccard rule, so that candidates found only
 # through containment (a headline inside a long post) still come up.
 LSH_THRESHOLD = 0.2
+LSH_WINDOW = 200_000
+# HNSW build effort: usearch's default (128) costs twice the time to add a post for no
+# recall that candidate generation needs; the vectors are kept in half precision, which
+# changes cosines by about 1e-3.
+ANN_EXPANSION_ADD = 64
 
 
 class ClusterIndex:
-    def __init__(self, model_id: str):
+    def __init__(self, model_id: str, lsh_window: int = LSH_WINDOW):
         self.model_id = model_id
+        self.lsh_window = lsh_window
         self.reset()
 
     def reset(self) -> None:
         """Forget everything; the next sync rebuilds from the database."""
         self._vectors: Index | None = None  # made at the first vector, which gives the dimensions
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=MINHASH_PERMUTATIONS)
+        self._lsh_keys: OrderedDict[int, None] = OrderedDict()  # oldest first
         self._evidence: OrderedDict[int, tuple[int, TextEvidence]] = OrderedDict()  # by post: text's hash
         self.watermark = 0
         self._watermark_stamp: tuple | None = None  # (post id, placed at) of that membership
@@ -60,23 +71,29 @@ class ClusterIndex:
             # Not the database this index was built on (emptied, restored from a backup):
             # its ids may now name other posts. Start again.
             self.reset()
+        pending = session.scalar(self._since_watermark(func.count()))
         added = 0
         while True:
-            rows = session.execute(
-                select(ClusterMembership.id, ClusterMembership.created_at, Post.id, Post.text,
-                       Embedding.vector)
-                .join(Post, Post.id == ClusterMembership.post_id)
-                .join(Embedding, Embedding.post_id == Post.id)
-                .where(ClusterMembership.id > self.watermark, Embedding.model == self.model_id)
-                .order_by(ClusterMembership.id)
-                .limit(SYNC_CHUNK)
-            ).all()
+            rows = session.execute(self._since_watermark(
+                ClusterMembership.id, ClusterMembership.created_at, Post.id, Post.text, Embedding.vector)
+                .order_by(ClusterMembership.id).limit(SYNC_CHUNK)).all()
             if not rows:
                 return added
-            for membership_id, placed_at, post_id, text, blob in rows:
-                self.add(post_id, vector_from_bytes(blob), self.evidence(post_id, text), membership_id,
-                         placed_at)
+            signatures = [minhash(self.evidence(post_id, text).char5)
+                          # older ones would leave the shingle window at once
+                          if position >= pending - self.lsh_window else None
+                          for position, (_, _, post_id, text, _) in enumerate(rows, start=added)]
+            membership_id, placed_at, post_id, _, _ = rows[-1]
+            self.add_batch([post_id for _, _, post_id, _, _ in rows],
+                           np.vstack([vector_from_bytes(blob) for *_, blob in rows]), signatures,
+                           membership_id, post_id, placed_at)
             added += len(rows)
+
+    def _since_watermark(self, *columns):
+        return (select(*columns).select_from(ClusterMembership)
+                .join(Post, Post.id == ClusterMembership.post_id)
+                .join(Embedding, Embedding.post_id == Post.id)
+                .where(ClusterMembership.id > self.watermark, Embedding.model == self.model_id))
 
     def evidence(self, post_id: int, text: str) -> TextEvidence:
         """The evidence of the post's TEXT, from the cache unless the text has been edited since."""
@@ -95,30 +112,50 @@ class ClusterIndex:
         """The indexed vectors of POST_IDS, one row each, in that order."""
         if not post_ids:
             return np.zeros((0, self._vectors.ndim if self._vectors else 0), dtype=np.float32)
-        return np.vstack(self._vectors.get(np.asarray(post_ids, dtype=np.uint64)))
+        found = self._vectors.get(np.asarray(post_ids, dtype=np.uint64), dtype=np.float32)
+        return np.vstack(found)
 
     def add(self, post_id: int, vector: np.ndarray, evidence: TextEvidence, membership_id: int,
             placed_at: datetime, signature: MinHash | None = None) -> None:
         """Index a placed post; SIGNATURE is the MinHash of its shingles, if already computed."""
+        self.add_batch([post_id], vector.reshape(1, -1), [signature or minhash(evidence.char5)],
+                       membership_id, post_id, placed_at)
+
+    def add_batch(self, post_ids: list[int], vectors: np.ndarray, signatures: list[MinHash | None],
+                  last_membership_id: int, last_post_id: int, last_placed_at: datetime) -> None:
+        """Index placed posts in the order of their memberships, the last one named: their
+        vectors, one row each, and their shingles' MinHashes (None: not in the shingle index)."""
         if self._vectors is None:
-            self._vectors = Index(ndim=vector.shape[-1], metric="cos", dtype="f32")
-        if post_id in self._vectors:  # placed again after a moderator's split: replace
-            self._vectors.remove(post_id)
-        self._vectors.add(post_id, vector)
-        if post_id in self._lsh:
+            self._vectors = Index(ndim=vectors.shape[-1], metric="cos", dtype="f16",
+                                  expansion_add=ANN_EXPANSION_ADD)
+        replaced = [post_id for post_id in post_ids if post_id in self._vectors]
+        if replaced:  # placed again after a moderator's split
+            self._vectors.remove(np.asarray(replaced, dtype=np.uint64))
+        # One post is added on this thread: starting the thread pool costs more than the work.
+        self._vectors.add(np.asarray(post_ids, dtype=np.uint64), vectors,
+                          threads=1 if len(post_ids) == 1 else 0)
+        for post_id, signature in zip(post_ids, signatures, strict=True):
+            self._add_shingles(post_id, signature)
+        if last_membership_id > self.watermark:
+            self.watermark, self._watermark_stamp = last_membership_id, (last_post_id, last_placed_at)
+
+    def _add_shingles(self, post_id: int, signature: MinHash | None) -> None:
+        if post_id in self._lsh_keys:
             self._lsh.remove(post_id)
-        signature = signature or minhash(evidence.char5)
-        if signature is not None:
-            self._lsh.insert(post_id, signature, check_duplication=False)
-        if membership_id > self.watermark:
-            self.watermark, self._watermark_stamp = membership_id, (post_id, placed_at)
+            del self._lsh_keys[post_id]
+        if signature is None:
+            return
+        self._lsh.insert(post_id, signature, check_duplication=False)
+        self._lsh_keys[post_id] = None
+        if len(self._lsh_keys) > self.lsh_window:
+            self._lsh.remove(self._lsh_keys.popitem(last=False)[0])
 
     def candidates(self, vector: np.ndarray, signature: MinHash | None, neighbours: int) -> set[int]:
         """Post ids worth comparing with: nearest by embedding, and similar by shingles
         (SIGNATURE: the MinHash of the post's shingles; None for a text without any)."""
         found: set[int] = set()
         if len(self):
-            matches = self._vectors.search(vector, min(neighbours, len(self)))
+            matches = self._vectors.search(vector, min(neighbours, len(self)), threads=1)
             found.update(int(key) for key in matches.keys)
         if signature is not None:
             found.update(self._lsh.query(signature))

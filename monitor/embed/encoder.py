@@ -44,23 +44,45 @@ def _folder(name: str) -> str:
     return name.replace("/", "__")
 
 
-class Encoder:
-    """Encodes texts into L2-normalised float32 vectors."""
+def resolve_device(device: str) -> str:
+    """"auto": the first CUDA device when torch sees one, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
 
-    def __init__(self, model: str, device: str = "cpu", batch_size: int = 64, model_dir: str | None = None):
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+# Texts per forward pass. On a CPU small batches win: a batch is padded to its longest
+# text, and the CPU gains nothing from width (measured: docs/performance.md). A GPU needs
+# wide batches to be busy.
+AUTO_BATCH_SIZE = {"cpu": 16, "cuda": 512}
+
+
+class Encoder:
+    """Encodes texts into L2-normalised float32 vectors.
+
+    On CUDA the model runs in half precision; sentence-transformers sorts each call's texts
+    by length, so every forward pass holds texts of about the same length.
+    """
+
+    def __init__(self, model: str, device: str = "auto", batch_size: int = 0, model_dir: str | None = None):
         from sentence_transformers import SentenceTransformer
 
         location, self.model_id = resolve_model(model, model_dir)
+        self.device = resolve_device(device)
         local = Path(location).is_dir()
-        log.info("loading embedding model %s from %s on %s", self.model_id, location, device)
-        self._model = SentenceTransformer(location, device=device, local_files_only=local)
-        self.batch_size = batch_size
+        log.info("loading embedding model %s from %s on %s", self.model_id, location, self.device)
+        self._model = SentenceTransformer(location, device=self.device, local_files_only=local)
+        if self.device.startswith("cuda"):
+            self._model.half()
+        self.batch_size = batch_size or AUTO_BATCH_SIZE.get(self.device.split(":")[0], 16)
         self.dimensions = int(self._model.get_embedding_dimension())
 
     @classmethod
     def from_settings(cls, settings) -> "Encoder":
         """The configured model: EMBEDDING_MODEL on EMBEDDING_DEVICE, looked up in EMBEDDING_MODEL_DIR."""
-        return cls(settings.embedding_model, settings.embedding_device, settings.embed_batch_size,
+        return cls(settings.embedding_model, settings.embedding_device, settings.encode_batch_size,
                    settings.embedding_model_dir)
 
     def encode(self, texts: list[str]) -> np.ndarray:
