@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1)  # posts per embed task
     # Texts per forward pass of the model; 0: 16 on a CPU, 512 on a GPU.
     encode_batch_size: int = Field(default=0, ge=0)
+    # Threads tokenizing batches ahead of the model; unset: 8 on a GPU, none on a CPU.
+    encode_tokenizer_threads: int | None = Field(default=None, ge=0)
 
     # Clustering
     # A post joins the cluster of a stored post when their calibrated same-claim

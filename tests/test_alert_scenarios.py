@@ -21,6 +21,10 @@ EDITS = ["", " Срочно!", " Видео распространяется в 
 ORGANIC = ("В Алматы после ремонта открылся сквер на улице Абая: высадили двести деревьев, "
            "поставили скамейки и фонтан")
 
+# The same claim in other words: little shared wording, the same meaning.
+PARAPHRASED_CLAIM = "Drinking hot water every fifteen minutes kills the coronavirus"
+RETOLD = "Doctors now say the coronavirus dies if you drink a glass of hot water every 15 minutes"
+
 
 def post(n: int, minutes: float, text: str = CLAIM, source: str | None = None, **fields) -> PostRecord:
     return PostRecord(source_kind="telegram", source_key=source or f"@channel_{n % 9}", external_id=str(n),
@@ -120,3 +124,14 @@ def test_forwarding_depth_is_the_longest_chain_of_forwards():
     assert forwarding_depth(set()) == 0
     assert forwarding_depth({("a", "b"), ("b", "c"), ("c", "d"), ("a", "x")}) == 3
     assert forwarding_depth({("a", "b"), ("b", "a")}) == 1  # a cycle ends the chain
+
+
+def test_a_known_claim_retold_in_other_words_is_recognised_by_meaning(database, eager_pipeline):
+    with database.session() as session:
+        add_known_claim(session, PARAPHRASED_CLAIM, "false_claim", "aigerim")
+    replay(PostRecord(source_kind="telegram", source_key="@wellness", external_id="1", text=RETOLD,
+                      published_at=T0))
+    alert = alert_now(database)
+    assert alert is not None, "the claim's vector and the post's were not compared"
+    reason = next(reason for reason in alert.reasons if reason.startswith("repeats known claim"))
+    assert "carries the same claim" in reason

@@ -1,18 +1,23 @@
 """Cluster placement against the real databases: serialized, idempotent, restart-safe."""
 
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select
 
+from config import load_settings
+from monitor.alerts.rules import AlertPolicy
 from monitor.cluster.assign import assign_posts
 from monitor.cluster.index import ClusterIndex
-from monitor.db.models import Cluster, ClusterMembership, Embedding
+from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
-from monitor.similarity import PACKAGED_CALIBRATION, Calibration, MatchRules
+from monitor.review.clusters import split_post
+from monitor.similarity import PACKAGED_CALIBRATION, Calibration, MatchRules, TextEvidence, minhash
 
 RULES = MatchRules(Calibration.load(PACKAGED_CALIBRATION), neighbours=20)
 CLAIM = ("Журналистка Айгерим Нурланова в видео призывает всех прийти на шествие "
@@ -139,3 +144,69 @@ def test_an_index_built_on_a_database_since_emptied_starts_again(database, encod
         assert index.sync(session) == 2  # rebuilt whole, not caught up from the stale watermark
         assign_posts(session, index, [edited], RULES)
     assert cluster_of(database, edited) == cluster_of(database, original)
+
+
+def test_the_index_compares_a_post_edited_since_by_its_new_text():
+    index = ClusterIndex("any model")
+    index.evidence(1, CLAIM)
+    edited = index.evidence(1, UNRELATED)
+    assert np.array_equal(edited.char5, TextEvidence.of(UNRELATED).char5)
+
+
+def test_shingles_are_indexed_for_the_most_recent_posts_only_and_vectors_for_all():
+    index = ClusterIndex("any model", lsh_window=2)
+    texts = [CLAIM, UNRELATED, EDITED]
+    vectors = np.eye(3, 8, dtype=np.float32)
+    index.add_batch([1, 2, 3], vectors, [minhash(TextEvidence.of(text).char5) for text in texts],
+                    3, 3, T0)
+    assert len(index) == 3
+    # Probing with post 3's vector (one neighbour: post 3) and each text's shingles:
+    # the oldest post's shingles have left the window, the newer ones are found.
+    assert index.candidates(vectors[2], minhash(TextEvidence.of(CLAIM).char5), 1) == {3}
+    assert index.candidates(vectors[2], minhash(TextEvidence.of(UNRELATED).char5), 1) == {2, 3}
+
+
+# Thresholds no pair reaches: posts placed under it each open a cluster of their own.
+NOTHING_MATCHES = MatchRules(replace(RULES.calibration, by_kind={
+    kind: replace(weighing, threshold=0.9999, short_text_threshold=0.9999)
+    for kind, weighing in RULES.calibration.by_kind.items()}), neighbours=20)
+RESHARED = CLAIM + " Это не фейк, смотрите сами!"
+
+
+def test_a_post_that_carries_the_claim_of_two_clusters_merges_them_into_the_larger(database, encoder):
+    original, edited, again, reshared = embedded_posts(database, encoder, [CLAIM, EDITED, EDITED, RESHARED])
+    with database.session() as session:  # two clusters of one claim, as a missed candidate leaves them
+        assign_posts(session, ClusterIndex(encoder.model_id), [original, edited, again], NOTHING_MATCHES)
+    smaller, larger = cluster_of(database, original), cluster_of(database, edited)
+    assert smaller != larger
+
+    with database.session() as session:
+        placed = assign_posts(session, ClusterIndex(encoder.model_id), [reshared], RULES)
+    assert {cluster_of(database, post) for post in (original, edited, again, reshared)} == {larger}
+    assert placed.cluster_ids == [larger]
+    with database.session() as session:
+        assert session.get(Cluster, smaller).merged_into_id == larger
+        assert session.get(Cluster, larger).post_count == 4
+        audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "cluster.merge")).one()
+        assert (audit.actor, audit.object_id) == ("cluster stage", str(larger))
+        assert audit.details["absorbed_cluster_id"] == smaller
+
+
+def test_clusters_a_moderator_split_apart_stay_apart_when_a_later_post_carries_both(database, encoder):
+    original, edited, reshared = embedded_posts(database, encoder, [CLAIM, EDITED, RESHARED])
+    index = ClusterIndex(encoder.model_id)
+    with database.session() as session:
+        assign_posts(session, index, [original, edited], RULES)
+    with database.session() as session:
+        split_post(session, edited, "aigerim", "a satire account quoting the fake",
+                   AlertPolicy.from_settings(load_settings()))
+    split_off = cluster_of(database, edited)
+    assert split_off != cluster_of(database, original)
+
+    with database.session() as session:
+        assign_posts(session, index, [reshared], RULES)
+    assert cluster_of(database, edited) == split_off
+    assert cluster_of(database, original) != split_off
+    assert cluster_of(database, reshared) in (split_off, cluster_of(database, original))
+    with database.session() as session:
+        assert session.scalars(select(AuditEntry).where(AuditEntry.actor == "cluster stage")).all() == []

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from monitor.accounts.tokens import resolve_token
-from monitor.alerts.known_claims import add_known_claim, list_known_claims
+from monitor.alerts.known_claims import ClaimMatching, add_known_claim, list_known_claims
 from monitor.alerts.rules import AlertPolicy
 from monitor.alerts.watchlists import add_entry, list_entries
 from monitor.db.models import Alert, Role, Source, User, WebhookDelivery, WebhookSubscription
@@ -132,7 +132,7 @@ def alert(alert_id: int):
 @bp.get("/clusters/<int:cluster_id>")
 @spec.validate(resp=_responds(HTTP_200=ClusterOut), tags=["clusters"])
 def cluster(cluster_id: int):
-    view = get_cluster(get_session(), cluster_id)
+    view = get_cluster(get_session(), cluster_id, ClaimMatching.from_settings(current_settings()))
     if view is None:
         abort(404, f"no cluster {cluster_id}")
     found = view.cluster

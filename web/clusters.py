@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from monitor.alerts.known_claims import ClaimMatching
 from monitor.alerts.rules import AlertPolicy
 from monitor.db.models import Role
 from monitor.review.clusters import add_note, merge_clusters, promote_to_known_claim, split_post
@@ -25,7 +26,7 @@ bp = Blueprint("clusters", __name__)
 
 @bp.get("/clusters/<int:cluster_id>")
 def show(cluster_id: int):
-    view = get_cluster(get_session(), cluster_id)
+    view = get_cluster(get_session(), cluster_id, ClaimMatching.from_settings(current_settings()))
     if view is None:
         abort(404, f"no cluster {cluster_id}")
     return render_template("cluster.html", view=view, chart=timeline_chart(view.timeline),

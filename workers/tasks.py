@@ -14,6 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from monitor import metrics
+from monitor.alerts.known_claims import embed_new_claims
 from monitor.alerts.rules import AlertPolicy, evaluate_alerts
 from monitor.cluster.assign import assign_posts
 from monitor.db.models import AlertEvent, utcnow
@@ -135,6 +136,7 @@ def embed_posts_task(post_ids: list[int]) -> int:
     with unit_of_work(sessions) as session:
         ready = store_embeddings(session, post_ids, pending, vectors, encoder.model_id)
     log.info("embedded %d posts with %s", len(pending.texts), encoder.model_id)
+    embed_new_claims(sessions, encoder)
     if ready:
         cluster_posts_task.delay(ready)
     return len(ready)
@@ -149,7 +151,8 @@ def cluster_posts_task(post_ids: list[int]) -> int:
             with metrics.CLUSTER_SECONDS.time():
                 placed = assign_posts(session, index, post_ids, MatchRules.from_settings(settings))
             clusters = placed.cluster_ids
-            events = evaluate_alerts(session, clusters, AlertPolicy.from_settings(settings))
+            policy = AlertPolicy.from_settings(settings)
+            events = placed.event_ids + evaluate_alerts(session, clusters, policy)
             kinds = Counter(session.scalars(select(AlertEvent.kind).where(AlertEvent.id.in_(events))))
     except BaseException:
         index.reset()  # it holds vectors of the rolled-back batch

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.events import record_alert_event
-from monitor.alerts.known_claims import KnownClaimIndex
+from monitor.alerts.known_claims import ClaimMatching, KnownClaimIndex
 from monitor.alerts.watchlists import WatchPatterns
 from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Post, Source, utcnow
 
@@ -49,6 +49,7 @@ class AlertPolicy:
     weights: dict[str, float] = field(default_factory=lambda: {
         "spread": 1.0, "growth": 2.0, "reach": 2.0, "novelty": 1.0, "known_claim": 20.0,
         "impersonation": 25.0, "topic": 3.0})
+    claim_matching: ClaimMatching | None = None  # None: known claims by wording only
 
     @classmethod
     def from_settings(cls, settings) -> "AlertPolicy":
@@ -59,7 +60,8 @@ class AlertPolicy:
             settings.alert_known_claim_min_overlap, settings.alert_reopen_factor,
             tuple(word.strip() for word in settings.alert_call_to_action_words.split(",") if word.strip()),
             {rule: getattr(settings, f"alert_weight_{rule}") for rule in
-             ("spread", "growth", "reach", "novelty", "known_claim", "impersonation", "topic")})
+             ("spread", "growth", "reach", "novelty", "known_claim", "impersonation", "topic")},
+            ClaimMatching.from_settings(settings))
 
 
 @dataclass(frozen=True)
@@ -172,9 +174,8 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
         signals.append(Signal("reach", weights["reach"] * math.log10(10 * views / policy.reach_min_views),
                               f"reach {views:,} views and {forwards:,} forwards"))
 
-    cluster = session.get(Cluster, cluster_id)
-    representative = cluster.representative.text if cluster and cluster.representative else ""
-    repeated = known_claims.matches(cluster_id, representative, policy.known_claim_min_overlap)
+    repeated = known_claims.matches_cluster(session, session.get(Cluster, cluster_id),
+                                            policy.known_claim_min_overlap)
     known = [match for match in repeated
              if match.claim.cluster_id != cluster_id and match.claim.label in DEBUNKED]
     for match in known[:1]:
@@ -229,7 +230,7 @@ def _channel_id(source: Source) -> str:
 def evaluate_alerts(session: Session, cluster_ids: list[int], policy: AlertPolicy) -> list[int]:
     """Open, update or re-open the alerts of the given clusters; return the ids of new alert events."""
     patterns = WatchPatterns.load(session, policy.extra_calls_to_action)
-    known_claims = KnownClaimIndex.load(session)
+    known_claims = KnownClaimIndex.load(session, policy.claim_matching)
     events = []
     for cluster_id in cluster_ids:
         assessment = assess(session, cluster_id, policy, patterns, known_claims)

@@ -7,11 +7,16 @@ For each post, in publication order:
    shingles, stems and numbers): join the cluster of the most probable one whose
    representative the post matches too;
 3. otherwise open a new cluster.
+
+When a post carries the claim of two clusters, and their representatives carry the same
+claim as each other, the two were one claim all along: the smaller is merged into the
+larger (merge.py), unless a moderator has separated them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 from datasketch import MinHash
@@ -19,8 +24,9 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from monitor.cluster.index import ClusterIndex
+from monitor.cluster.merge import merge_into, separated
 from monitor.db.locks import lock_cluster_assignment
-from monitor.db.models import Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
+from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
 from monitor.embed.stage import vector_from_bytes
 from monitor.similarity import MatchRules, TextEvidence, minhash
 
@@ -31,12 +37,23 @@ class Placement:
     method: str  # fingerprint, nearest, new
     similarity: float | None = None
     matched_post_id: int | None = None
+    same_claim_clusters: tuple[int, ...] = ()  # other clusters the post shows to carry its claim
 
 
 @dataclass(frozen=True)
 class Assigned:
     cluster_ids: list[int]  # the clusters that changed
     posts: int  # posts placed by this call
+    event_ids: list[int]  # alert events of automatic merges (an absorbed cluster's alert closed)
+
+
+class Representative(NamedTuple):
+    post_id: int
+    vector: np.ndarray
+    evidence: TextEvidence
+
+
+AUTO_MERGE_ACTOR = "cluster stage"
 
 
 def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
@@ -56,12 +73,18 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     ).all()
     reposted = _first_clustered_by_fingerprint(session, {post.fingerprint for post, _ in rows} - {None})
     touched: set[int] = set()
+    event_ids: list[int] = []
     for post, blob in rows:
         vector = vector_from_bytes(blob)
         evidence = index.evidence(post.id, post.text)
         signature = minhash(evidence.char5)
         placement = reposted.get(post.fingerprint) or place(session, index, post, vector, evidence,
                                                             signature, rules)
+        if placement.same_claim_clusters:
+            placement, merged = _merge_same_claim(session, placement, post.id)
+            event_ids += merged
+            reposted = {fingerprint: replace(found, cluster_id=_surviving(session, found.cluster_id))
+                        for fingerprint, found in reposted.items()}
         membership = ClusterMembership(
             post_id=post.id, method=placement.method, similarity=placement.similarity,
             matched_post_id=placement.matched_post_id,
@@ -79,8 +102,9 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         if post.fingerprint:
             reposted.setdefault(post.fingerprint, Placement(cluster_id, "fingerprint", 1.0, post.id))
         touched.add(cluster_id)
+    touched = {_surviving(session, cluster_id) for cluster_id in touched}
     refresh_cluster_stats(session, touched)
-    return Assigned(sorted(touched), len(rows))
+    return Assigned(sorted(touched), len(rows), event_ids)
 
 
 def _first_clustered_by_fingerprint(session: Session, fingerprints: set[str]) -> dict[str, Placement]:
@@ -117,27 +141,62 @@ def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
             continue
         if cluster_id not in matches or score > matches[cluster_id].similarity:
             matches[cluster_id] = Placement(cluster_id, "nearest", score, candidate_id)
+    agreeing: list[tuple[Placement, Representative | None]] = []
     for match in sorted(matches.values(), key=lambda match: match.similarity, reverse=True):
-        if _agrees_with_representative(session, index, match, vector, evidence, post.language, rules):
-            return match
-    return Placement(None, "new")
+        # Against chaining: a post joins a cluster only if it also carries the same claim as
+        # the cluster's representative (its first post), not just as its nearest member.
+        # Otherwise a digest that retells two stories would join them, and posts like it would follow.
+        representative = _representative(session, index, match.cluster_id)
+        if representative is None or representative.post_id == match.matched_post_id or rules.judge(
+                float(vector @ representative.vector), evidence, representative.evidence, post.language)[1]:
+            agreeing.append((match, representative))
+    if not agreeing:
+        return Placement(None, "new")
+    (best, best_representative), others = agreeing[0], agreeing[1:]
+    return replace(best, same_claim_clusters=tuple(
+        match.cluster_id for match, representative in others
+        if best_representative is not None and representative is not None and rules.judge(
+            float(best_representative.vector @ representative.vector), best_representative.evidence,
+            representative.evidence, post.language)[1]))
 
 
-def _agrees_with_representative(session: Session, index: ClusterIndex, match: Placement, vector: np.ndarray,
-                                evidence: TextEvidence, language: str | None, rules: MatchRules) -> bool:
-    """Against chaining: a post joins a cluster only if it also carries the same claim as the
-    cluster's representative (its first post), not just as its nearest member. Otherwise a
-    digest that retells two stories would join them, and posts like it would follow."""
+def _representative(session: Session, index: ClusterIndex, cluster_id: int) -> Representative | None:
     found = session.execute(
         select(Post.id, Post.text, Embedding.vector)
         .join(Cluster, Cluster.representative_post_id == Post.id)
         .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
-        .where(Cluster.id == match.cluster_id)
+        .where(Cluster.id == cluster_id)
     ).first()
-    if found is None or found.id == match.matched_post_id:
-        return True
-    return rules.judge(float(np.dot(vector, vector_from_bytes(found.vector))), evidence,
-                       index.evidence(found.id, found.text), language)[1]
+    if found is None:
+        return None
+    return Representative(found.id, vector_from_bytes(found.vector), index.evidence(found.id, found.text))
+
+
+def _merge_same_claim(session: Session, placement: Placement, post_id: int) -> tuple[Placement, list[int]]:
+    """Merge the clusters the post showed to carry one claim into the largest of them, except
+    those a moderator separated from it; return where the post goes, and the alert events."""
+    clusters = list(session.scalars(select(Cluster).where(
+        Cluster.id.in_([placement.cluster_id, *placement.same_claim_clusters]))))
+    target = max(clusters, key=lambda cluster: (cluster.post_count, -cluster.id))
+    merged, event_ids = set(), []
+    for cluster in clusters:
+        if cluster is target or separated(session, target.id, cluster.id):
+            continue
+        moved, events = merge_into(session, target, cluster)
+        merged.add(cluster.id)
+        event_ids += events
+        session.add(AuditEntry(actor=AUTO_MERGE_ACTOR, action="cluster.merge", object_type="cluster",
+                               object_id=str(target.id), details={
+                                   "absorbed_cluster_id": cluster.id, "posts_moved": moved,
+                                   "reason": f"post {post_id} carries the claim of both"}))
+    session.flush()
+    joins = target.id if placement.cluster_id in merged else placement.cluster_id
+    return replace(placement, cluster_id=joins, same_claim_clusters=()), event_ids
+
+
+def _surviving(session: Session, cluster_id: int) -> int:
+    """The cluster itself, or the one it was merged into."""
+    return session.get(Cluster, cluster_id).merged_into_id or cluster_id
 
 
 def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:

@@ -437,6 +437,21 @@ class ClusterNote(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ClusterSeparation(Base):
+    """A moderator's cannot-link: the posts of these two clusters carry different claims, so
+    neither an automatic merge nor a post matching both may join them (a split records one)."""
+
+    __tablename__ = "cluster_separations"
+    __table_args__ = (UniqueConstraint("cluster_id", "other_cluster_id", name="uq_cluster_separations_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stored once per pair, the lower id first.
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    other_cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class KnownClaim(Base):
     """A claim already checked (debunked, or found not to be disinformation)."""
 
@@ -452,6 +467,10 @@ class KnownClaim(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The claim's embedding (float32, L2-normalised) and the model that made it; the embed
+    # worker fills them in, and again after a model switch.
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    vector_model: Mapped[str | None] = mapped_column(String(255))
 
 
 class WatchlistEntry(Base):

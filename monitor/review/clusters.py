@@ -6,23 +6,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from monitor.alerts.events import record_alert_event
 from monitor.alerts.known_claims import add_known_claim
 from monitor.alerts.rules import AlertPolicy, evaluate_alerts
 from monitor.cluster.assign import refresh_cluster_stats
+from monitor.cluster.merge import merge_into, separate
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import (
-    AlertStatus,
     AuditEntry,
     Cluster,
     ClusterMembership,
     ClusterNote,
     KnownClaim,
     Post,
-    utcnow,
 )
 from monitor.messages import Conflict, NotFound, UserError
 from monitor.normalize import readable_text
@@ -51,12 +49,7 @@ def add_note(session: Session, cluster_id: int, text: str, actor: str) -> Cluste
 
 def merge_clusters(session: Session, target_id: int, absorbed_id: int, actor: str,
                    reason: str, policy: AlertPolicy) -> Outcome:
-    """Move every post of cluster ABSORBED_ID into TARGET_ID.
-
-    The absorbed cluster stays, empty, pointing at the target, so links to it still lead
-    somewhere. Its alert moves to the target if the target has none; otherwise it is
-    closed as merged and the target's alert carries on.
-    """
+    """Move every post of cluster ABSORBED_ID into TARGET_ID (see ``merge_into``)."""
     target, absorbed = _cluster(session, target_id), _cluster(session, absorbed_id)
     _require_reason(reason)
     if target_id == absorbed_id:
@@ -66,23 +59,8 @@ def merge_clusters(session: Session, target_id: int, absorbed_id: int, actor: st
         if cluster.merged_into_id is not None:
             raise ClusterActionError(
                 f"cluster {cluster.id} was merged into cluster {cluster.merged_into_id} already")
-    moved = session.execute(update(ClusterMembership)
-                            .where(ClusterMembership.cluster_id == absorbed_id)
-                            .values(cluster_id=target_id)).rowcount
-    absorbed.merged_into_id, absorbed.post_count, absorbed.source_count = target_id, 0, 0
-    absorbed.representative_post_id = None
+    moved, event_ids = merge_into(session, target, absorbed)
     refresh_cluster_stats(session, {target_id})
-
-    event_ids = []
-    if absorbed.alert is not None:
-        if target.alert is None:
-            absorbed.alert.cluster_id = target_id
-        else:
-            now = utcnow()
-            absorbed.alert.status, absorbed.alert.updated_at = AlertStatus.merged, now
-            event = record_alert_event(session, absorbed.alert, "alert.merged", now)
-            session.flush()
-            event_ids.append(event.id)
     _audit(session, actor, "cluster.merge", target_id,
            {"absorbed_cluster_id": absorbed_id, "posts_moved": moved, "reason": reason})
     session.flush()
@@ -114,6 +92,7 @@ def split_post(session: Session, post_id: int, actor: str, reason: str, policy: 
             .where(ClusterMembership.cluster_id == old.id).order_by(Post.published_at, Post.id).limit(1))
     session.flush()
     refresh_cluster_stats(session, {old.id, new.id})
+    separate(session, old.id, new.id, actor)  # a cannot-link: never joined again automatically
     _audit(session, actor, "cluster.split", old.id,
            {"post_id": post_id, "new_cluster_id": new.id, "reason": reason})
     return Outcome(new.id, evaluate_alerts(session, [old.id], policy))

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from monitor.alerts.known_claims import ClaimMatch, KnownClaimIndex
+from monitor.alerts.known_claims import ClaimMatch, ClaimMatching, KnownClaimIndex
 from monitor.db.models import (
     Alert,
     AlertStatus,
@@ -134,7 +134,8 @@ def list_alerts(session: Session, filters: AlertFilters = AlertFilters(), page: 
                       for alert, alert_label in rows], page, pages, total)
 
 
-def get_cluster(session: Session, cluster_id: int) -> ClusterView | None:
+def get_cluster(session: Session, cluster_id: int,
+                claim_matching: ClaimMatching | None = None) -> ClusterView | None:
     cluster = session.get(Cluster, cluster_id, options=[joinedload(Cluster.representative),
                                                          joinedload(Cluster.alert)])
     if cluster is None:
@@ -159,8 +160,7 @@ def get_cluster(session: Session, cluster_id: int) -> ClusterView | None:
         media=shared_media(session, posts),
         notes=list(session.scalars(select(ClusterNote).where(ClusterNote.cluster_id == cluster_id)
                                    .order_by(ClusterNote.id))),
-        known_claims=KnownClaimIndex.load(session).matches(
-            cluster_id, cluster.representative.text if cluster.representative else ""),
+        known_claims=KnownClaimIndex.load(session, claim_matching).matches_cluster(session, cluster),
         audit=list(session.scalars(
             select(AuditEntry).where(or_(*[(AuditEntry.object_type == kind) & (AuditEntry.object_id == key)
                                           for kind, key in audit_objects]))

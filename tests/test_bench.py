@@ -1,0 +1,38 @@
+"""The benchmark harness runs end to end on a small sample; speed is never asserted here
+(figures belong in docs/performance.md)."""
+
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import REPO
+from tests.services import POSTGRES_ADMIN_URL, REDIS_URL
+
+BENCH_REDIS_DB = 14  # neither the test worker's nor `monitor run`'s
+
+
+def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.pipeline", "--posts", "30", "--rate", "5", "--live-seconds", "2",
+         "--index-sizes", "500,1000", "--postgres-admin-url", POSTGRES_ADMIN_URL,
+         "--broker-url", f"{REDIS_URL}/{BENCH_REDIS_DB}"],
+        cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.splitlines()[-1])
+
+    assert figures["posts"] == 30 and figures["device"] == "cpu"
+    assert figures["encode_posts_per_s"] > 0 and figures["cluster_stage_posts_per_s"] > 0
+    end_to_end = figures["end_to_end"]
+    assert end_to_end["throughput_posts_per_s"] > 0
+    assert end_to_end["vs_encode"] == round(end_to_end["throughput_posts_per_s"]
+                                            / figures["encode_posts_per_s"], 2)
+    latency = end_to_end["latency"]["stored_to_cluster"]
+    assert latency["n"] == 10 and 0 < latency["p50_s"] <= latency["p95_s"]
+    assert set(end_to_end["worker_peak_rss_mb"]) == {"worker-ingest", "worker-embed", "worker-cluster",
+                                                     "worker-notify"}
+    # The embed worker holds the model: it is the largest.
+    memory = end_to_end["worker_peak_rss_mb"]
+    assert max(memory, key=memory.get) == "worker-embed"
+    assert set(figures["placement"]) == {"500", "1000"}
+    assert all(0 < size["p50_ms"] <= size["p95_ms"] for size in figures["placement"].values())
