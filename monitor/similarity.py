@@ -87,7 +87,7 @@ def minhash(text_shingles: np.ndarray) -> MinHash | None:
     return signature
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class TextEvidence:
     """What one text brings to a comparison, computed once per text."""
 

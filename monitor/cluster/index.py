@@ -39,9 +39,9 @@ EVIDENCE_CACHE_SIZE = 20_000
 # through containment (a headline inside a long post) still come up.
 LSH_THRESHOLD = 0.2
 LSH_WINDOW = 200_000
-# HNSW build effort: usearch's default (128) costs twice the time to add a post for no
-# recall that candidate generation needs; the vectors are kept in half precision, which
-# changes cosines by about 1e-3.
+# HNSW build effort below usearch's default (128), which took about twice as long to add
+# a post here; with it, and the vectors in half precision (cosines change by about 1e-3),
+# the quality figures of docs/quality.md came out as before.
 ANN_EXPANSION_ADD = 64
 
 
