@@ -9,6 +9,7 @@ within a batch of its being added), or shares much of its wording; the score say
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from sqlalchemy import or_, select
@@ -86,12 +87,18 @@ def embed_new_claims(session_factory: sessionmaker[Session], encoder: Encoder) -
     return len(claims)
 
 
+@lru_cache(maxsize=4096)
+def _claim_evidence(text: str) -> TextEvidence:
+    # The index is loaded for every cluster task and cluster page; claims rarely change.
+    return TextEvidence.of(text)
+
+
 class KnownClaimIndex:
     """The active known claims with their evidence, read once for many clusters."""
 
     def __init__(self, claims: list[KnownClaim], matching: ClaimMatching | None = None):
         self.matching = matching
-        self.claims = [(claim, TextEvidence.of(claim.text),
+        self.claims = [(claim, _claim_evidence(claim.text),
                         vector_from_bytes(claim.vector)
                         if matching and claim.vector and claim.vector_model == matching.model_id else None)
                        for claim in claims]
