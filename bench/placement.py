@@ -42,16 +42,16 @@ def measure_placement(sizes: list[int], dimensions: int, neighbours: int, probes
             count = min(CHUNK, size - added)
             post_ids = list(range(added + 1, added + count + 1))
             in_window = [post_id > size - index.lsh_window for post_id in post_ids]
-            signatures = [minhash(_shingles(rng)) if recent else None for recent in in_window]
+            signatures = [[minhash(_shingles(rng))] if recent else [] for recent in in_window]
             index.add_batch(post_ids, _unit_vectors(rng, count, dimensions), signatures,
                             post_ids[-1], post_ids[-1], placed_at)
             added += count
         build_seconds += time.perf_counter() - started
         timings = []
         for vector in _unit_vectors(rng, probes, dimensions):
-            signature = minhash(_shingles(rng))
+            signatures = [minhash(_shingles(rng))]
             started = time.perf_counter()
-            index.candidates(vector, signature, neighbours)
+            index.candidates(vector, signatures, neighbours)
             timings.append((time.perf_counter() - started) * 1000)
         results[str(size)] = {"p50_ms": round(statistics.median(timings), 3),
                               "p95_ms": round(statistics.quantiles(timings, n=20)[18], 3),

@@ -27,6 +27,10 @@ from monitor.normalize import matching_text
 
 SHINGLE_SIZE = 5
 MINHASH_PERMUTATIONS = 64
+# A text of more than twice this many words is also looked up by its opening words: a
+# flash is the headline of the full post, and shares too small a part of it to be found by
+# the whole text's shingles.
+OPENING_WORDS = 20
 # Below this many shingles (about eight words) containment proves little: a short
 # text is "contained" in many longer ones.
 MIN_SHINGLES_FOR_CONTAINMENT = 40
@@ -47,13 +51,35 @@ def _shingles_of(words: str, size: int) -> np.ndarray:
     """The text's character shingles, as their sorted hashes: a set of integers is an eighth
     of the memory of a set of strings and is intersected twice as fast."""
     if len(words) <= size:
-        return _hashed([words] if words else [])
-    return _hashed({words[i : i + size] for i in range(len(words) - size + 1)})
+        return _hashed([words] if words else [], size)
+    codes = np.frombuffer(words.encode("utf-32-le"), dtype=np.uint32)
+    return _hashed_rows(np.lib.stride_tricks.sliding_window_view(codes, size))
 
 
-def _hashed(items) -> np.ndarray:
-    # Python's string hash is salted per process: these sets never leave the process.
-    return np.unique(np.fromiter(map(hash, items), dtype=np.int64, count=len(items)))
+def _hashed(items: list[str] | set[str], length: int) -> np.ndarray:
+    """Hashes of strings of at most LENGTH characters (shorter ones padded with NUL)."""
+    codes = np.array(list(items), dtype=f"<U{length}").view(np.uint32)
+    return _hashed_rows(codes.reshape(-1, length))
+
+
+_MULTIPLIER, _MIX_1, _MIX_2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), \
+    np.uint64(0x94D049BB133111EB)
+
+
+def _hashed_rows(codes: np.ndarray) -> np.ndarray:
+    """The sorted unique 64-bit hashes of rows of code points, the same in every process
+    (Python's own string hash is salted per process, which made placements, through the
+    LSH index, differ from one worker to the next), and mixed so that their low 32 bits,
+    which MinHash takes, are as good as the rest."""
+    hashes = np.zeros(len(codes), dtype=np.uint64)
+    for column in codes.T.astype(np.uint64):
+        hashes = (hashes ^ column) * _MULTIPLIER
+    hashes ^= hashes >> np.uint64(30)
+    hashes *= _MIX_1
+    hashes ^= hashes >> np.uint64(27)
+    hashes *= _MIX_2
+    hashes ^= hashes >> np.uint64(31)
+    return np.unique(hashes.view(np.int64))
 
 
 def _overlap(a: np.ndarray, b: np.ndarray) -> int:
@@ -87,6 +113,12 @@ def minhash(text_shingles: np.ndarray) -> MinHash | None:
     return signature
 
 
+def shingle_signatures(evidence: "TextEvidence") -> list[MinHash]:
+    """The MinHashes a text is indexed and looked up by: its whole text's, and its opening's
+    if it is long (none for a text without shingles)."""
+    return [signature for signature in (minhash(evidence.char5), minhash(evidence.opening5)) if signature]
+
+
 @dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class TextEvidence:
     """What one text brings to a comparison, computed once per text."""
@@ -96,14 +128,16 @@ class TextEvidence:
     char5: np.ndarray
     stems: np.ndarray  # hashed, likewise
     numbers: frozenset[str]
+    opening5: np.ndarray  # shingles of the first OPENING_WORDS words of a long text; empty otherwise
 
     @classmethod
     def of(cls, text: str) -> "TextEvidence":
         words = matching_text(text)
         split = words.split()
+        opening = " ".join(split[:OPENING_WORDS]) if len(split) > 2 * OPENING_WORDS else ""
         return cls(len(split), _shingles_of(words, 3), _shingles_of(words, SHINGLE_SIZE),
-                   _hashed({word[:STEM_LENGTH] for word in split if len(word) > 2}),
-                   frozenset(_NUMBER.findall(words)))
+                   _hashed({word[:STEM_LENGTH] for word in split if len(word) > 2}, STEM_LENGTH),
+                   frozenset(_NUMBER.findall(words)), _shingles_of(opening, SHINGLE_SIZE))
 
 
 def pair_features(cosine: float, a: TextEvidence, b: TextEvidence) -> tuple[float, ...]:
@@ -265,9 +299,15 @@ class MatchRules:
         return cls(Calibration.load(settings.matching_calibration or PACKAGED_CALIBRATION),
                    settings.cluster_neighbours)
 
-    def judge(self, cosine: float, a: TextEvidence, b: TextEvidence,
-              language: str | None) -> tuple[float, bool]:
-        """(the same-claim probability, whether it passes the threshold) of two texts."""
-        probability, threshold = self.calibration.judge(
-            pair_features(cosine, a, b), language, min(a.words, b.words), max(a.words, b.words))
-        return probability, probability >= threshold
+    def judge(self, cosine: float, a: TextEvidence, b: TextEvidence, language: str | None,
+              other_language: str | None) -> tuple[float, bool]:
+        """(the same-claim probability, whether it passes the threshold) of two texts in their
+        languages. Texts in two languages must pass the weighing of each: a weighing fitted on
+        English trusts the embedding cosine, which an English model gives any two Russian
+        texts on one topic, so a Russian post taken for English would join them all."""
+        features = pair_features(cosine, a, b)
+        shortest, longest = min(a.words, b.words), max(a.words, b.words)
+        verdicts = [self.calibration.judge(features, each, shortest, longest)
+                    for each in dict.fromkeys((language, other_language))]
+        return (min(probability for probability, _ in verdicts),
+                all(probability >= threshold for probability, threshold in verdicts))

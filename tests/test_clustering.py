@@ -1,5 +1,8 @@
 """Cluster placement against the real databases: serialized, idempotent, restart-safe."""
 
+import os
+import subprocess
+import sys
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -11,13 +14,20 @@ from sqlalchemy import func, select
 from config import load_settings
 from monitor.alerts.rules import AlertPolicy
 from monitor.cluster.assign import assign_posts
-from monitor.cluster.index import ClusterIndex
+from monitor.cluster.index import LSH_THRESHOLD, ClusterIndex
 from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.review.clusters import split_post
-from monitor.similarity import PACKAGED_CALIBRATION, Calibration, MatchRules, TextEvidence, minhash
+from monitor.similarity import (
+    PACKAGED_CALIBRATION,
+    Calibration,
+    MatchRules,
+    TextEvidence,
+    jaccard,
+    shingle_signatures,
+)
 
 RULES = MatchRules(Calibration.load(PACKAGED_CALIBRATION), neighbours=20)
 CLAIM = ("Журналистка Айгерим Нурланова в видео призывает всех прийти на шествие "
@@ -157,13 +167,44 @@ def test_shingles_are_indexed_for_the_most_recent_posts_only_and_vectors_for_all
     index = ClusterIndex("any model", lsh_window=2)
     texts = [CLAIM, UNRELATED, EDITED]
     vectors = np.eye(3, 8, dtype=np.float32)
-    index.add_batch([1, 2, 3], vectors, [minhash(TextEvidence.of(text).char5) for text in texts],
+    index.add_batch([1, 2, 3], vectors, [shingle_signatures(TextEvidence.of(text)) for text in texts],
                     3, 3, T0)
     assert len(index) == 3
     # Probing with post 3's vector (one neighbour: post 3) and each text's shingles:
     # the oldest post's shingles have left the window, the newer ones are found.
-    assert index.candidates(vectors[2], minhash(TextEvidence.of(CLAIM).char5), 1) == {3}
-    assert index.candidates(vectors[2], minhash(TextEvidence.of(UNRELATED).char5), 1) == {2, 3}
+    assert index.candidates(vectors[2], shingle_signatures(TextEvidence.of(CLAIM)), 1) == {3}
+    assert index.candidates(vectors[2], shingle_signatures(TextEvidence.of(UNRELATED)), 1) == {2, 3}
+
+
+LONG_POST = CLAIM + (". Видео появилось вечером в нескольких каналах, сама журналистка заявила, что "
+                     "никогда не записывала такого обращения, а её голос подделан нейросетью. Акимат "
+                     "напомнил, что шествие в этом году не согласовано, и попросил не распространять "
+                     "ролик. Редакция проверяет происхождение записи и обещает рассказать подробности. "
+                     "Эксперты по цифровой безопасности отмечают, что за последнюю неделю это уже третье "
+                     "поддельное обращение известных людей: прежде в таких роликах появлялись депутат "
+                     "маслихата и популярный блогер. Все три видео сначала выложил один и тот же "
+                     "анонимный канал, затем их подхватили десятки чатов в нескольких городах страны. "
+                     "Полиция просит сообщать о подобных публикациях через официальный бот ведомства")
+
+
+def test_a_flash_is_found_by_the_opening_words_of_the_long_post_it_heads():
+    flash, full = TextEvidence.of("⚡️" + CLAIM), TextEvidence.of(LONG_POST)
+    assert jaccard(flash.char5, full.char5) < LSH_THRESHOLD  # by the whole text's shingles: by chance
+    index = ClusterIndex("any model")
+    vectors = np.eye(2, 8, dtype=np.float32)  # the flash's vector is nearest the unrelated post
+    signatures = [shingle_signatures(full), shingle_signatures(TextEvidence.of(UNRELATED))]
+    index.add_batch([1, 2], vectors, signatures, 2, 2, T0)
+    assert index.candidates(vectors[1], shingle_signatures(flash), 1) == {1, 2}
+
+
+def test_shingle_hashes_are_the_same_in_every_worker_process():
+    """Placements go through the LSH index: salted hashes made them differ between runs."""
+    program = ("import sys; from monitor.similarity import TextEvidence; "
+               "print(TextEvidence.of(sys.argv[1]).char5.tolist())")
+    outputs = {subprocess.run([sys.executable, "-c", program, CLAIM], check=True, capture_output=True,
+                              text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+               for seed in ("1", "2")}
+    assert outputs == {f"{TextEvidence.of(CLAIM).char5.tolist()}\n"}
 
 
 # Thresholds no pair reaches: posts placed under it each open a cluster of their own.

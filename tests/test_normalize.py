@@ -1,3 +1,4 @@
+from monitor.language import detect_language
 from monitor.normalize import clean_text, fingerprint, matching_text, readable_text
 
 CLAIM = "Аким Алматы призвал всех жителей выйти 9 мая на шествие Бессмертного полка"
@@ -46,3 +47,9 @@ def test_html_markup_put_around_a_claim_does_not_count_for_matching():
     disguised = f'<script>window.x = 1</script><img src=x onerror="alert(1)"> <b>{CLAIM}</b><br/>'
     assert matching_text(disguised) == matching_text(CLAIM)
     assert matching_text("цена < 5 и > 3") == "цена 5 и 3"  # a lone angle bracket is no tag
+
+
+def test_the_language_of_a_post_is_told_from_its_words_not_the_addresses_of_its_links():
+    post = ("Bitcoin упал до $93.700 на [фоне](https://t.me/+XMYKyWqjoWM2YTU6) новости о военном "
+            "положении в Корее. [@cryptoflash](https://t.me/+XMYKyWqjoWM2YTU6)")
+    assert detect_language(post) == "ru"

@@ -5,6 +5,7 @@ The figures themselves are measured on full splits in docs/quality.md, not here.
 from __future__ import annotations
 
 import json
+from itertools import combinations
 
 import numpy as np
 import pytest
@@ -139,7 +140,31 @@ def test_a_calibration_fitted_on_other_features_is_refused_with_what_to_do(tmp_p
 def test_numbers_that_disagree_lower_the_probability_of_the_same_claim(rules):
     claim = "Акимат Алматы запретил шествие 9 мая у Вечного огня"
     original, other_day = TextEvidence.of(claim), TextEvidence.of(claim.replace("9 мая", "1 мая"))
-    assert rules.judge(0.95, original, original, "ru")[0] > rules.judge(0.95, original, other_day, "ru")[0]
+    same_day, day_differs = (rules.judge(0.95, original, other, "ru", "ru")[0]
+                             for other in (original, other_day))
+    assert same_day > day_differs
+
+
+# Three different claims about one event: the English-only default model gives them
+# cosines of 0.80 to 0.85, which the English weighing takes for the same claim.
+SOUTH_KOREA = [
+    "Парламент Южной Кореи проголосовал за отмену военного положения в стране, которое "
+    "несколькими часами ранее объявил президент Юн Сок Ёль",
+    "США на фоне ситуации с введением и отменой военного положения в Южной Корее отложили "
+    "совместные учения по ядерному сдерживанию КНДР",
+    "Представитель правящей партии Южной Кореи извинился за действия президента, объявившего "
+    "о введении военного положения в стране",
+]
+
+
+def test_russian_posts_on_one_event_stay_different_claims_when_one_was_taken_for_english(encoder, rules):
+    vectors = encoder.encode(SOUTH_KOREA)
+    evidence = [TextEvidence.of(text) for text in SOUTH_KOREA]
+    for first, second in combinations(range(len(SOUTH_KOREA)), 2):
+        cosine = float(vectors[first] @ vectors[second])
+        assert rules.judge(cosine, evidence[first], evidence[second], "en", "en")[1]  # why it matters
+        assert not rules.judge(cosine, evidence[first], evidence[second], "ru", "ru")[1]
+        assert not rules.judge(cosine, evidence[first], evidence[second], "en", "ru")[1]
 
 
 def test_eval_retrieval_finds_the_fact_checks_of_real_tweets(encoder, rules):

@@ -19,6 +19,7 @@ from monitor.db.models import AuditEntry, Cluster, Embedding, KnownClaim
 from monitor.db.session import unit_of_work
 from monitor.embed.encoder import Encoder, resolve_model
 from monitor.embed.stage import vector_from_bytes
+from monitor.language import detect_language
 from monitor.messages import UserError
 from monitor.normalize import readable_text
 from monitor.review.labels import LABELS
@@ -88,9 +89,9 @@ def embed_new_claims(session_factory: sessionmaker[Session], encoder: Encoder) -
 
 
 @lru_cache(maxsize=4096)
-def _claim_evidence(text: str) -> TextEvidence:
+def _claim_evidence(text: str) -> tuple[TextEvidence, str | None]:
     # The index is loaded for every cluster task and cluster page; claims rarely change.
-    return TextEvidence.of(text)
+    return TextEvidence.of(text), detect_language(text)
 
 
 class KnownClaimIndex:
@@ -98,7 +99,7 @@ class KnownClaimIndex:
 
     def __init__(self, claims: list[KnownClaim], matching: ClaimMatching | None = None):
         self.matching = matching
-        self.claims = [(claim, _claim_evidence(claim.text),
+        self.claims = [(claim, *_claim_evidence(claim.text),
                         vector_from_bytes(claim.vector)
                         if matching and claim.vector and claim.vector_model == matching.model_id else None)
                        for claim in claims]
@@ -128,7 +129,7 @@ class KnownClaimIndex:
         which needs no vector and holds across models."""
         evidence = TextEvidence.of(text)
         found = []
-        for claim, claim_evidence, claim_vector in self.claims:
+        for claim, claim_evidence, claim_language, claim_vector in self.claims:
             if claim.cluster_id == cluster_id:
                 found.append(ClaimMatch(claim, 1.0, "promoted from this cluster"))
                 continue
@@ -139,7 +140,7 @@ class KnownClaimIndex:
                 ways.append(ClaimMatch(claim, round(overlap, 2), f"shares {overlap:.0%} of its wording"))
             if vector is not None and claim_vector is not None:
                 probability, same_claim = self.matching.rules.judge(
-                    float(vector @ claim_vector), evidence, claim_evidence, language)
+                    float(vector @ claim_vector), evidence, claim_evidence, language, claim_language)
                 if same_claim:
                     ways.append(ClaimMatch(claim, round(probability, 2),
                                            f"carries the same claim (probability {probability:.0%})"))

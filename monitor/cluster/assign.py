@@ -28,7 +28,7 @@ from monitor.cluster.merge import merge_into, separated
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
 from monitor.embed.stage import vector_from_bytes
-from monitor.similarity import MatchRules, TextEvidence, minhash
+from monitor.similarity import MatchRules, TextEvidence, shingle_signatures
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Representative(NamedTuple):
     post_id: int
     vector: np.ndarray
     evidence: TextEvidence
+    language: str | None
 
 
 AUTO_MERGE_ACTOR = "cluster stage"
@@ -77,9 +78,9 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     for post, blob in rows:
         vector = vector_from_bytes(blob)
         evidence = index.evidence(post.id, post.text)
-        signature = minhash(evidence.char5)
+        signatures = shingle_signatures(evidence)
         placement = reposted.get(post.fingerprint) or place(session, index, post, vector, evidence,
-                                                            signature, rules)
+                                                            signatures, rules)
         if placement.same_claim_clusters:
             placement, merged = _merge_same_claim(session, placement, post.id)
             event_ids += merged
@@ -98,7 +99,7 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         post.stage, post.stage_changed_at = Stage.clustered, utcnow()
         session.flush()
         cluster_id = membership.cluster_id
-        index.add(post.id, vector, evidence, membership.id, membership.created_at, signature)
+        index.add(post.id, vector, evidence, membership.id, membership.created_at, signatures)
         if post.fingerprint:
             reposted.setdefault(post.fingerprint, Placement(cluster_id, "fingerprint", 1.0, post.id))
         touched.add(cluster_id)
@@ -122,21 +123,22 @@ def _first_clustered_by_fingerprint(session: Session, fingerprints: set[str]) ->
 
 
 def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray, evidence: TextEvidence,
-          signature: MinHash | None, rules: MatchRules) -> Placement:
+          signatures: list[MinHash], rules: MatchRules) -> Placement:
     """Where a post that is no exact repost goes: the cluster of its most probable same-claim
     candidate, or a new one."""
-    candidate_ids = index.candidates(vector, signature, rules.neighbours) - {post.id}
+    candidate_ids = index.candidates(vector, signatures, rules.neighbours) - {post.id}
     if not candidate_ids:
         return Placement(None, "new")
     matches: dict[int, Placement] = {}  # the best match in each cluster
     rows = session.execute(
-        select(Post.id, Post.text, ClusterMembership.cluster_id)
+        select(Post.id, Post.text, Post.language, ClusterMembership.cluster_id)
         .join(ClusterMembership, ClusterMembership.post_id == Post.id)
         .where(Post.id.in_(candidate_ids))
     ).all()
-    cosines = index.vectors([candidate_id for candidate_id, _, _ in rows]) @ vector
-    for (candidate_id, text, cluster_id), cosine in zip(rows, cosines.tolist(), strict=True):
-        score, same_claim = rules.judge(cosine, evidence, index.evidence(candidate_id, text), post.language)
+    cosines = index.vectors([row.id for row in rows]) @ vector
+    for (candidate_id, text, language, cluster_id), cosine in zip(rows, cosines.tolist(), strict=True):
+        score, same_claim = rules.judge(cosine, evidence, index.evidence(candidate_id, text),
+                                        post.language, language)
         if not same_claim:
             continue
         if cluster_id not in matches or score > matches[cluster_id].similarity:
@@ -148,28 +150,34 @@ def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
         # Otherwise a digest that retells two stories would join them, and posts like it would follow.
         representative = _representative(session, index, match.cluster_id)
         if representative is None or representative.post_id == match.matched_post_id or rules.judge(
-                float(vector @ representative.vector), evidence, representative.evidence, post.language)[1]:
+                float(vector @ representative.vector), evidence, representative.evidence,
+                post.language, representative.language)[1]:
             agreeing.append((match, representative))
     if not agreeing:
         return Placement(None, "new")
     (best, best_representative), others = agreeing[0], agreeing[1:]
     return replace(best, same_claim_clusters=tuple(
         match.cluster_id for match, representative in others
-        if best_representative is not None and representative is not None and rules.judge(
-            float(best_representative.vector @ representative.vector), best_representative.evidence,
-            representative.evidence, post.language)[1]))
+        if best_representative is not None and representative is not None
+        and _carry_same_claim(rules, best_representative, representative)))
+
+
+def _carry_same_claim(rules: MatchRules, first: Representative, second: Representative) -> bool:
+    return rules.judge(float(first.vector @ second.vector), first.evidence, second.evidence,
+                       first.language, second.language)[1]
 
 
 def _representative(session: Session, index: ClusterIndex, cluster_id: int) -> Representative | None:
     found = session.execute(
-        select(Post.id, Post.text, Embedding.vector)
+        select(Post.id, Post.text, Post.language, Embedding.vector)
         .join(Cluster, Cluster.representative_post_id == Post.id)
         .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
         .where(Cluster.id == cluster_id)
     ).first()
     if found is None:
         return None
-    return Representative(found.id, vector_from_bytes(found.vector), index.evidence(found.id, found.text))
+    return Representative(found.id, vector_from_bytes(found.vector), index.evidence(found.id, found.text),
+                          found.language)
 
 
 def _merge_same_claim(session: Session, placement: Placement, post_id: int) -> tuple[Placement, list[int]]:

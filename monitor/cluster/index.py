@@ -8,7 +8,8 @@ rebuilt from it when a worker starts, and catch up on memberships other processe
 committed since, using the membership id as a watermark. Keys are post ids.
 
 The shingle index covers the most recent posts only (LSH_WINDOW): its memory grows with
-every band of every post (about 6 KB a post), and a wave of reposts is recent by nature;
+every band of every post (about 6 KB a post, twice that for a long one, which is also
+indexed by its opening words), and a wave of reposts is recent by nature;
 an old claim coming back is still found by its embedding, and by the known claims.
 
 The index also keeps the vectors (usearch stores them) and, for the posts placed most
@@ -29,7 +30,7 @@ from usearch.index import Index
 
 from monitor.db.models import ClusterMembership, Embedding, Post
 from monitor.embed.stage import vector_from_bytes
-from monitor.similarity import MINHASH_PERMUTATIONS, TextEvidence, minhash
+from monitor.similarity import MINHASH_PERMUTATIONS, TextEvidence, shingle_signatures
 
 SYNC_CHUNK = 5_000
 # Evidence kept for this many posts (about 8 KB each for a Telegram post); older
@@ -55,7 +56,7 @@ class ClusterIndex:
         """Forget everything; the next sync rebuilds from the database."""
         self._vectors: Index | None = None  # made at the first vector, which gives the dimensions
         self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=MINHASH_PERMUTATIONS)
-        self._lsh_keys: OrderedDict[int, None] = OrderedDict()  # oldest first
+        self._lsh_keys: OrderedDict[int, int] = OrderedDict()  # post: signatures; oldest first
         self._evidence: OrderedDict[int, tuple[int, TextEvidence]] = OrderedDict()  # by post: text's hash
         self.watermark = 0
         self._watermark_stamp: tuple | None = None  # (post id, placed at) of that membership
@@ -79,9 +80,9 @@ class ClusterIndex:
                 .order_by(ClusterMembership.id).limit(SYNC_CHUNK)).all()
             if not rows:
                 return added
-            signatures = [minhash(self.evidence(post_id, text).char5)
+            signatures = [shingle_signatures(self.evidence(post_id, text))
                           # older ones would leave the shingle window at once
-                          if position >= pending - self.lsh_window else None
+                          if position >= pending - self.lsh_window else []
                           for position, (_, _, post_id, text, _) in enumerate(rows, start=added)]
             membership_id, placed_at, post_id, _, _ = rows[-1]
             self.add_batch([post_id for _, _, post_id, _, _ in rows],
@@ -116,15 +117,16 @@ class ClusterIndex:
         return np.vstack(found)
 
     def add(self, post_id: int, vector: np.ndarray, evidence: TextEvidence, membership_id: int,
-            placed_at: datetime, signature: MinHash | None = None) -> None:
-        """Index a placed post; SIGNATURE is the MinHash of its shingles, if already computed."""
-        self.add_batch([post_id], vector.reshape(1, -1), [signature or minhash(evidence.char5)],
+            placed_at: datetime, signatures: list[MinHash] | None = None) -> None:
+        """Index a placed post; SIGNATURES are its shingle_signatures, if already computed."""
+        self.add_batch([post_id], vector.reshape(1, -1),
+                       [shingle_signatures(evidence) if signatures is None else signatures],
                        membership_id, post_id, placed_at)
 
-    def add_batch(self, post_ids: list[int], vectors: np.ndarray, signatures: list[MinHash | None],
+    def add_batch(self, post_ids: list[int], vectors: np.ndarray, signatures: list[list[MinHash]],
                   last_membership_id: int, last_post_id: int, last_placed_at: datetime) -> None:
         """Index placed posts in the order of their memberships, the last one named: their
-        vectors, one row each, and their shingles' MinHashes (None: not in the shingle index)."""
+        vectors, one row each, and their shingle_signatures (none: not in the shingle index)."""
         if self._vectors is None:
             self._vectors = Index(ndim=vectors.shape[-1], metric="cos", dtype="f16",
                                   expansion_add=ANN_EXPANSION_ADD)
@@ -134,29 +136,32 @@ class ClusterIndex:
         # One post is added on this thread: starting the thread pool costs more than the work.
         self._vectors.add(np.asarray(post_ids, dtype=np.uint64), vectors,
                           threads=1 if len(post_ids) == 1 else 0)
-        for post_id, signature in zip(post_ids, signatures, strict=True):
-            self._add_shingles(post_id, signature)
+        for post_id, post_signatures in zip(post_ids, signatures, strict=True):
+            self._add_shingles(post_id, post_signatures)
         if last_membership_id > self.watermark:
             self.watermark, self._watermark_stamp = last_membership_id, (last_post_id, last_placed_at)
 
-    def _add_shingles(self, post_id: int, signature: MinHash | None) -> None:
-        if post_id in self._lsh_keys:
-            self._lsh.remove(post_id)
-            del self._lsh_keys[post_id]
-        if signature is None:
+    def _add_shingles(self, post_id: int, signatures: list[MinHash]) -> None:
+        self._remove_shingles(post_id)
+        if not signatures:
             return
-        self._lsh.insert(post_id, signature, check_duplication=False)
-        self._lsh_keys[post_id] = None
+        for part, signature in enumerate(signatures):  # keyed (post id, part)
+            self._lsh.insert((post_id, part), signature, check_duplication=False)
+        self._lsh_keys[post_id] = len(signatures)
         if len(self._lsh_keys) > self.lsh_window:
-            self._lsh.remove(self._lsh_keys.popitem(last=False)[0])
+            self._remove_shingles(next(iter(self._lsh_keys)))
 
-    def candidates(self, vector: np.ndarray, signature: MinHash | None, neighbours: int) -> set[int]:
+    def _remove_shingles(self, post_id: int) -> None:
+        for part in range(self._lsh_keys.pop(post_id, 0)):
+            self._lsh.remove((post_id, part))
+
+    def candidates(self, vector: np.ndarray, signatures: list[MinHash], neighbours: int) -> set[int]:
         """Post ids worth comparing with: nearest by embedding, and similar by shingles
-        (SIGNATURE: the MinHash of the post's shingles; None for a text without any)."""
+        (SIGNATURES: the post's shingle_signatures)."""
         found: set[int] = set()
         if len(self):
             matches = self._vectors.search(vector, min(neighbours, len(self)), threads=1)
             found.update(int(key) for key in matches.keys)
-        if signature is not None:
-            found.update(self._lsh.query(signature))
+        for signature in signatures:
+            found.update(post_id for post_id, _ in self._lsh.query(signature))
         return found

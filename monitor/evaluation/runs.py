@@ -78,6 +78,7 @@ def evaluate_retrieval(encoder: Encoder, rules: MatchRules, claims: list[tuple[s
     claim_ids = [claim_id for claim_id, _ in claims]
     claim_vectors = encoder.encode([readable_text(text) for _, text in claims])
     claim_evidence = [TextEvidence.of(text) for _, text in claims]
+    claim_languages = [detect_language(text) for _, text in claims]
     query_vectors = encoder.encode([readable_text(text) for _, text in queries])
     average_precisions, first_hits = [], []
     for (query_id, text), query_vector in zip(queries, query_vectors, strict=True):
@@ -85,7 +86,7 @@ def evaluate_retrieval(encoder: Encoder, rules: MatchRules, claims: list[tuple[s
         nearest = np.argsort(-cosines)[:RETRIEVAL_CANDIDATES]
         evidence, language = TextEvidence.of(text), detect_language(text)
         ranked = sorted(nearest, reverse=True, key=lambda n: rules.judge(
-            float(cosines[n]), evidence, claim_evidence[n], language)[0])
+            float(cosines[n]), evidence, claim_evidence[n], language, claim_languages[n])[0])
         ranked_ids = [claim_ids[n] for n in ranked]
         average_precisions.append(average_precision_at(ranked_ids, relevant[query_id], k))
         first_hits.append(1.0 if ranked_ids and ranked_ids[0] in relevant[query_id] else 0.0)

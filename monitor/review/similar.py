@@ -16,7 +16,13 @@ from monitor.embed.stage import vector_from_bytes
 from monitor.language import detect_language
 from monitor.messages import NotFound
 from monitor.normalize import matching_text, readable_text
-from monitor.similarity import MatchRules, TextEvidence, containment, jaccard, minhash
+from monitor.similarity import (
+    MatchRules,
+    TextEvidence,
+    containment,
+    jaccard,
+    shingle_signatures,
+)
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ def find_similar(session: Session, index: ClusterIndex, encoder: Encoder, text: 
     index.sync(session)
     vector = encoder.encode([readable_text(text)])[0]
     evidence, language = TextEvidence.of(text), detect_language(text)
-    candidate_ids = index.candidates(vector, minhash(evidence.char5), max(limit, rules.neighbours))
+    candidate_ids = index.candidates(vector, shingle_signatures(evidence), max(limit, rules.neighbours))
     if not candidate_ids:
         return []
     found = []
@@ -68,7 +74,7 @@ def find_similar(session: Session, index: ClusterIndex, encoder: Encoder, text: 
     ):
         cosine = float(np.dot(vector, vector_from_bytes(blob)))
         other = TextEvidence.of(post.text)
-        score, same_claim = rules.judge(cosine, evidence, other, language)
+        score, same_claim = rules.judge(cosine, evidence, other, language, post.language)
         found.append(SimilarPost(post, cluster_id, cosine, score, jaccard(evidence.char5, other.char5),
                                  containment(evidence.char5, other.char5), same_claim))
     found.sort(key=lambda hit: (hit.same_claim, hit.score), reverse=True)
