@@ -121,8 +121,8 @@ class Encoder:
         batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
         with ThreadPoolExecutor(self.tokenizer_threads, thread_name_prefix="tokenizer") as pool:
-            tokenized = pool.map(lambda batch: self._model.tokenize([texts[position] for position in batch]),
-                                 batches)
+            tokenized = pool.map(
+                lambda batch: self._model.preprocess([texts[position] for position in batch]), batches)
             for batch, features in zip(batches, tokenized, strict=True):
                 with torch.inference_mode():
                     output = self._model(batch_to_device(features, self._model.device))["sentence_embedding"]
