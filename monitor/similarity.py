@@ -62,8 +62,10 @@ def _hashed(items: list[str] | set[str], length: int) -> np.ndarray:
     return _hashed_rows(codes.reshape(-1, length))
 
 
-_MULTIPLIER, _MIX_1, _MIX_2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), \
-    np.uint64(0x94D049BB133111EB)
+# A multiplicative hash over the code points, then splitmix64's finalizer.
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2 = np.uint64(0x94D049BB133111EB)
 
 
 def _hashed_rows(codes: np.ndarray) -> np.ndarray:
