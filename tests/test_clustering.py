@@ -90,6 +90,19 @@ def test_two_workers_placing_near_duplicates_at_once_open_one_cluster(database, 
     assert cluster_of(database, first) == cluster_of(database, second)
 
 
+def test_under_a_backlog_a_task_also_places_the_posts_waiting_for_it(database, encoder):
+    first, second, third = embedded_posts(database, encoder, [CLAIM, EDITED, UNRELATED])
+    index = ClusterIndex(encoder.model_id)
+    with database.session() as session:
+        placed = assign_posts(session, index, [third], RULES, take_waiting=1)
+    assert placed.posts == 2  # its own post and the oldest waiting one
+    assert cluster_of(database, second) is None
+    with database.session() as session:
+        assert assign_posts(session, index, [first], RULES, take_waiting=10).posts == 1
+        assert assign_posts(session, index, [first], RULES, take_waiting=10).posts == 0  # nothing left
+    assert cluster_of(database, first) == cluster_of(database, second) != cluster_of(database, third)
+
+
 def test_a_restarted_worker_rebuilds_its_index_from_the_database(database, encoder):
     original, edited = embedded_posts(database, encoder, [CLAIM, EDITED])
     with database.session() as session:

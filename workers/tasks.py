@@ -16,7 +16,7 @@ from sqlalchemy import select
 from monitor import metrics
 from monitor.alerts.known_claims import embed_new_claims
 from monitor.alerts.rules import AlertPolicy, evaluate_alerts
-from monitor.cluster.assign import assign_posts
+from monitor.cluster.assign import WAITING_TAKEN, assign_posts
 from monitor.db.models import AlertEvent, utcnow
 from monitor.db.session import unit_of_work
 from monitor.embed.stage import pending_texts, store_embeddings
@@ -149,7 +149,8 @@ def cluster_posts_task(post_ids: list[int]) -> int:
     try:
         with unit_of_work(runtime.session_factory(settings)) as session:
             with metrics.CLUSTER_SECONDS.time():
-                placed = assign_posts(session, index, post_ids, MatchRules.from_settings(settings))
+                placed = assign_posts(session, index, post_ids, MatchRules.from_settings(settings),
+                                      WAITING_TAKEN)
             clusters = placed.cluster_ids
             policy = AlertPolicy.from_settings(settings)
             events = placed.event_ids + evaluate_alerts(session, clusters, policy)

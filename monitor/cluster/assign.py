@@ -55,23 +55,30 @@ class Representative(NamedTuple):
 
 
 AUTO_MERGE_ACTOR = "cluster stage"
+# Other waiting posts a cluster task takes (see assign_posts): a few seconds of work at most.
+WAITING_TAKEN = 256
 
 
 def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
-                 rules: MatchRules) -> Assigned:
-    """Cluster the embedded posts among ``post_ids``.
+                 rules: MatchRules, take_waiting: int = 0) -> Assigned:
+    """Cluster the embedded posts among ``post_ids``, and up to TAKE_WAITING other embedded
+    posts waiting for this stage, oldest first: under a backlog of one-post tasks (the
+    Telegram listener sends one post at a time) batches then grow with the queue, and the
+    tasks sent for the posts taken find nothing left to do.
 
     Idempotent: posts already clustered are left as they are. The caller commits, and
     calls ``index.reset()`` if the transaction fails, since the index has the batch's vectors.
     """
     lock_cluster_assignment(session)
     index.sync(session)
-    rows = session.execute(
-        select(Post, Embedding.vector)
-        .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
-        .where(Post.id.in_(post_ids), Post.stage == Stage.embedded)
-        .order_by(Post.published_at, Post.id)
-    ).all()
+    embedded = (select(Post, Embedding.vector)
+                .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
+                .where(Post.stage == Stage.embedded))
+    rows = session.execute(embedded.where(Post.id.in_(post_ids))).all()
+    if take_waiting:
+        rows += session.execute(
+            embedded.where(Post.id.not_in(post_ids)).order_by(Post.id).limit(take_waiting)).all()
+    rows.sort(key=lambda row: (row[0].published_at, row[0].id))
     reposted = _first_clustered_by_fingerprint(session, {post.fingerprint for post, _ in rows} - {None})
     touched: set[int] = set()
     event_ids: list[int] = []
