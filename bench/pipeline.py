@@ -35,6 +35,7 @@ from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from monitor.embed.encoder import Encoder  # noqa: E402
 from monitor.embed.stage import pending_texts, store_embeddings  # noqa: E402
+from monitor.evaluation.datasets import channel_posts  # noqa: E402
 from monitor.ingest.records import PostRecord  # noqa: E402
 from monitor.ingest.store import store_posts  # noqa: E402
 from monitor.similarity import MatchRules  # noqa: E402
@@ -46,10 +47,7 @@ CLUSTER_BATCH = 64
 
 def real_posts(count: int) -> list[PostRecord]:
     """The COUNT newest posts, one per channel message."""
-    posts = {}
-    for path in sorted(CHANNELS.glob("*_messages.json")):
-        for post in json.loads(path.read_text()):
-            posts[(post["sender_id"], post["message_id"])] = post
+    posts = {(post["sender_id"], post["message_id"]): post for post in channel_posts(CHANNELS)}
     newest = sorted(posts.values(), key=lambda post: post["date"], reverse=True)[:count]
     return [PostRecord(source_kind="telegram", source_key=str(post["sender_id"]),
                        source_title=post["channel"], external_id=str(post["message_id"]),

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.db.models import Alert, ClusterMembership, Post, Source, Stage
+from monitor.evaluation.datasets import channel_posts
 from monitor.normalize import matching_text
 from monitor.similarity import jaccard, shingles
 from tests.conftest import SHARED_DATA, monitor_command
@@ -60,10 +61,7 @@ def test_sample_posts_flow_through_the_worker_into_clusters_and_an_alert(
 
 
 def real_channel_posts(since: str) -> list[dict]:
-    posts = []
-    for path in sorted(CHANNELS.glob("*_messages.json")):
-        posts += [post for post in json.loads(path.read_text()) if post["date"] >= since]
-    return posts
+    return [post for post in channel_posts(CHANNELS) if post["date"] >= since]
 
 
 def headline(text: str) -> str:

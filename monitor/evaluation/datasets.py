@@ -287,6 +287,13 @@ TELEGRAM_HELD_OUT_FROM = "2024-12-01"
 OPENING_CHARS = 50
 
 
+def channel_posts(channels: Path) -> list[dict]:
+    """Every post of the channel dumps in CHANNELS (``*_messages.json``: a JSON list of a
+    channel's posts with ``sender_id``, ``channel``, ``message_id``, ``date``, ``text``)."""
+    return [post for path in sorted(channels.glob("*_messages.json"))
+            for post in json.loads(path.read_text(encoding="utf-8"))]
+
+
 def telegram_repost_pairs(channels: Path, pairs_per_story: int = 3, negatives_per_positive: int = 3,
                           seed: int = 0) -> list[tuple[str, str, int]]:
     """Weakly labelled pairs of real channel posts, for the kind of pair headlines lack: a
@@ -300,8 +307,7 @@ def telegram_repost_pairs(channels: Path, pairs_per_story: int = 3, negatives_pe
     opening can lead two stories), so these pairs calibrate, and the measured figures
     come from the labelled sets.
     """
-    posts = [post for path in sorted(channels.glob("*_messages.json"))
-             for post in json.loads(path.read_text(encoding="utf-8"))
+    posts = [post for post in channel_posts(channels)
              if post["date"] < TELEGRAM_HELD_OUT_FROM and len(matching_text(post["text"]).split()) >= 5]
     opening = {id(post): matching_text(post["text"])[:OPENING_CHARS] for post in posts}
     by_opening, by_day = defaultdict(list), defaultdict(list)
