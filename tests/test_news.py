@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import httpx
@@ -10,8 +11,10 @@ from sqlalchemy import select
 
 from monitor.db.models import Post, Source, Stage, utcnow
 from monitor.news.feeds import parse_feed
+from monitor.news.http import FetchError, HttpPolicy, fetch, make_client
 from monitor.news.politeness import reserve_slot
 from monitor.news.sources import add_feed
+from monitor.notify.targets import TargetPolicy
 from tests.conftest import make_settings, monitor_command
 from tests.news_site import FEED_ETAG, serve_news_site
 from workers.celery_app import app
@@ -237,3 +240,24 @@ def test_a_feed_on_an_internal_address_is_refused_unless_allowed(database, news_
     assert result["status"] == "failed"
     assert "resolves to 127.0.0.1, an internal address; add it to FETCH_ALLOWED_ADDRESSES" in result["error"]
     assert news_site.hits("/cnn.rss") == hits_before and posts(database) == []
+
+
+def test_a_name_that_points_inside_by_the_time_of_connecting_is_refused(news_site, monkeypatch):
+    """DNS rebinding: the first answer is public and passes the check before the request;
+    the next one, which the connection would use, is the monitor's own host."""
+    resolve = socket.getaddrinfo
+    answers = iter(["93.184.215.14"])
+
+    def rebinding_dns(host, port, *args, **kwargs):  # a stand-in for a hostile name server
+        if host == "news.rebinding.test":
+            return resolve(next(answers, "127.0.0.1"), port, *args, **kwargs)
+        return resolve(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    settings = make_settings("sqlite://")  # nothing internal allowed
+    client = make_client(HttpPolicy.from_settings(settings), TargetPolicy.for_fetching(settings))
+    hits = news_site.hits("/cnn.rss")
+    with pytest.raises(FetchError, match="news.rebinding.test resolves to 127.0.0.1, an internal address"):
+        fetch(client, news_site.url("/cnn.rss").replace("127.0.0.1", "news.rebinding.test"),
+              HttpPolicy.from_settings(settings))
+    assert news_site.hits("/cnn.rss") == hits

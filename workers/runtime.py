@@ -16,7 +16,7 @@ from monitor.cluster.index import ClusterIndex
 from monitor.db.session import make_engine, make_session_factory
 from monitor.embed.encoder import Encoder, resolve_model
 from monitor.news.http import HttpPolicy, make_client
-from monitor.notify.targets import TargetPolicy
+from monitor.notify.targets import GuardedTransport, TargetPolicy
 
 
 @cache
@@ -38,7 +38,8 @@ def http_client(settings: Settings) -> httpx.Client:
 def webhook_client(settings: Settings) -> httpx.Client:
     # Redirects are followed by hand, each hop checked by the SSRF guard.
     return httpx.Client(timeout=settings.webhook_timeout_seconds, follow_redirects=False,
-                        headers={"User-Agent": settings.http_user_agent})
+                        headers={"User-Agent": settings.http_user_agent},
+                        transport=GuardedTransport(TargetPolicy.from_settings(settings)))
 
 
 @cache

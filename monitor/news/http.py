@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from monitor.notify.targets import ForbiddenTarget, TargetPolicy, check_target
+from monitor.notify.targets import ForbiddenTarget, GuardedTransport, TargetPolicy, check_target
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ def make_client(policy: HttpPolicy, targets: TargetPolicy) -> httpx.Client:
         max_redirects=policy.max_redirects,
         headers={"User-Agent": policy.user_agent},
         event_hooks={"request": [lambda request: check_target(str(request.url), targets)]},
+        transport=GuardedTransport(targets),
     )
 
 

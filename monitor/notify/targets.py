@@ -4,7 +4,10 @@ reach the monitor's own network.
 Loopback, private, link-local (cloud metadata at 169.254.169.254), multicast, reserved
 and unspecified addresses are refused unless listed in WEBHOOK_ALLOWED_ADDRESSES (for
 webhooks) or FETCH_ALLOWED_ADDRESSES (for fetches). The check runs when a subscription
-is made, before every attempt and fetch (DNS can change) and on every redirect hop.
+is made, before every attempt and fetch and on every redirect hop, for a clear error
+early; and again when the connection is made (GuardedTransport), on the very DNS answer
+the socket connects to: a name that resolves to a public address for the first check
+and to an internal one a moment later (DNS rebinding) is refused there.
 """
 
 from __future__ import annotations
@@ -12,6 +15,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+
+import httpcore
+import httpx
 
 from monitor.messages import UserError
 from monitor.urls import split_url
@@ -52,15 +58,21 @@ def check_target(url: str, policy: TargetPolicy) -> None:
     parts = split_url(url)
     if parts is None:
         raise ForbiddenTarget(f"{url}: not a valid URL (a malformed host or port)")
-    hostname, port = parts.hostname, parts.port
     if parts.scheme not in ("http", "https"):
         raise ForbiddenTarget(f"{url}: only http and https URLs are allowed")
-    if not hostname:
+    if not parts.hostname:
         raise ForbiddenTarget(f"{url}: no host")
+    checked_addresses(parts.hostname, parts.port or 443, policy, url)
+
+
+def checked_addresses(hostname: str, port: int, policy: TargetPolicy, what: str) -> list[str]:
+    """The addresses HOSTNAME resolves to, if none is internal (unless allowed); WHAT names
+    the target in the error."""
     try:
-        infos = socket.getaddrinfo(hostname, port or 443, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
-        raise ForbiddenTarget(f"{url}: cannot resolve {hostname}: {error}") from error
+        raise ForbiddenTarget(f"{what}: cannot resolve {hostname}: {error}") from error
+    addresses = []
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%")[0])
         if getattr(address, "ipv4_mapped", None):
@@ -68,5 +80,34 @@ def check_target(url: str, policy: TargetPolicy) -> None:
         internal = (address.is_loopback or address.is_private or address.is_link_local
                     or address.is_multicast or address.is_reserved or address.is_unspecified)
         if internal and not policy.is_allowed(address):
-            raise ForbiddenTarget(f"{url}: {parts.hostname} resolves to {address}, an internal "
+            raise ForbiddenTarget(f"{what}: {hostname} resolves to {address}, an internal "
                                   f"address; add it to {policy.setting} if this is intended")
+        addresses.append(info[4][0])
+    return addresses
+
+
+class GuardedNetwork(httpcore.SyncBackend):
+    """Connects only to an address it has just checked, from one DNS answer."""
+
+    def __init__(self, policy: TargetPolicy):
+        self.policy = policy
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options=None) -> httpcore.NetworkStream:
+        error: httpcore.ConnectError | None = None
+        for address in checked_addresses(host, port, self.policy, f"{host}:{port}"):
+            try:  # the first address that answers, as socket.create_connection does
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as failed:
+                error = failed
+        raise error or httpcore.ConnectError(f"{host} resolves to no address")
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """httpx's own transport on a GuardedNetwork. TLS still checks the certificate against
+    the URL's host name: httpcore takes it from the URL, not from the address dialled."""
+
+    def __init__(self, policy: TargetPolicy):
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                             network_backend=GuardedNetwork(policy))
