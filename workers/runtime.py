@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from config import Settings
 from monitor.cluster.index import ClusterIndex
 from monitor.db.session import make_engine, make_session_factory
-from monitor.embed.encoder import Encoder, resolve_model
+from monitor.embed.encoder import Encoder, configured_model_id
 from monitor.news.http import HttpPolicy, make_client
 from monitor.notify.targets import GuardedTransport, TargetPolicy
 
@@ -45,4 +45,4 @@ def webhook_client(settings: Settings) -> httpx.Client:
 @cache
 def cluster_index(settings: Settings) -> ClusterIndex:
     # Needs the model's id, not the model: the cluster worker never loads it.
-    return ClusterIndex(resolve_model(settings.embedding_model)[1])
+    return ClusterIndex(configured_model_id(settings))

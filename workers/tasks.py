@@ -152,8 +152,8 @@ def cluster_posts_task(post_ids: list[int]) -> int:
                 placed = assign_posts(session, index, post_ids, MatchRules.from_settings(settings),
                                       WAITING_TAKEN)
             clusters = placed.cluster_ids
-            policy = AlertPolicy.from_settings(settings)
-            events = placed.event_ids + evaluate_alerts(session, clusters, policy)
+            events = placed.event_ids + evaluate_alerts(session, clusters,
+                                                        AlertPolicy.from_settings(settings))
             kinds = Counter(session.scalars(select(AlertEvent.kind).where(AlertEvent.id.in_(events))))
     except BaseException:
         index.reset()  # it holds vectors of the rolled-back batch

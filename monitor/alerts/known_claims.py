@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.db.models import AuditEntry, Cluster, Embedding, KnownClaim
 from monitor.db.session import unit_of_work
-from monitor.embed.encoder import Encoder, resolve_model
+from monitor.embed.encoder import Encoder, configured_model_id
 from monitor.embed.stage import vector_from_bytes
 from monitor.language import detect_language
 from monitor.messages import UserError
@@ -46,7 +46,7 @@ class ClaimMatching:
 
     @classmethod
     def from_settings(cls, settings) -> "ClaimMatching":
-        return cls(MatchRules.from_settings(settings), resolve_model(settings.embedding_model)[1])
+        return cls(MatchRules.from_settings(settings), configured_model_id(settings))
 
 
 def add_known_claim(session: Session, text: str, label: str, actor: str, *, url: str | None = None,

@@ -32,6 +32,12 @@ def resolve_model(name_or_path: str, model_dir: str | None = None) -> tuple[str,
     return name_or_path, name_or_path
 
 
+def configured_model_id(settings) -> str:
+    """The id the configured model's vectors are recorded under, without loading it: what a
+    process that compares vectors (the cluster stage, known claims) looks them up by."""
+    return resolve_model(settings.embedding_model, settings.embedding_model_dir)[1]
+
+
 def download_model(name: str, directory: Path) -> Path:
     """Fetch NAME from the model hub once and save it in DIRECTORY; return where."""
     from sentence_transformers import SentenceTransformer
