@@ -47,7 +47,9 @@ class Assigned:
     event_ids: list[int]  # alert events of automatic merges (an absorbed cluster's alert closed)
 
 
-class Representative(NamedTuple):
+class PostClaim(NamedTuple):
+    """What a post brings to a same-claim judgement."""
+
     post_id: int
     vector: np.ndarray
     evidence: TextEvidence
@@ -150,15 +152,15 @@ def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
             continue
         if cluster_id not in matches or score > matches[cluster_id].similarity:
             matches[cluster_id] = Placement(cluster_id, "nearest", score, candidate_id)
-    agreeing: list[tuple[Placement, Representative | None]] = []
+    incoming = PostClaim(post.id, vector, evidence, post.language)
+    agreeing: list[tuple[Placement, PostClaim | None]] = []
     for match in sorted(matches.values(), key=lambda match: match.similarity, reverse=True):
         # Against chaining: a post joins a cluster only if it also carries the same claim as
         # the cluster's representative (its first post), not just as its nearest member.
         # Otherwise a digest that retells two stories would join them, and posts like it would follow.
         representative = _representative(session, index, match.cluster_id)
-        if representative is None or representative.post_id == match.matched_post_id or rules.judge(
-                float(vector @ representative.vector), evidence, representative.evidence,
-                post.language, representative.language)[1]:
+        if (representative is None or representative.post_id == match.matched_post_id
+                or _same_claim(rules, incoming, representative)):
             agreeing.append((match, representative))
     if not agreeing:
         return Placement(None, "new")
@@ -166,15 +168,15 @@ def place(session: Session, index: ClusterIndex, post: Post, vector: np.ndarray,
     return replace(best, same_claim_clusters=tuple(
         match.cluster_id for match, representative in others
         if best_representative is not None and representative is not None
-        and _carry_same_claim(rules, best_representative, representative)))
+        and _same_claim(rules, best_representative, representative)))
 
 
-def _carry_same_claim(rules: MatchRules, first: Representative, second: Representative) -> bool:
+def _same_claim(rules: MatchRules, first: PostClaim, second: PostClaim) -> bool:
     return rules.judge(float(first.vector @ second.vector), first.evidence, second.evidence,
                        first.language, second.language)[1]
 
 
-def _representative(session: Session, index: ClusterIndex, cluster_id: int) -> Representative | None:
+def _representative(session: Session, index: ClusterIndex, cluster_id: int) -> PostClaim | None:
     found = session.execute(
         select(Post.id, Post.text, Post.language, Embedding.vector)
         .join(Cluster, Cluster.representative_post_id == Post.id)
@@ -183,8 +185,8 @@ def _representative(session: Session, index: ClusterIndex, cluster_id: int) -> R
     ).first()
     if found is None:
         return None
-    return Representative(found.id, vector_from_bytes(found.vector), index.evidence(found.id, found.text),
-                          found.language)
+    return PostClaim(found.id, vector_from_bytes(found.vector), index.evidence(found.id, found.text),
+                     found.language)
 
 
 def _merge_same_claim(session: Session, placement: Placement, post_id: int) -> tuple[Placement, list[int]]:
