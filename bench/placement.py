@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import statistics
 import time
-from datetime import datetime, timezone
 
 import numpy as np
 
@@ -33,7 +32,6 @@ def measure_placement(sizes: list[int], dimensions: int, neighbours: int, probes
     """p50/p95 of one candidate lookup (ANN + LSH) at each index size, and the build rate."""
     rng = np.random.default_rng(0)
     index = ClusterIndex("synthetic")
-    placed_at = datetime.now(timezone.utc)
     results: dict[str, dict] = {}
     added, build_seconds = 0, 0.0
     for size in sorted(sizes):
@@ -43,8 +41,7 @@ def measure_placement(sizes: list[int], dimensions: int, neighbours: int, probes
             post_ids = list(range(added + 1, added + count + 1))
             in_window = [post_id > size - index.lsh_window for post_id in post_ids]
             signatures = [[minhash(_shingles(rng))] if recent else [] for recent in in_window]
-            index.add_batch(post_ids, _unit_vectors(rng, count, dimensions), signatures,
-                            post_ids[-1], post_ids[-1], placed_at)
+            index.add_batch(post_ids, _unit_vectors(rng, count, dimensions), signatures)
             added += count
         build_seconds += time.perf_counter() - started
         timings = []

@@ -13,7 +13,6 @@ short texts, which share much by chance.
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -84,22 +83,37 @@ def _hashed_rows(codes: np.ndarray) -> np.ndarray:
     return np.unique(hashes.view(np.int64))
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> int:
-    return np.intersect1d(a, b, assume_unique=True).size
+def _overlaps(a: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+    """How many hashed shingles A shares with each of OTHERS (all sorted and unique): one
+    search of them all in A, where a pair at a time cost a sort of both."""
+    shared = np.zeros(len(others))
+    flat = np.concatenate(others) if others else shared[:0].astype(np.int64)
+    if a.size and flat.size:
+        found = a[np.searchsorted(a, flat).clip(max=a.size - 1)] == flat
+        owner = np.repeat(np.arange(len(others)), [other.size for other in others])
+        shared = np.bincount(owner, weights=found, minlength=len(others))
+    return shared
 
 
-def jaccard(a: np.ndarray, b: np.ndarray, shared: int | None = None) -> float:
-    if not a.size or not b.size:
-        return 0.0
-    shared = _overlap(a, b) if shared is None else shared
-    return shared / (a.size + b.size - shared)
+def _jaccards(size: int, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
+    union = size + other_sizes - shared
+    return np.divide(shared, union, out=np.zeros(len(shared)), where=(other_sizes > 0) & (size > 0))
 
 
-def containment(a: np.ndarray, b: np.ndarray, shared: int | None = None) -> float:
-    """How much of the shorter text the longer one contains: a headline inside a full post."""
-    if a.size < MIN_SHINGLES_FOR_CONTAINMENT or b.size < MIN_SHINGLES_FOR_CONTAINMENT:
-        return 0.0
-    return (_overlap(a, b) if shared is None else shared) / min(a.size, b.size)
+def _containments(size: int, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
+    """How much of the shorter text the longer one contains: a headline inside a full post.
+    Below MIN_SHINGLES_FOR_CONTAINMENT shingles, nothing."""
+    smaller = np.minimum(size, other_sizes)
+    return np.divide(shared, smaller, out=np.zeros(len(shared)),
+                     where=smaller >= MIN_SHINGLES_FOR_CONTAINMENT)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    return float(_jaccards(a.size, np.array([b.size]), _overlaps(a, [b]))[0])
+
+
+def containment(a: np.ndarray, b: np.ndarray) -> float:
+    return float(_containments(a.size, np.array([b.size]), _overlaps(a, [b]))[0])
 
 
 _PERMUTATIONS = MinHash(num_perm=MINHASH_PERMUTATIONS)
@@ -144,12 +158,22 @@ class TextEvidence:
 
 def pair_features(cosine: float, a: TextEvidence, b: TextEvidence) -> tuple[float, ...]:
     """The signals, in the order of FEATURES."""
-    numbers_differ = 1.0 if a.numbers and b.numbers and a.numbers != b.numbers else 0.0
-    length_ratio = min(a.words, b.words) / max(a.words, b.words, 1)
-    shared_char5 = _overlap(a.char5, b.char5)
-    return (cosine, jaccard(a.char3, b.char3), jaccard(a.char5, b.char5, shared_char5),
-            jaccard(a.stems, b.stems), containment(a.char5, b.char5, shared_char5), numbers_differ,
-            length_ratio)
+    return tuple(features_against(np.array([cosine]), a, [b])[0].tolist())
+
+
+def features_against(cosines: np.ndarray, a: TextEvidence, others: list[TextEvidence]) -> np.ndarray:
+    """The signals of A paired with each of OTHERS (COSINES: A's with each), one row each."""
+    def shared_and_sizes(name: str) -> tuple[int, np.ndarray, np.ndarray]:
+        mine, theirs = getattr(a, name), [getattr(other, name) for other in others]
+        return mine.size, np.array([each.size for each in theirs]), _overlaps(mine, theirs)
+
+    char3, char5, stems = (shared_and_sizes(name) for name in ("char3", "char5", "stems"))
+    numbers_differ = [1.0 if a.numbers and other.numbers and a.numbers != other.numbers else 0.0
+                      for other in others]
+    words = np.array([other.words for other in others], dtype=np.float64)
+    length_ratio = np.minimum(a.words, words) / np.maximum(np.maximum(a.words, words), 1)
+    return np.column_stack([cosines, _jaccards(*char3), _jaccards(*char5), _jaccards(*stems),
+                            _containments(*char5), numbers_differ, length_ratio]).reshape(len(others), -1)
 
 
 @dataclass(frozen=True)
@@ -162,8 +186,11 @@ class Weighing:
     short_text_threshold: float  # for pairs whose shorter text is short; never below threshold
 
     def probability(self, features: tuple[float, ...]) -> float:
-        z = self.bias + sum(weight * value for weight, value in zip(self.weights, features, strict=True))
-        return 1.0 / (1.0 + math.exp(-z))
+        return float(self.probabilities(np.array([features]))[0])
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Of each row of FEATURES."""
+        return 1.0 / (1.0 + np.exp(-(features @ np.array(self.weights) + self.bias)))
 
 
 def pair_kinds(language: str | None, shortest_words: int, longest_words: int,
@@ -191,10 +218,24 @@ class Calibration:
     def judge(self, features: tuple[float, ...], language: str | None, shortest_words: int,
               longest_words: int) -> tuple[float, float]:
         """(probability of the same claim, the threshold it must reach)."""
-        weighing = next(self.by_kind[kind] for kind in pair_kinds(
-            language, shortest_words, longest_words, self.long_text_words) if kind in self.by_kind)
-        short = shortest_words < self.short_text_words
-        return weighing.probability(features), weighing.short_text_threshold if short else weighing.threshold
+        probabilities, thresholds = self.judge_many(np.array([features]), [language],
+                                                    np.array([shortest_words]), np.array([longest_words]))
+        return float(probabilities[0]), float(thresholds[0])
+
+    def judge_many(self, features: np.ndarray, languages: list[str | None], shortest_words: np.ndarray,
+                   longest_words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """judge for each row of FEATURES, with the pair's language and word counts."""
+        probabilities, thresholds = np.zeros(len(features)), np.zeros(len(features))
+        kinds = [next(kind for kind in pair_kinds(language, int(shortest), int(longest),
+                                                  self.long_text_words) if kind in self.by_kind)
+                 for language, shortest, longest in zip(languages, shortest_words, longest_words,
+                                                        strict=True)]
+        for kind in set(kinds):
+            rows, weighing = np.array([each == kind for each in kinds]), self.by_kind[kind]
+            probabilities[rows] = weighing.probabilities(features[rows])
+            thresholds[rows] = np.where(shortest_words[rows] < self.short_text_words,
+                                        weighing.short_text_threshold, weighing.threshold)
+        return probabilities, thresholds
 
     def save(self, path: Path) -> None:
         data = {"features": list(FEATURES), **asdict(self)}
@@ -252,7 +293,7 @@ def _fit_weighing(features: np.ndarray, labels: np.ndarray, short: np.ndarray) -
 
     fitted = LogisticRegression(C=1.0, max_iter=5000).fit(features, labels)
     weighing = Weighing(tuple(float(w) for w in fitted.coef_[0]), float(fitted.intercept_[0]), 0.0, 0.0)
-    probabilities = np.array([weighing.probability(tuple(row)) for row in features])
+    probabilities = weighing.probabilities(features)
     threshold = best_f1_threshold(probabilities, labels)[0]
     short_threshold = threshold
     if _both_kinds(labels[short], MIN_SHORT_PAIRS):
@@ -307,9 +348,16 @@ class MatchRules:
         languages. Texts in two languages must pass the weighing of each: a weighing fitted on
         English trusts the embedding cosine, which an English model gives any two Russian
         texts on one topic, so a Russian post taken for English would join them all."""
-        features = pair_features(cosine, a, b)
-        shortest, longest = min(a.words, b.words), max(a.words, b.words)
-        verdicts = [self.calibration.judge(features, each, shortest, longest)
-                    for each in dict.fromkeys((language, other_language))]
-        return (min(probability for probability, _ in verdicts),
-                all(probability >= threshold for probability, threshold in verdicts))
+        probabilities, same_claim = self.judge_many(np.array([cosine]), a, [b], language, [other_language])
+        return float(probabilities[0]), bool(same_claim[0])
+
+    def judge_many(self, cosines: np.ndarray, a: TextEvidence, others: list[TextEvidence],
+                   language: str | None, other_languages: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """judge A against each of OTHERS at once: (probabilities, whether each passes)."""
+        features = features_against(cosines, a, others)
+        words = np.array([other.words for other in others])
+        shortest, longest = np.minimum(a.words, words), np.maximum(a.words, words)
+        verdicts = [self.calibration.judge_many(features, languages, shortest, longest)
+                    for languages in ([language] * len(others), other_languages)]
+        return (np.minimum(*(probabilities for probabilities, _ in verdicts)),
+                np.logical_and(*(probabilities >= thresholds for probabilities, thresholds in verdicts)))

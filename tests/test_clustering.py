@@ -180,8 +180,7 @@ def test_shingles_are_indexed_for_the_most_recent_posts_only_and_vectors_for_all
     index = ClusterIndex("any model", lsh_window=2)
     texts = [CLAIM, UNRELATED, EDITED]
     vectors = np.eye(3, 8, dtype=np.float32)
-    index.add_batch([1, 2, 3], vectors, [shingle_signatures(TextEvidence.of(text)) for text in texts],
-                    3, 3, T0)
+    index.add_batch([1, 2, 3], vectors, [shingle_signatures(TextEvidence.of(text)) for text in texts])
     assert len(index) == 3
     # Probing with post 3's vector (one neighbour: post 3) and each text's shingles:
     # the oldest post's shingles have left the window, the newer ones are found.
@@ -209,7 +208,7 @@ def test_a_flash_is_found_by_the_opening_words_of_the_long_post_it_heads():
     index = ClusterIndex("any model")
     vectors = np.eye(2, 8, dtype=np.float32)  # the flash's vector is nearest the unrelated post
     signatures = [shingle_signatures(full), shingle_signatures(TextEvidence.of(UNRELATED))]
-    index.add_batch([1, 2], vectors, signatures, 2, 2, T0)
+    index.add_batch([1, 2], vectors, signatures)
     assert index.candidates(vectors[1], shingle_signatures(flash), 1) == {1, 2}
 
 

@@ -86,8 +86,8 @@ class ClusterIndex:
                           for position, (_, _, post_id, text, _) in enumerate(rows, start=added)]
             membership_id, placed_at, post_id, _, _ = rows[-1]
             self.add_batch([post_id for _, _, post_id, _, _ in rows],
-                           np.vstack([vector_from_bytes(blob) for *_, blob in rows]), signatures,
-                           membership_id, post_id, placed_at)
+                           np.vstack([vector_from_bytes(blob) for *_, blob in rows]), signatures)
+            self.placed_up_to(membership_id, post_id, placed_at)
             added += len(rows)
 
     def _since_watermark(self, *columns):
@@ -116,17 +116,17 @@ class ClusterIndex:
         found = self._vectors.get(np.asarray(post_ids, dtype=np.uint64), dtype=np.float32)
         return np.vstack(found)
 
-    def add(self, post_id: int, vector: np.ndarray, evidence: TextEvidence, membership_id: int,
-            placed_at: datetime, signatures: list[MinHash] | None = None) -> None:
-        """Index a placed post; SIGNATURES are its shingle_signatures, if already computed."""
-        self.add_batch([post_id], vector.reshape(1, -1),
-                       [shingle_signatures(evidence) if signatures is None else signatures],
-                       membership_id, post_id, placed_at)
+    def __contains__(self, post_id: int) -> bool:
+        return self._vectors is not None and post_id in self._vectors
 
-    def add_batch(self, post_ids: list[int], vectors: np.ndarray, signatures: list[list[MinHash]],
-                  last_membership_id: int, last_post_id: int, last_placed_at: datetime) -> None:
-        """Index placed posts in the order of their memberships, the last one named: their
-        vectors, one row each, and their shingle_signatures (none: not in the shingle index)."""
+    def add(self, post_id: int, vector: np.ndarray, signatures: list[MinHash]) -> None:
+        """Index a post as it is placed (SIGNATURES: its shingle_signatures); placed_up_to
+        records its membership once the batch is written."""
+        self.add_batch([post_id], vector.reshape(1, -1), [signatures])
+
+    def add_batch(self, post_ids: list[int], vectors: np.ndarray, signatures: list[list[MinHash]]) -> None:
+        """Index placed posts in the order of their memberships: their vectors, one row each,
+        and their shingle_signatures (none: not in the shingle index)."""
         if self._vectors is None:
             self._vectors = Index(ndim=vectors.shape[-1], metric="cos", dtype="f16",
                                   expansion_add=ANN_EXPANSION_ADD)
@@ -138,8 +138,11 @@ class ClusterIndex:
                           threads=1 if len(post_ids) == 1 else 0)
         for post_id, post_signatures in zip(post_ids, signatures, strict=True):
             self._add_shingles(post_id, post_signatures)
-        if last_membership_id > self.watermark:
-            self.watermark, self._watermark_stamp = last_membership_id, (last_post_id, last_placed_at)
+
+    def placed_up_to(self, membership_id: int, post_id: int, placed_at: datetime) -> None:
+        """Every membership up to MEMBERSHIP_ID (of POST_ID, made at PLACED_AT) is indexed."""
+        if membership_id > self.watermark:
+            self.watermark, self._watermark_stamp = membership_id, (post_id, placed_at)
 
     def _add_shingles(self, post_id: int, signatures: list[MinHash]) -> None:
         self._remove_shingles(post_id)
