@@ -30,12 +30,13 @@ def find_stalled(session: Session, older_than: timedelta, now: datetime | None =
                  limit: int = 10_000) -> StalledWork:
     cutoff = (now or utcnow()) - older_than
 
-    def posts_in(stage: Stage) -> list[int]:
+    def posts_in(*stages: Stage) -> list[int]:
         return list(session.scalars(
-            select(Post.id).where(Post.stage == stage, Post.stage_changed_at < cutoff)
+            select(Post.id).where(Post.stage.in_(stages), Post.stage_changed_at < cutoff)
             .order_by(Post.id).limit(limit)))
 
     events = session.scalars(
         select(AlertEvent.id).where(AlertEvent.notified_at.is_(None), AlertEvent.created_at < cutoff)
         .order_by(AlertEvent.id).limit(limit))
-    return StalledWork(posts_in(Stage.stored), posts_in(Stage.embedded), list(events))
+    # A post claimed for embedding that long ago lost its worker (CLAIM_EXPIRES is shorter).
+    return StalledWork(posts_in(Stage.stored, Stage.embedding), posts_in(Stage.embedded), list(events))

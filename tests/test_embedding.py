@@ -1,11 +1,17 @@
 """The embedding model as the embed worker runs it: device and batch picked per machine,
-tokenization overlapped with the model where it pays, and known claims given vectors."""
+tokenization overlapped with the model where it pays, posts claimed so that a task takes
+the waiting ones and no two tasks encode the same, and known claims given vectors."""
+
+import threading
 
 import numpy as np
 
 from monitor.alerts.known_claims import add_known_claim, embed_new_claims
-from monitor.db.models import KnownClaim
+from monitor.db.models import KnownClaim, Post, Stage, utcnow
 from monitor.embed.encoder import Encoder
+from monitor.embed.stage import CLAIM_EXPIRES, claim_pending, store_embeddings
+from monitor.ingest.records import PostRecord
+from monitor.ingest.store import store_posts
 from monitor.normalize import readable_text
 
 TEXTS = ["Аким Алматы призвал всех выйти 9 мая на шествие Бессмертного полка",
@@ -38,3 +44,65 @@ def test_the_embed_stage_gives_known_claims_vectors_once_and_again_after_a_model
                            encoder.encode([readable_text(TEXTS[0])])[0], atol=1e-5)
         claim.vector_model = "an/older-model"
     assert embed_new_claims(database.sessions, encoder) == 1
+
+
+def store(database, texts: list[str]) -> list[int]:
+    records = [PostRecord(source_kind="telegram", source_key="@channel", external_id=str(n), text=text)
+               for n, text in enumerate(texts)]
+    with database.session() as session:
+        return store_posts(session, records).new_post_ids
+
+
+def stages(database, post_ids: list[int]) -> list[Stage]:
+    with database.session() as session:
+        return [session.get(Post, post_id).stage for post_id in post_ids]
+
+
+def test_a_task_takes_the_posts_waiting_longest_and_a_second_task_finds_them_claimed(database, encoder):
+    ids = store(database, TEXTS)
+    with database.session() as session:
+        pending = claim_pending(session, [ids[-1]], take_waiting=2)
+    assert pending.post_ids == [ids[0], ids[1], ids[-1]]  # its own, then the oldest waiting
+    with database.session() as session:
+        second = claim_pending(session, ids, take_waiting=10)
+    assert second.post_ids == [ids[2]]  # the empty text is skipped, not encoded
+    assert stages(database, ids) == [Stage.embedding] * 3 + [Stage.skipped, Stage.embedding]
+    with database.session() as session:
+        ready = store_embeddings(session, [ids[-1]], pending, encoder.encode(pending.texts), encoder.model_id)
+    assert ready == [ids[0], ids[1], ids[-1]]
+    assert stages(database, ids)[:2] == [Stage.embedded] * 2
+
+
+def test_a_claim_left_by_a_worker_that_died_is_taken_again_and_the_late_vectors_are_not_stored(
+        database, encoder):
+    ids = store(database, TEXTS[:2])
+    with database.session() as session:
+        lost = claim_pending(session, ids)
+    with database.session() as session:
+        assert claim_pending(session, ids, now=utcnow() + CLAIM_EXPIRES / 2).post_ids == []
+        retaken = claim_pending(session, ids, now=utcnow() + CLAIM_EXPIRES * 2)
+    assert retaken.post_ids == ids
+    with database.session() as session:  # the first worker comes back after all
+        assert store_embeddings(session, [], lost, encoder.encode(lost.texts), "an/older-model") == []
+    assert stages(database, ids) == [Stage.embedding] * 2
+    with database.session() as session:
+        assert store_embeddings(session, [], retaken, encoder.encode(retaken.texts), encoder.model_id) == ids
+
+
+def test_on_postgresql_a_claim_in_progress_is_skipped_not_waited_for(own_postgres):
+    # (On SQLite, which admits one writer, a second claim waits for the first to commit.)
+    database = own_postgres
+    ids = store(database, TEXTS)
+    claimed, second = threading.Event(), {}
+    with database.session() as session:
+        first = claim_pending(session, ids[:2])  # locked until this transaction ends
+
+        def claim_the_rest():
+            with database.session() as other:
+                second["ids"] = claim_pending(other, ids, take_waiting=10).post_ids
+            claimed.set()
+
+        threading.Thread(target=claim_the_rest).start()
+        assert claimed.wait(timeout=30), "the second claim waited for the first transaction"
+    assert first.post_ids == ids[:2]
+    assert second["ids"] == [ids[2], ids[4]]

@@ -19,7 +19,7 @@ from monitor.alerts.rules import AlertPolicy, evaluate_alerts
 from monitor.cluster.assign import WAITING_TAKEN, assign_posts
 from monitor.db.models import AlertEvent, utcnow
 from monitor.db.session import unit_of_work
-from monitor.embed.stage import pending_texts, store_embeddings
+from monitor.embed.stage import claim_pending, store_embeddings
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.news.feeds import FeedEntry
@@ -129,7 +129,7 @@ def embed_posts_task(post_ids: list[int]) -> int:
     settings = _settings()
     sessions, encoder = runtime.session_factory(settings), runtime.encoder(settings)
     with unit_of_work(sessions) as session:
-        pending = pending_texts(session, post_ids)
+        pending = claim_pending(session, post_ids, max(0, settings.embed_batch_size - len(post_ids)))
     metrics.EMBED_BATCH_SIZE.observe(len(pending.texts))
     with metrics.EMBED_SECONDS.time():
         vectors = encoder.encode(pending.texts)  # no transaction open while the model works

@@ -55,6 +55,7 @@ class Base(DeclarativeBase):
 
 class Stage(str, enum.Enum):
     stored = "stored"
+    embedding = "embedding"  # claimed by an embed task, since stage_changed_at (monitor/embed/stage.py)
     embedded = "embedded"
     clustered = "clustered"
     # No text to compare (a photo without caption, a service message).

@@ -1,13 +1,22 @@
 """The embed stage: vectors for a batch of stored posts.
 
-Two short transactions around the model rather than one long one: read the texts,
-encode with no transaction open, then store what is still waiting. The model is the
-slow part, and on SQLite an open write transaction blocks every other writer.
+Two short transactions around the model rather than one long one: claim the posts and
+read their texts, encode with no transaction open, then store the vectors of the posts
+still under this claim. The model is the slow part, and on SQLite an open write
+transaction blocks every other writer.
+
+The claim (stage ``embedding``, marked with its time) is what lets a task take, besides
+its own posts, the ones waiting longest: under a backlog of small tasks (the Telegram
+listener sends one post at a time) batches then grow with the queue, which the model
+encodes faster per post, and two embed workers never encode the same posts. A claim
+older than CLAIM_EXPIRES is a worker's that died while encoding: any task may take it,
+and the vectors of the task that lost it are then not stored.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import select
@@ -18,51 +27,67 @@ from monitor.db.session import unit_of_work
 from monitor.embed.encoder import Encoder
 from monitor.normalize import matching_text, readable_text
 
+# Far above the time to encode a batch on a CPU, and under the sweep's default wait
+# (SWEEP_OLDER_THAN_SECONDS, 600 s), so that what the sweep sends again can be taken.
+CLAIM_EXPIRES = timedelta(minutes=5)
+
 
 @dataclass(frozen=True)
 class PendingTexts:
     post_ids: list[int]  # posts with words to compare, in the order of ``texts``
     texts: list[str]
+    claimed_at: datetime | None = None  # the claim's mark on them (their stage_changed_at)
     last_id: int | None = None  # the highest post id looked at, with words or not
 
 
-def pending_texts(session: Session, post_ids: list[int]) -> PendingTexts:
-    posts = session.scalars(
-        select(Post).where(Post.id.in_(post_ids), Post.stage == Stage.stored).order_by(Post.id)
-    ).all()
-    kept = [post for post in posts if matching_text(post.text)]
-    return PendingTexts([post.id for post in kept], [readable_text(post.text) for post in kept])
+def claim_pending(session: Session, post_ids: list[int], take_waiting: int = 0,
+                  now: datetime | None = None) -> PendingTexts:
+    """Claim the posts still to embed among POST_IDS, and up to TAKE_WAITING others waiting
+    longest, and read their texts. Posts another task has claimed are left to it (on
+    PostgreSQL, rows it is claiming at this moment are skipped, not waited for). Posts with
+    no words to compare (a photo without caption) are marked skipped."""
+    now = now or utcnow()
+    claimable = (select(Post).with_for_update(skip_locked=True)
+                 .where((Post.stage == Stage.stored)
+                        | ((Post.stage == Stage.embedding) & (Post.stage_changed_at < now - CLAIM_EXPIRES))))
+    posts = list(session.scalars(claimable.where(Post.id.in_(post_ids))))
+    if take_waiting:
+        posts += session.scalars(
+            claimable.where(Post.id.not_in(post_ids)).order_by(Post.id).limit(take_waiting))
+    kept = []
+    for post in sorted(posts, key=lambda post: post.id):
+        post.stage = Stage.embedding if matching_text(post.text) else Stage.skipped
+        post.stage_changed_at = now
+        if post.stage is Stage.embedding:
+            kept.append(post)
+    return PendingTexts([post.id for post in kept], [readable_text(post.text) for post in kept], now)
 
 
 def store_embeddings(session: Session, post_ids: list[int], pending: PendingTexts,
                      vectors: np.ndarray, model_id: str) -> list[int]:
-    """Store the vectors of posts still waiting; return the ids of ``post_ids`` ready to cluster.
+    """Store the vectors of the posts still under PENDING's claim; return the ids of the
+    posts ready to cluster among them and POST_IDS.
 
     Idempotent: a redelivered batch finds its posts already embedded and only returns them.
-    Posts with no words to compare (a photo without caption) are marked skipped.
     """
     vector_of = dict(zip(pending.post_ids, vectors, strict=True))
     now = utcnow()
-    for post in session.scalars(
-        select(Post).where(Post.id.in_(post_ids), Post.stage == Stage.stored)
-    ):
-        vector = vector_of.get(post.id)
-        if vector is None:
-            if not matching_text(post.text):
-                post.stage, post.stage_changed_at = Stage.skipped, now
-            continue  # its text changed after it was read: the next run embeds it
+    for post in session.scalars(select(Post).where(
+            Post.id.in_(pending.post_ids), Post.stage == Stage.embedding,
+            Post.stage_changed_at == pending.claimed_at)):
+        vector = vector_of[post.id]
         session.merge(Embedding(post_id=post.id, model=model_id, dimensions=int(vector.shape[0]),
                                 vector=vector.tobytes()))
         post.stage, post.stage_changed_at = Stage.embedded, now
     session.flush()
     return list(session.scalars(
-        select(Post.id).where(Post.id.in_(post_ids), Post.stage == Stage.embedded).order_by(Post.id)
-    ))
+        select(Post.id).where(Post.id.in_({*post_ids, *pending.post_ids}), Post.stage == Stage.embedded)
+        .order_by(Post.id)))
 
 
 def embed_posts(session: Session, encoder: Encoder, post_ids: list[int]) -> list[int]:
     """Both steps in one session: for callers with no other writer to let through."""
-    pending = pending_texts(session, post_ids)
+    pending = claim_pending(session, post_ids)
     return store_embeddings(session, post_ids, pending, encoder.encode(pending.texts),
                             encoder.model_id)
 
