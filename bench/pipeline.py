@@ -34,7 +34,7 @@ from monitor.cluster.index import ClusterIndex  # noqa: E402
 from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from monitor.embed.encoder import Encoder  # noqa: E402
-from monitor.embed.stage import claim_pending, store_embeddings  # noqa: E402
+from monitor.embed.stage import claim_pending, new_claim, store_embeddings  # noqa: E402
 from monitor.evaluation.datasets import channel_posts  # noqa: E402
 from monitor.ingest.records import PostRecord  # noqa: E402
 from monitor.ingest.store import store_posts  # noqa: E402
@@ -61,7 +61,7 @@ def measure_in_process(records: list[PostRecord], encoder: Encoder, database_url
     sessions = make_session_factory(make_engine(database_url))
     with unit_of_work(sessions) as session:
         ids = store_posts(session, records).new_post_ids
-        pending = claim_pending(session, ids)
+        pending = claim_pending(session, ids, new_claim())
     started = time.perf_counter()
     vectors = encoder.encode(pending.texts)
     encode_seconds = time.perf_counter() - started

@@ -20,7 +20,7 @@ TEXTS = ["Аким Алматы призвал всех выйти 9 мая на
 
 
 def test_without_a_gpu_the_encoder_runs_on_the_cpu_in_small_batches_without_tokenizer_threads(encoder):
-    assert (encoder.device, encoder.batch_size, encoder.tokenizer_threads) == ("cpu", 16, 0)
+    assert (encoder.device, encoder.batch_size, encoder.tokenizer_threads) == ("cpu", 8, 0)
 
 
 def test_tokenizing_ahead_of_the_model_gives_the_vectors_of_the_plain_path(encoder):
@@ -61,10 +61,10 @@ def stages(database, post_ids: list[int]) -> list[Stage]:
 def test_a_task_takes_the_posts_waiting_longest_and_a_second_task_finds_them_claimed(database, encoder):
     ids = store(database, TEXTS)
     with database.session() as session:
-        pending = claim_pending(session, [ids[-1]], take_waiting=2)
+        pending = claim_pending(session, [ids[-1]], "task a", take_waiting=2)
     assert pending.post_ids == [ids[0], ids[1], ids[-1]]  # its own, then the oldest waiting
     with database.session() as session:
-        second = claim_pending(session, ids, take_waiting=10)
+        second = claim_pending(session, ids, "task b", take_waiting=10)
     assert second.post_ids == [ids[2]]  # the empty text is skipped, not encoded
     assert stages(database, ids) == [Stage.embedding] * 3 + [Stage.skipped, Stage.embedding]
     with database.session() as session:
@@ -73,14 +73,23 @@ def test_a_task_takes_the_posts_waiting_longest_and_a_second_task_finds_them_cla
     assert stages(database, ids)[:2] == [Stage.embedded] * 2
 
 
+def test_a_task_delivered_again_after_its_worker_died_takes_its_own_claim_back_at_once(database):
+    ids = store(database, TEXTS[:3])
+    with database.session() as session:
+        claim_pending(session, ids[:1], "task a", take_waiting=1)  # then the worker is killed
+    with database.session() as session:
+        assert claim_pending(session, ids, "task b").post_ids == [ids[2]]
+        assert claim_pending(session, ids[:1], "task a").post_ids == ids[:2]  # the waiting one too
+
+
 def test_a_claim_left_by_a_worker_that_died_is_taken_again_and_the_late_vectors_are_not_stored(
         database, encoder):
     ids = store(database, TEXTS[:2])
     with database.session() as session:
-        lost = claim_pending(session, ids)
+        lost = claim_pending(session, ids, "task a")
     with database.session() as session:
-        assert claim_pending(session, ids, now=utcnow() + CLAIM_EXPIRES / 2).post_ids == []
-        retaken = claim_pending(session, ids, now=utcnow() + CLAIM_EXPIRES * 2)
+        assert claim_pending(session, ids, "task b", now=utcnow() + CLAIM_EXPIRES / 2).post_ids == []
+        retaken = claim_pending(session, ids, "task b", now=utcnow() + CLAIM_EXPIRES * 2)
     assert retaken.post_ids == ids
     with database.session() as session:  # the first worker comes back after all
         assert store_embeddings(session, [], lost, encoder.encode(lost.texts), "an/older-model") == []
@@ -95,11 +104,11 @@ def test_on_postgresql_a_claim_in_progress_is_skipped_not_waited_for(own_postgre
     ids = store(database, TEXTS)
     claimed, second = threading.Event(), {}
     with database.session() as session:
-        first = claim_pending(session, ids[:2])  # locked until this transaction ends
+        first = claim_pending(session, ids[:2], "task a")  # locked until this transaction ends
 
         def claim_the_rest():
             with database.session() as other:
-                second["ids"] = claim_pending(other, ids, take_waiting=10).post_ids
+                second["ids"] = claim_pending(other, ids, "task b", take_waiting=10).post_ids
             claimed.set()
 
         threading.Thread(target=claim_the_rest).start()

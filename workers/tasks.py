@@ -19,7 +19,7 @@ from monitor.alerts.rules import AlertPolicy, evaluate_alerts
 from monitor.cluster.assign import WAITING_TAKEN, assign_posts
 from monitor.db.models import AlertEvent, utcnow
 from monitor.db.session import unit_of_work
-from monitor.embed.stage import claim_pending, store_embeddings
+from monitor.embed.stage import claim_pending, new_claim, store_embeddings
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.news.feeds import FeedEntry
@@ -124,12 +124,14 @@ def fetch_article_task(source_id: int, source_key: str, entry: dict) -> int:
 
 
 
-@app.task(name="monitor.embed.embed_posts", **RETRYING)
-def embed_posts_task(post_ids: list[int]) -> int:
+@app.task(name="monitor.embed.embed_posts", bind=True, **RETRYING)
+def embed_posts_task(task, post_ids: list[int]) -> int:
     settings = _settings()
     sessions, encoder = runtime.session_factory(settings), runtime.encoder(settings)
     with unit_of_work(sessions) as session:
-        pending = claim_pending(session, post_ids, max(0, settings.embed_batch_size - len(post_ids)))
+        # Claimed under the task's id: delivered again after a crash, it takes its posts back.
+        pending = claim_pending(session, post_ids, task.request.id or new_claim(),
+                                max(0, settings.embed_batch_size - len(post_ids)))
     metrics.EMBED_BATCH_SIZE.observe(len(pending.texts))
     with metrics.EMBED_SECONDS.time():
         vectors = encoder.encode(pending.texts)  # no transaction open while the model works

@@ -55,7 +55,7 @@ class Base(DeclarativeBase):
 
 class Stage(str, enum.Enum):
     stored = "stored"
-    embedding = "embedding"  # claimed by an embed task, since stage_changed_at (monitor/embed/stage.py)
+    embedding = "embedding"  # claimed by an embed task (Post.embed_claim) at stage_changed_at
     embedded = "embedded"
     clustered = "clustered"
     # No text to compare (a photo without caption, a service message).
@@ -127,7 +127,8 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("source_id", "external_id", name="uq_posts_source_external"),
         UniqueConstraint("canonical_url", name="uq_posts_canonical_url"),
-        Index("ix_posts_stage", "stage"),
+        # The stages take their waiting posts oldest first: stage = X ORDER BY id LIMIT n.
+        Index("ix_posts_stage_id", "stage", "id"),
         Index("ix_posts_fingerprint", "fingerprint"),
     )
 
@@ -164,6 +165,8 @@ class Post(Base):
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.stored)
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # In stage embedding: the embed task that claimed it (monitor/embed/stage.py).
+    embed_claim: Mapped[str | None] = mapped_column(String(64))
 
     source: Mapped[Source] = relationship(back_populates="posts")
     membership: Mapped[ClusterMembership | None] = relationship(back_populates="post")

@@ -61,9 +61,10 @@ def resolve_device(device: str) -> str:
 
 
 # Texts per forward pass. On a CPU small batches win: a batch is padded to its longest
-# text, and the CPU gains nothing from width (measured: docs/performance.md). A GPU needs
-# wide batches to be busy.
-AUTO_BATCH_SIZE = {"cpu": 16, "cuda": 512}
+# text, and the CPU gains nothing from width; with 8, an embed task of 64 posts encodes
+# as fast as one call over all of them (`python -m bench.batches`, docs/performance.md).
+# A GPU needs wide batches to be busy.
+AUTO_BATCH_SIZE = {"cpu": 8, "cuda": 512}
 
 
 # Threads tokenizing ahead of the model; 0 turns the overlap off. On a GPU the fast

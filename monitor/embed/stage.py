@@ -5,16 +5,18 @@ read their texts, encode with no transaction open, then store the vectors of the
 still under this claim. The model is the slow part, and on SQLite an open write
 transaction blocks every other writer.
 
-The claim (stage ``embedding``, marked with its time) is what lets a task take, besides
-its own posts, the ones waiting longest: under a backlog of small tasks (the Telegram
-listener sends one post at a time) batches then grow with the queue, which the model
-encodes faster per post, and two embed workers never encode the same posts. A claim
-older than CLAIM_EXPIRES is a worker's that died while encoding: any task may take it,
-and the vectors of the task that lost it are then not stored.
+The claim (stage ``embedding``, with the claiming task's name and time) is what lets a
+task take, besides its own posts, the ones waiting longest: under a backlog of small tasks
+(the Telegram listener sends one post at a time) batches then grow with the queue, which
+the model encodes faster per post, and two embed workers never encode the same posts. A
+task delivered again after its worker died takes its own claim back at once; a claim
+older than CLAIM_EXPIRES is any task's to take, and the vectors of the task that lost it
+are then not stored.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,31 +38,40 @@ CLAIM_EXPIRES = timedelta(minutes=5)
 class PendingTexts:
     post_ids: list[int]  # posts with words to compare, in the order of ``texts``
     texts: list[str]
-    claimed_at: datetime | None = None  # the claim's mark on them (their stage_changed_at)
+    claim: str | None = None  # the name of the task that claimed them
     last_id: int | None = None  # the highest post id looked at, with words or not
 
 
-def claim_pending(session: Session, post_ids: list[int], take_waiting: int = 0,
+def new_claim() -> str:
+    """A claim's name for a caller that is no Celery task (a task claims under its id)."""
+    return uuid.uuid4().hex
+
+
+def claim_pending(session: Session, post_ids: list[int], claim: str, take_waiting: int = 0,
                   now: datetime | None = None) -> PendingTexts:
-    """Claim the posts still to embed among POST_IDS, and up to TAKE_WAITING others waiting
-    longest, and read their texts. Posts another task has claimed are left to it (on
-    PostgreSQL, rows it is claiming at this moment are skipped, not waited for). Posts with
-    no words to compare (a photo without caption) are marked skipped."""
+    """Claim for the task named CLAIM the posts still to embed among POST_IDS, those it had
+    claimed before, and up to TAKE_WAITING others waiting longest; read their texts. Posts
+    another task has claimed are left to it (on PostgreSQL, rows it is claiming at this
+    moment are skipped, not waited for). Posts with no words to compare (a photo without
+    caption) are marked skipped."""
     now = now or utcnow()
-    claimable = (select(Post).with_for_update(skip_locked=True)
-                 .where((Post.stage == Stage.stored)
-                        | ((Post.stage == Stage.embedding) & (Post.stage_changed_at < now - CLAIM_EXPIRES))))
-    posts = list(session.scalars(claimable.where(Post.id.in_(post_ids))))
-    if take_waiting:
-        posts += session.scalars(
-            claimable.where(Post.id.not_in(post_ids)).order_by(Post.id).limit(take_waiting))
+    claimable = select(Post).with_for_update(skip_locked=True)
+    mine = (Post.stage == Stage.embedding) & (Post.embed_claim == claim)
+    abandoned = (Post.stage == Stage.embedding) & (Post.stage_changed_at < now - CLAIM_EXPIRES)
+    posts = list(session.scalars(claimable.where(
+        (Post.id.in_(post_ids) & ((Post.stage == Stage.stored) | abandoned)) | mine)))
+    if take_waiting:  # abandoned ones among them come back through the sweep, by id
+        taken = [post.id for post in posts]
+        posts += session.scalars(claimable.where(Post.stage == Stage.stored, Post.id.not_in(taken))
+                                 .order_by(Post.id).limit(take_waiting))
     kept = []
     for post in sorted(posts, key=lambda post: post.id):
-        post.stage = Stage.embedding if matching_text(post.text) else Stage.skipped
-        post.stage_changed_at = now
-        if post.stage is Stage.embedding:
+        has_words = bool(matching_text(post.text))
+        post.stage, post.stage_changed_at = (Stage.embedding if has_words else Stage.skipped), now
+        post.embed_claim = claim if has_words else None
+        if has_words:
             kept.append(post)
-    return PendingTexts([post.id for post in kept], [readable_text(post.text) for post in kept], now)
+    return PendingTexts([post.id for post in kept], [readable_text(post.text) for post in kept], claim)
 
 
 def store_embeddings(session: Session, post_ids: list[int], pending: PendingTexts,
@@ -73,12 +84,11 @@ def store_embeddings(session: Session, post_ids: list[int], pending: PendingText
     vector_of = dict(zip(pending.post_ids, vectors, strict=True))
     now = utcnow()
     for post in session.scalars(select(Post).where(
-            Post.id.in_(pending.post_ids), Post.stage == Stage.embedding,
-            Post.stage_changed_at == pending.claimed_at)):
+            Post.id.in_(pending.post_ids), Post.stage == Stage.embedding, Post.embed_claim == pending.claim)):
         vector = vector_of[post.id]
         session.merge(Embedding(post_id=post.id, model=model_id, dimensions=int(vector.shape[0]),
                                 vector=vector.tobytes()))
-        post.stage, post.stage_changed_at = Stage.embedded, now
+        post.stage, post.stage_changed_at, post.embed_claim = Stage.embedded, now, None
     session.flush()
     return list(session.scalars(
         select(Post.id).where(Post.id.in_({*post_ids, *pending.post_ids}), Post.stage == Stage.embedded)
@@ -87,7 +97,7 @@ def store_embeddings(session: Session, post_ids: list[int], pending: PendingText
 
 def embed_posts(session: Session, encoder: Encoder, post_ids: list[int]) -> list[int]:
     """Both steps in one session: for callers with no other writer to let through."""
-    pending = claim_pending(session, post_ids)
+    pending = claim_pending(session, post_ids, new_claim())
     return store_embeddings(session, post_ids, pending, encoder.encode(pending.texts),
                             encoder.model_id)
 
