@@ -36,3 +36,17 @@ def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
     assert max(memory, key=memory.get) == "worker-embed"
     assert set(figures["placement"]) == {"500", "1000"}
     assert all(0 < size["p50_ms"] <= size["p95_ms"] for size in figures["placement"].values())
+
+
+def test_the_batch_size_benchmark_measures_every_combination_on_a_small_sample():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.batches", "--posts", "24", "--forward", "4,8", "--task", "8,64",
+         "--rounds", "2"],
+        cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.splitlines()[-1])
+
+    combinations = {"forward 4, task 8", "forward 4, task 64", "forward 8, task 8", "forward 8, task 64"}
+    assert set(figures["posts_per_s"]) == set(figures["rounds"]) == combinations
+    assert all(len(rounds) == 2 and min(rounds) > 0 for rounds in figures["rounds"].values())
+    assert 0 < figures["texts"] <= 24
