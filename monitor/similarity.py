@@ -185,9 +185,6 @@ class Weighing:
     threshold: float
     short_text_threshold: float  # for pairs whose shorter text is short; never below threshold
 
-    def probability(self, features: tuple[float, ...]) -> float:
-        return float(self.probabilities(np.array([features]))[0])
-
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Of each row of FEATURES."""
         return 1.0 / (1.0 + np.exp(-(features @ np.array(self.weights) + self.bias)))
@@ -215,16 +212,10 @@ class Calibration:
     model: str  # the embedding model whose cosines it was fitted on
     fitted_on: dict = field(default_factory=dict)  # files, pair counts: how to reproduce it
 
-    def judge(self, features: tuple[float, ...], language: str | None, shortest_words: int,
-              longest_words: int) -> tuple[float, float]:
-        """(probability of the same claim, the threshold it must reach)."""
-        probabilities, thresholds = self.judge_many(np.array([features]), [language],
-                                                    np.array([shortest_words]), np.array([longest_words]))
-        return float(probabilities[0]), float(thresholds[0])
-
     def judge_many(self, features: np.ndarray, languages: list[str | None], shortest_words: np.ndarray,
                    longest_words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """judge for each row of FEATURES, with the pair's language and word counts."""
+        """For each row of FEATURES, with its pair's language and word counts: the probability
+        of the same claim, and the threshold it must reach."""
         probabilities, thresholds = np.zeros(len(features)), np.zeros(len(features))
         kinds = [next(kind for kind in pair_kinds(language, int(shortest), int(longest),
                                                   self.long_text_words) if kind in self.by_kind)

@@ -111,8 +111,9 @@ def test_calibrate_fits_weights_and_language_thresholds_that_eval_then_uses(enco
     assert russian.weights[0] > 0  # a higher cosine is evidence for the same claim
     assert russian.weights[-2] < 0  # disagreeing numbers are evidence against
     # Short texts never get a laxer threshold than longer ones.
-    features = (0.9, 0.5, 0.4, 0.5, 0.0, 0.0, 0.8)
-    assert calibration.judge(features, "ru", 2, 10)[1] >= calibration.judge(features, "ru", 8, 10)[1]
+    features = np.array([(0.9, 0.5, 0.4, 0.5, 0.0, 0.0, 0.8)] * 2)
+    _, (short, longer) = calibration.judge_many(features, ["ru", "ru"], np.array([2, 8]), np.array([10, 10]))
+    assert short >= longer
     path = tmp_path / "matching.json"
     calibration.save(path)
     assert Calibration.load(path) == calibration

@@ -55,10 +55,9 @@ def pair_signals(encoder: Encoder, pairs: list[LabelledPair]):
 
 def evaluate_pairs(encoder: Encoder, rules: MatchRules, pairs: list[LabelledPair]) -> dict:
     features, labels, languages, shortest, longest = pair_signals(encoder, pairs)
-    judged = [rules.calibration.judge(tuple(row), language, int(short), int(long))
-              for row, language, short, long in zip(features, languages, shortest, longest, strict=True)]
-    predicted = [probability >= threshold for probability, threshold in judged]
-    used = sorted({threshold for _, threshold in judged})
+    probabilities, thresholds = rules.calibration.judge_many(features, languages, shortest, longest)
+    predicted = (probabilities >= thresholds).tolist()
+    used = sorted(set(thresholds.tolist()))
     return {"n": len(pairs), "threshold": used[0] if len(used) == 1 else used,
             "languages": _counts(languages), **precision_recall_f1(predicted, labels.tolist())}
 
