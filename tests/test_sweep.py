@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from monitor.db.models import AlertEvent, Post, Stage, utcnow
+from monitor.embed.stage import claim_pending
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.sweep import find_stalled
@@ -39,3 +40,12 @@ def test_sweeping_finishes_posts_whose_tasks_were_lost(database, eager_pipeline)
         assert set(session.scalars(select(Post.stage))) == {Stage.clustered}
         assert session.scalar(select(func.count()).select_from(AlertEvent)) == 1
     assert sweep_stalled_task(older_than_seconds=600) == {"embed": 0, "cluster": 0, "notify": 0}
+
+
+def test_posts_claimed_by_an_embed_task_that_died_are_swept_and_finished(database, eager_pipeline):
+    ids = store_without_enqueueing(database)
+    with database.session() as session:  # claimed an hour ago by a worker that never came back
+        claim_pending(session, ids, "a lost task", now=utcnow() - timedelta(hours=1))
+    assert sweep_stalled_task(older_than_seconds=600)["embed"] == len(ids)
+    with database.session() as session:
+        assert set(session.scalars(select(Post.stage))) == {Stage.clustered}
