@@ -77,19 +77,44 @@ def running_workers(env: dict[str, str], log_dir: Path):
                 service.process.kill()
 
 
-def peak_memory_mb(pid: int) -> float:
-    """The largest peak resident size (VmHWM) in the process tree under PID (Linux)."""
-    peaks, pending = [], [pid]
+def _process_tree(pid: int) -> list[int]:
+    """PID and every process under it (Linux)."""
+    tree, pending = [], [pid]
     while pending:
         current = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+            pending += [int(child) for child in
+                        Path(f"/proc/{current}/task/{current}/children").read_text().split()]
         except OSError:
             continue
-        peaks += [int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")]
-        pending += [int(child) for child in children]
-    return round(max(peaks, default=0.0), 1)
+        tree.append(current)
+    return tree
+
+
+def _proc(pid: int, name: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/{name}").read_text()
+    except OSError:  # ended since
+        return ""
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The largest peak resident size (VmHWM) in the process tree under PID."""
+    return round(max((int(line.split()[1]) / 1024 for current in _process_tree(pid)
+                      for line in _proc(current, "status").splitlines() if line.startswith("VmHWM:")),
+                     default=0.0), 1)
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) the process tree under PID has used so far."""
+    ticks = 0
+    for current in _process_tree(pid):
+        # The fields after the command's name, which is in parentheses and may hold spaces:
+        # utime and stime are the 14th and 15th fields of the line.
+        fields = _proc(current, "stat").rpartition(")")[2].split()
+        if len(fields) > 12:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until_clustered(sessions, expected: int, timeout: float, workers) -> None:
@@ -136,10 +161,13 @@ def measure_topology(warm_up: list[PostRecord], backfill: list[PostRecord], live
             wait_until_clustered(sessions, len(warm_up), 300, workers)
 
             before_backfill = _last_post_id(sessions)
+            cpu_before = {service.name: cpu_seconds(service.process.pid) for service in workers}
             for start in range(0, len(backfill), SEND_CHUNK):
                 chunk = backfill[start : start + SEND_CHUNK]
                 store_posts_task.delay([record.to_message() for record in chunk])
             wait_until_clustered(sessions, len(warm_up) + len(backfill), 3600, workers)
+            cpu = {service.name: round(cpu_seconds(service.process.pid) - cpu_before[service.name], 1)
+                   for service in workers}
             with unit_of_work(sessions) as session:
                 first_stored, last_clustered = session.execute(
                     select(func.min(Post.fetched_at), func.max(ClusterMembership.created_at))
@@ -166,7 +194,7 @@ def measure_topology(warm_up: list[PostRecord], backfill: list[PostRecord], live
             "latency": {"offered_posts_per_s": round(len(live) / offered_seconds, 1),
                         "stored_to_cluster": _quantiles(to_cluster),
                         "stored_to_alert": _quantiles(to_alert)},
-            "worker_peak_rss_mb": memory}
+            "worker_peak_rss_mb": memory, "backfill_worker_cpu_s": cpu}
 
 
 def _alert_latencies(session, first_live_id: int) -> list[float]:
