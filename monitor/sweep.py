@@ -38,5 +38,5 @@ def find_stalled(session: Session, older_than: timedelta, now: datetime | None =
     events = session.scalars(
         select(AlertEvent.id).where(AlertEvent.notified_at.is_(None), AlertEvent.created_at < cutoff)
         .order_by(AlertEvent.id).limit(limit))
-    # A post claimed for embedding that long ago lost its worker (CLAIM_EXPIRES is shorter).
+    # A post claimed for embedding that long ago lost its worker (embed.stage.CLAIM_EXPIRES).
     return StalledWork(posts_in(Stage.stored, Stage.embedding), posts_in(Stage.embedded), list(events))

@@ -30,7 +30,7 @@ from monitor.embed.encoder import Encoder
 from monitor.normalize import matching_text, readable_text
 
 # Far above the time to encode a batch on a CPU, and under the sweep's default wait
-# (SWEEP_OLDER_THAN_SECONDS, 600 s), so that what the sweep sends again can be taken.
+# (SWEEP_OLDER_THAN_SECONDS, 900 s), so that what the sweep sends again can be taken.
 CLAIM_EXPIRES = timedelta(minutes=5)
 
 
