@@ -86,13 +86,12 @@ def _hashed_rows(codes: np.ndarray) -> np.ndarray:
 def _overlaps(a: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
     """How many hashed shingles A shares with each of OTHERS (all sorted and unique): one
     search of them all in A, where a pair at a time cost a sort of both."""
-    shared = np.zeros(len(others))
-    flat = np.concatenate(others) if others else shared[:0].astype(np.int64)
-    if a.size and flat.size:
-        found = a[np.searchsorted(a, flat).clip(max=a.size - 1)] == flat
-        owner = np.repeat(np.arange(len(others)), [other.size for other in others])
-        shared = np.bincount(owner, weights=found, minlength=len(others))
-    return shared
+    sizes = [other.size for other in others]
+    if not a.size or not any(sizes):
+        return np.zeros(len(others))
+    flat = np.concatenate(others)
+    found = a[np.searchsorted(a, flat).clip(max=a.size - 1)] == flat
+    return np.bincount(np.repeat(np.arange(len(others)), sizes), weights=found, minlength=len(others))
 
 
 def _jaccards(size: int, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
@@ -348,7 +347,9 @@ class MatchRules:
         features = features_against(cosines, a, others)
         words = np.array([other.words for other in others])
         shortest, longest = np.minimum(a.words, words), np.maximum(a.words, words)
-        verdicts = [self.calibration.judge_many(features, languages, shortest, longest)
-                    for languages in ([language] * len(others), other_languages)]
-        return (np.minimum(*(probabilities for probabilities, _ in verdicts)),
-                np.logical_and(*(probabilities >= thresholds for probabilities, thresholds in verdicts)))
+        # Every pair in the post's language, and in the others' languages unless all are the same.
+        weighed_in = dict.fromkeys([(language,) * len(others), tuple(other_languages)])
+        verdicts = [self.calibration.judge_many(features, list(languages), shortest, longest)
+                    for languages in weighed_in]
+        return (np.minimum.reduce([probabilities for probabilities, _ in verdicts]),
+                np.logical_and.reduce([probability >= threshold for probability, threshold in verdicts]))
