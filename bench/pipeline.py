@@ -16,6 +16,7 @@ Prints one JSON object (docs/performance.md explains every figure):
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -69,6 +70,7 @@ def measure_in_process(records: list[PostRecord], encoder: Encoder, database_url
         ready = store_embeddings(session, ids, pending, vectors, encoder.model_id)
 
     index, rules = ClusterIndex(encoder.model_id), MatchRules.from_settings(load_settings())
+    gc.freeze()  # as a worker process does once it has started (workers/celery_app.py)
     started = time.perf_counter()
     for start in range(0, len(ready), CLUSTER_BATCH):
         with unit_of_work(sessions) as session:

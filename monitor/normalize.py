@@ -23,11 +23,8 @@ _HTML_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | 
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 _SPACE = re.compile(r"\s+")
 # Invisible characters used to make copies look different: zero-width, joiners, bidi controls.
-_INVISIBLE = dict.fromkeys(
-    [0x00AD, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0xFEFF]
-    + list(range(0x202A, 0x202F))
-    + list(range(0x2066, 0x206A))
-)
+# (A character class: str.translate with a table of deletions took four times as long.)
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
 
 # Channel signatures ("❤ Подписаться | Прислать новость", "👉 Топор Live. Подписаться")
 # make unrelated posts of one channel look alike; a line that asks to subscribe is
@@ -72,7 +69,7 @@ def _has_surrogates(text: str) -> bool:
 
 def readable_text(text: str) -> str:
     """Text without markup and links, for display summaries and for the embedding model."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
     text = _MARKDOWN_LINK.sub(r"\1", text)
     text = _URL.sub(" ", text)
     text = _MARKDOWN_MARKS.sub("", text)
@@ -83,8 +80,9 @@ def matching_text(text: str) -> str:
     """Case-folded words only: reposts that differ in emoji, punctuation, links, HTML markup
     or the channel's signature match."""
     text = _HTML_TAG.sub(" ", _HTML_BLOCK.sub(" ", text))
-    lines = [line for line in text.splitlines() if not _PROMO_LINE.search(line)]
-    text = _MENTION.sub(" ", readable_text("\n".join(lines))).casefold()
+    if _PROMO_LINE.search(text):  # most posts have no such line: not split into lines for nothing
+        text = "\n".join(line for line in text.splitlines() if not _PROMO_LINE.search(line))
+    text = _MENTION.sub(" ", readable_text(text)).casefold()
     words = _NOT_LETTER_OR_DIGIT.sub(" ", text).strip()
     if not _MIXED_WORD.search(words):
         return words

@@ -43,76 +43,103 @@ PACKAGED_CALIBRATION = Path(__file__).resolve().parent.parent / "config" / "matc
 
 
 def shingles(text: str, size: int = SHINGLE_SIZE) -> np.ndarray:
-    return _shingles_of(matching_text(text), size)
-
-
-def _shingles_of(words: str, size: int) -> np.ndarray:
     """The text's character shingles, as their sorted hashes: a set of integers is an eighth
     of the memory of a set of strings and is intersected twice as fast."""
-    if len(words) <= size:
-        return _hashed([words] if words else [], size)
-    codes = np.frombuffer(words.encode("utf-32-le"), dtype=np.uint32)
-    return _hashed_rows(np.lib.stride_tricks.sliding_window_view(codes, size))
+    return np.unique(_window_hashes(matching_text(text), size)[0])
+
+
+def _window_hashes(words: str, *sizes: int) -> list[np.ndarray]:
+    """For each of SIZES (ascending), the hash of every window of that many characters of
+    WORDS, in order; a text shorter than a size is one window, padded with NUL. The
+    windows of each size go on from the hashing of the size before."""
+    if not words:
+        return [np.zeros(0, dtype=np.int64) for _ in sizes]
+    codes = np.frombuffer(words.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    codes = np.pad(codes, (0, max(0, sizes[-1] - len(codes))))
+    states, hashed_columns, hashes = np.zeros(len(codes), dtype=np.uint64), 0, []
+    for size in sizes:
+        count = max(len(words), size) - size + 1
+        states = states[:count]
+        for column in range(hashed_columns, size):
+            states = (states ^ codes[column : column + count]) * _MULTIPLIER
+        hashed_columns = size
+        hashes.append(_finalized(states))
+    return hashes
 
 
 def _hashed(items: list[str] | set[str], length: int) -> np.ndarray:
-    """Hashes of strings of at most LENGTH characters (shorter ones padded with NUL)."""
-    codes = np.array(list(items), dtype=f"<U{length}").view(np.uint32)
-    return _hashed_rows(codes.reshape(-1, length))
+    """The sorted unique hashes of strings of at most LENGTH characters (shorter ones padded with NUL)."""
+    codes = np.array(list(items), dtype=f"<U{length}").view(np.uint32).reshape(-1, length)
+    states = np.zeros(len(codes), dtype=np.uint64)
+    for column in codes.T.astype(np.uint64):
+        states = (states ^ column) * _MULTIPLIER
+    return np.unique(_finalized(states))
 
 
 # A multiplicative hash over the code points, then splitmix64's finalizer.
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
+# Hashes keep 61 bits: the top ones tag the kind of shingle (see _tagged).
+_HASH_BITS = np.uint64((1 << 61) - 1)
 
 
-def _hashed_rows(codes: np.ndarray) -> np.ndarray:
-    """The sorted unique 64-bit hashes of rows of code points, the same in every process
-    (Python's own string hash is salted per process, which made placements, through the
-    LSH index, differ from one worker to the next), and mixed so that their low 32 bits,
-    which MinHash takes, are as good as the rest."""
-    hashes = np.zeros(len(codes), dtype=np.uint64)
-    for column in codes.T.astype(np.uint64):
-        hashes = (hashes ^ column) * _MULTIPLIER
-    hashes ^= hashes >> np.uint64(30)
-    hashes *= _MIX_1
-    hashes ^= hashes >> np.uint64(27)
-    hashes *= _MIX_2
-    hashes ^= hashes >> np.uint64(31)
-    return np.unique(hashes.view(np.int64))
+def _finalized(states: np.ndarray) -> np.ndarray:
+    """Hashes of code points the same in every process (Python's own string hash is salted
+    per process, which made placements, through the LSH index, differ from one worker to
+    the next), and mixed so that their low 32 bits, which MinHash takes, are as good as the rest."""
+    states = states ^ (states >> np.uint64(30))
+    states *= _MIX_1
+    states ^= states >> np.uint64(27)
+    states *= _MIX_2
+    states ^= states >> np.uint64(31)
+    return (states & _HASH_BITS).view(np.int64)
 
 
-def _overlaps(a: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
-    """How many hashed shingles A shares with each of OTHERS (all sorted and unique): one
-    search of them all in A, where a pair at a time cost a sort of both."""
-    sizes = [other.size for other in others]
-    if not a.size or not any(sizes):
-        return np.zeros(len(others))
-    flat = np.concatenate(others)
-    found = a[np.searchsorted(a, flat).clip(max=a.size - 1)] == flat
-    return np.bincount(np.repeat(np.arange(len(others)), sizes), weights=found, minlength=len(others))
+# Bits of a shingle's hash that index the filter _overlaps looks shingles up in first.
+_FILTER_BITS = 16
 
 
-def _jaccards(size: int, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
+def _overlaps(a: np.ndarray, others: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """How many hashed shingles A holds of each segment of OTHERS (segments of SIZES elements;
+    A sorted and unique, and each segment unique). Most of OTHERS are not in A: a table of
+    A's low hash bits rules those out at one array lookup each, and only the rest are
+    searched for in A."""
+    if not a.size or not others.size:
+        return np.zeros(len(sizes))
+    mask = (1 << _FILTER_BITS) - 1
+    maybe = np.zeros(1 << _FILTER_BITS, dtype=bool)
+    maybe[a & mask] = True
+    found = maybe[others & mask]
+    positions = np.flatnonzero(found)
+    looked_up = others[positions]
+    found[positions] = a[np.searchsorted(a, looked_up).clip(max=a.size - 1)] == looked_up
+    hits = np.concatenate([[0], np.cumsum(found)])
+    ends = np.cumsum(sizes)
+    return (hits[ends] - hits[ends - sizes]).astype(np.float64)
+
+
+def _jaccards(size: np.ndarray, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
     union = size + other_sizes - shared
-    return np.divide(shared, union, out=np.zeros(len(shared)), where=(other_sizes > 0) & (size > 0))
+    return np.divide(shared, union, out=np.zeros(shared.shape), where=(other_sizes > 0) & (size > 0))
 
 
-def _containments(size: int, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
+def _containments(size: np.ndarray, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
     """How much of the shorter text the longer one contains: a headline inside a full post.
     Below MIN_SHINGLES_FOR_CONTAINMENT shingles, nothing."""
     smaller = np.minimum(size, other_sizes)
-    return np.divide(shared, smaller, out=np.zeros(len(shared)),
+    return np.divide(shared, smaller, out=np.zeros(shared.shape),
                      where=smaller >= MIN_SHINGLES_FOR_CONTAINMENT)
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    return float(_jaccards(a.size, np.array([b.size]), _overlaps(a, [b]))[0])
+    sizes = np.array([b.size])
+    return float(_jaccards(a.size, sizes, _overlaps(a, b, sizes))[0])
 
 
 def containment(a: np.ndarray, b: np.ndarray) -> float:
-    return float(_containments(a.size, np.array([b.size]), _overlaps(a, [b]))[0])
+    sizes = np.array([b.size])
+    return float(_containments(a.size, sizes, _overlaps(a, b, sizes))[0])
 
 
 _PERMUTATIONS = MinHash(num_perm=MINHASH_PERMUTATIONS)
@@ -134,45 +161,84 @@ def shingle_signatures(evidence: "TextEvidence") -> list[MinHash]:
     return [signature for signature in (minhash(evidence.char5), minhash(evidence.opening5)) if signature]
 
 
+# The kinds of shingles a text is compared by, each hash tagged with its kind in bits 61-62
+# (MinHash takes the low 32 bits, which the tag leaves as they are): one sorted array then
+# holds all three, and a text is compared with its candidates in one search.
+SHINGLE_KINDS = ("char3", "char5", "stems")
+
+
+def _tagged(hashes: list[np.ndarray]) -> np.ndarray:
+    """HASHES of each kind (sorted), tagged and in one sorted array."""
+    return np.concatenate([each | np.int64(kind << 61) for kind, each in enumerate(hashes)])
+
+
 @dataclass(frozen=True, eq=False)  # arrays: compared by identity
 class TextEvidence:
     """What one text brings to a comparison, computed once per text."""
 
     words: int
-    char3: np.ndarray  # hashed shingles (see _shingles_of)
-    char5: np.ndarray
-    stems: np.ndarray  # hashed, likewise
+    shingles: np.ndarray  # hashed shingles of each of SHINGLE_KINDS, tagged (see _tagged) and sorted
+    counts: np.ndarray  # how many of each kind
     numbers: frozenset[str]
     opening5: np.ndarray  # shingles of the first OPENING_WORDS words of a long text; empty otherwise
 
     @classmethod
     def of(cls, text: str) -> "TextEvidence":
-        words = matching_text(text)
+        words = matching_text(text)  # words with one space between them
         split = words.split()
-        opening = " ".join(split[:OPENING_WORDS]) if len(split) > 2 * OPENING_WORDS else ""
-        return cls(len(split), _shingles_of(words, 3), _shingles_of(words, SHINGLE_SIZE),
-                   _hashed({word[:STEM_LENGTH] for word in split if len(word) > 2}, STEM_LENGTH),
-                   frozenset(_NUMBER.findall(words)), _shingles_of(opening, SHINGLE_SIZE))
+        char3, char5 = _window_hashes(words, 3, SHINGLE_SIZE)
+        # The opening words are the first characters of WORDS, and their shingles the first of its shingles.
+        opening = len(" ".join(split[:OPENING_WORDS])) if len(split) > 2 * OPENING_WORDS else 0
+        kinds = [np.unique(char3), np.unique(char5),
+                 _hashed({word[:STEM_LENGTH] for word in split if len(word) > 2}, STEM_LENGTH)]
+        return cls(len(split), _tagged(kinds), np.array([each.size for each in kinds]),
+                   frozenset(_NUMBER.findall(words)), np.unique(char5[: max(opening - SHINGLE_SIZE + 1, 0)]))
+
+    def _kind(self, position: int) -> np.ndarray:
+        start = self.counts[:position].sum()
+        return self.shingles[start : start + self.counts[position]]
+
+    @property
+    def char3(self) -> np.ndarray:
+        return self._kind(0)
+
+    @property
+    def char5(self) -> np.ndarray:
+        return self._kind(1)
+
+    @property
+    def stems(self) -> np.ndarray:
+        return self._kind(2)
 
 
 def pair_features(cosine: float, a: TextEvidence, b: TextEvidence) -> tuple[float, ...]:
     """The signals, in the order of FEATURES."""
-    return tuple(features_against(np.array([cosine]), a, [b])[0].tolist())
+    return tuple(features_of_pairs(np.array([cosine]), [a], [[b]])[0].tolist())
 
 
-def features_against(cosines: np.ndarray, a: TextEvidence, others: list[TextEvidence]) -> np.ndarray:
-    """The signals of A paired with each of OTHERS (COSINES: A's with each), one row each."""
-    def shared_and_sizes(name: str) -> tuple[int, np.ndarray, np.ndarray]:
-        mine, theirs = getattr(a, name), [getattr(other, name) for other in others]
-        return mine.size, np.array([each.size for each in theirs]), _overlaps(mine, theirs)
-
-    char3, char5, stems = (shared_and_sizes(name) for name in ("char3", "char5", "stems"))
-    numbers_differ = [1.0 if a.numbers and other.numbers and a.numbers != other.numbers else 0.0
-                      for other in others]
-    words = np.array([other.words for other in others], dtype=np.float64)
-    length_ratio = np.minimum(a.words, words) / np.maximum(np.maximum(a.words, words), 1)
-    return np.column_stack([cosines, _jaccards(*char3), _jaccards(*char5), _jaccards(*stems),
-                            _containments(*char5), numbers_differ, length_ratio]).reshape(len(others), -1)
+def features_of_pairs(cosines: np.ndarray, texts: list[TextEvidence],
+                      others: list[list[TextEvidence]]) -> np.ndarray:
+    """The signals of each of TEXTS paired with each of its OTHERS, one row a pair, in that
+    order (COSINES: of those pairs). Each text's shingles are looked up in one search; the
+    rest is computed for all pairs at once."""
+    pairs_of = np.array([len(each) for each in others])
+    seconds = [other for each in others for other in each]
+    counts = np.array([other.counts for other in seconds]).reshape(len(seconds), len(SHINGLE_KINDS))
+    ends = np.cumsum(pairs_of).tolist()
+    shared = np.concatenate([np.zeros(0), *(
+        _overlaps(text.shingles, np.concatenate([other.shingles for other in its]),
+                  counts[end - len(its) : end].ravel())
+        for text, its, end in zip(texts, others, ends, strict=True) if its)]).reshape(counts.shape)
+    first_counts = np.repeat(np.array([text.counts for text in texts]).reshape(len(texts), -1), pairs_of,
+                             axis=0)
+    jaccards = _jaccards(first_counts, counts, shared)
+    numbers_differ = [1.0 if text.numbers and other.numbers and text.numbers != other.numbers else 0.0
+                      for text, its in zip(texts, others, strict=True) for other in its]
+    words = np.array([other.words for other in seconds], dtype=np.float64)
+    first_words = np.repeat(np.array([text.words for text in texts], dtype=np.float64), pairs_of)
+    length_ratio = np.minimum(first_words, words) / np.maximum(np.maximum(first_words, words), 1)
+    return np.column_stack([cosines, jaccards, _containments(first_counts[:, 1], counts[:, 1], shared[:, 1]),
+                            numbers_differ, length_ratio]).reshape(len(seconds), len(FEATURES))
 
 
 @dataclass(frozen=True)
@@ -189,13 +255,12 @@ class Weighing:
         return 1.0 / (1.0 + np.exp(-(features @ np.array(self.weights) + self.bias)))
 
 
-def pair_kinds(language: str | None, shortest_words: int, longest_words: int,
-               long_text_words: int) -> list[str]:
-    """The weighings that may judge a pair, most specific first: its language and length,
-    any language at its length, and "*" for anything. Two headlines and a flash against the
-    full post it was cut from are judged apart: in the second, one text contained in the
-    other is the telling sign, and headlines never show it."""
-    length = "/long" if longest_words >= long_text_words else ""
+def pair_kinds(language: str | None, long: bool) -> list[str]:
+    """The weighings that may judge a pair, most specific first: its language and length
+    (LONG: its longer text is long), any language at its length, and "*" for anything. Two
+    headlines and a flash against the full post it was cut from are judged apart: in the
+    second, one text contained in the other is the telling sign, and headlines never show it."""
+    length = "/long" if long else ""
     kinds = [f"{language}{length}"] if language else []
     return list(dict.fromkeys([*kinds, f"*{length}", "*"]))
 
@@ -216,15 +281,17 @@ class Calibration:
         """For each row of FEATURES, with its pair's language and word counts: the probability
         of the same claim, and the threshold it must reach."""
         probabilities, thresholds = np.zeros(len(features)), np.zeros(len(features))
-        kinds = [next(kind for kind in pair_kinds(language, int(shortest), int(longest),
-                                                  self.long_text_words) if kind in self.by_kind)
-                 for language, shortest, longest in zip(languages, shortest_words, longest_words,
-                                                        strict=True)]
-        for kind in set(kinds):
-            rows, weighing = np.array([each == kind for each in kinds]), self.by_kind[kind]
-            probabilities[rows] = weighing.probabilities(features[rows])
-            thresholds[rows] = np.where(shortest_words[rows] < self.short_text_words,
-                                        weighing.short_text_threshold, weighing.threshold)
+        long = longest_words >= self.long_text_words
+        each_language = np.array(languages, dtype=object)
+        for language in set(languages):
+            in_language = each_language == language
+            for rows, kinds in ((in_language & ~long, pair_kinds(language, False)),
+                                (in_language & long, pair_kinds(language, True))):
+                if rows.any():
+                    weighing = self.by_kind[next(kind for kind in kinds if kind in self.by_kind)]
+                    probabilities[rows] = weighing.probabilities(features[rows])
+                    thresholds[rows] = np.where(shortest_words[rows] < self.short_text_words,
+                                                weighing.short_text_threshold, weighing.threshold)
         return probabilities, thresholds
 
     def save(self, path: Path) -> None:
@@ -304,8 +371,8 @@ def fit_calibration(features: np.ndarray, labels: np.ndarray, languages: list[st
     if not _both_kinds(labels, 2):
         raise UserError("calibration needs pairs labelled 1 (same claim) and 0 (different claims)")
     short = shortest_words < short_text_words
-    kinds_of = [set(pair_kinds(language, int(shortest), int(longest), long_text_words)[:2]) - {"*"}
-                for language, shortest, longest in zip(languages, shortest_words, longest_words, strict=True)]
+    kinds_of = [set(pair_kinds(language, longest >= long_text_words)[:2]) - {"*"}
+                for language, longest in zip(languages, longest_words.tolist(), strict=True)]
     for kinds, longest in zip(kinds_of, longest_words, strict=True):
         if longest < long_text_words:
             kinds.add("*")
@@ -334,22 +401,32 @@ class MatchRules:
 
     def judge(self, cosine: float, a: TextEvidence, b: TextEvidence, language: str | None,
               other_language: str | None) -> tuple[float, bool]:
-        """(the same-claim probability, whether it passes the threshold) of two texts in their
-        languages. Texts in two languages must pass the weighing of each: a weighing fitted on
-        English trusts the embedding cosine, which an English model gives any two Russian
-        texts on one topic, so a Russian post taken for English would join them all."""
-        probabilities, same_claim = self.judge_many(np.array([cosine]), a, [b], language, [other_language])
+        """(the same-claim probability, whether it passes the threshold) of two texts in their languages."""
+        probabilities, same_claim = self.judge_pairs(np.array([cosine]), [a], [[b]], [language],
+                                                     [[other_language]])
         return float(probabilities[0]), bool(same_claim[0])
 
-    def judge_many(self, cosines: np.ndarray, a: TextEvidence, others: list[TextEvidence],
-                   language: str | None, other_languages: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
-        """judge A against each of OTHERS at once: (probabilities, whether each passes)."""
-        features = features_against(cosines, a, others)
-        words = np.array([other.words for other in others])
-        shortest, longest = np.minimum(a.words, words), np.maximum(a.words, words)
-        # Every pair in the post's language, and in the others' languages unless all are the same.
-        weighed_in = dict.fromkeys([(language,) * len(others), tuple(other_languages)])
-        verdicts = [self.calibration.judge_many(features, list(languages), shortest, longest)
-                    for languages in weighed_in]
-        return (np.minimum.reduce([probabilities for probabilities, _ in verdicts]),
-                np.logical_and.reduce([probability >= threshold for probability, threshold in verdicts]))
+    def judge_pairs(self, cosines: np.ndarray, texts: list[TextEvidence], others: list[list[TextEvidence]],
+                    languages: list[str | None], other_languages: list[list[str | None]]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Judge each of TEXTS (in LANGUAGES) against each of its OTHERS (in OTHER_LANGUAGES),
+        all at once: (probabilities, whether each passes), one a pair, in that order.
+
+        Texts in two languages must pass the weighing of each: a weighing fitted on English
+        trusts the embedding cosine, which an English model gives any two Russian texts on
+        one topic, so a Russian post taken for English would join them all."""
+        features = features_of_pairs(cosines, texts, others)
+        words = np.array([other.words for its in others for other in its])
+        first_words = np.repeat([text.words for text in texts], [len(its) for its in others])
+        shortest, longest = np.minimum(first_words, words), np.maximum(first_words, words)
+        firsts = [language for language, its in zip(languages, others, strict=True) for _ in its]
+        seconds = [language for its in other_languages for language in its]
+        probabilities, thresholds = self.calibration.judge_many(features, firsts, shortest, longest)
+        same_claim = probabilities >= thresholds
+        if differ := [row for row, (first, second) in enumerate(zip(firsts, seconds, strict=True))
+                      if first != second]:
+            theirs, their_thresholds = self.calibration.judge_many(
+                features[differ], [seconds[row] for row in differ], shortest[differ], longest[differ])
+            probabilities[differ] = np.minimum(probabilities[differ], theirs)
+            same_claim[differ] &= theirs >= their_thresholds
+        return probabilities, same_claim

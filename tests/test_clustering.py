@@ -212,6 +212,31 @@ def test_a_flash_is_found_by_the_opening_words_of_the_long_post_it_heads():
     assert index.candidates(vectors[1], shingle_signatures(flash), 1) == {1, 2}
 
 
+def test_a_batch_finds_the_candidates_each_post_would_find_were_the_posts_before_it_indexed():
+    def towards(*weights: float) -> np.ndarray:
+        vector = np.zeros(8, dtype=np.float32)
+        vector[: len(weights)] = weights
+        return vector / np.linalg.norm(vector)
+
+    texts = [UNRELATED, "Курс тенге к доллару укрепился на торгах KASE", CLAIM,
+             "Синоптики обещают тёплые выходные без осадков", CLAIM]
+    vectors = np.vstack([towards(1), towards(0, 1), towards(1, 0, 0.1), towards(1, 0, 0.1, 0.01),
+                         towards(0, 1)])
+    signatures = [shingle_signatures(TextEvidence.of(text)) for text in texts]
+    growing, batched = ClusterIndex("any model"), ClusterIndex("any model")
+    for index in (growing, batched):
+        index.add_batch([1, 2], vectors[:2], signatures[:2])
+
+    found = batched.candidates_in_order([3, 4, 5], vectors[2:], signatures[2:], 1)
+    # 3 is nearest post 1; 4 is nearer 3, placed before it in the batch, than 1; 5 is nearest
+    # post 2 and carries 3's text, which the shingles find.
+    assert found == [{1}, {3}, {2, 3}]
+    assert len(batched) == 2  # the batch is added once placed
+    for post_id, candidates in zip([3, 4, 5], found, strict=True):
+        assert candidates == growing.candidates(vectors[post_id - 1], signatures[post_id - 1], 1)
+        growing.add_batch([post_id], vectors[post_id - 1 : post_id], [signatures[post_id - 1]])
+
+
 def test_shingle_hashes_are_the_same_in_every_worker_process():
     """Placements go through the LSH index: salted hashes made them differ between runs."""
     program = ("import sys; from monitor.similarity import TextEvidence; "
@@ -230,22 +255,24 @@ RESHARED = CLAIM + " Это не фейк, смотрите сами!"
 
 
 def test_a_post_that_carries_the_claim_of_two_clusters_merges_them_into_the_larger(database, encoder):
-    original, edited, again, reshared = embedded_posts(database, encoder, [CLAIM, EDITED, EDITED, RESHARED])
+    original, edited, again, copy, reshared = embedded_posts(
+        database, encoder, [CLAIM, EDITED, EDITED, CLAIM, RESHARED])
     with database.session() as session:  # two clusters of one claim, as a missed candidate leaves them
         assign_posts(session, ClusterIndex(encoder.model_id), [original, edited, again], NOTHING_MATCHES)
     smaller, larger = cluster_of(database, original), cluster_of(database, edited)
     assert smaller != larger
 
+    # The copy joins the smaller cluster earlier in the same batch, and moves with it.
     with database.session() as session:
-        placed = assign_posts(session, ClusterIndex(encoder.model_id), [reshared], RULES)
-    assert {cluster_of(database, post) for post in (original, edited, again, reshared)} == {larger}
+        placed = assign_posts(session, ClusterIndex(encoder.model_id), [copy, reshared], RULES)
+    assert {cluster_of(database, post) for post in (original, edited, again, copy, reshared)} == {larger}
     assert placed.cluster_ids == [larger]
     with database.session() as session:
         assert session.get(Cluster, smaller).merged_into_id == larger
-        assert session.get(Cluster, larger).post_count == 4
+        assert session.get(Cluster, larger).post_count == 5
         audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "cluster.merge")).one()
         assert (audit.actor, audit.object_id) == ("cluster stage", str(larger))
-        assert audit.details["absorbed_cluster_id"] == smaller
+        assert (audit.details["absorbed_cluster_id"], audit.details["posts_moved"]) == (smaller, 2)
 
 
 def test_clusters_a_moderator_split_apart_stay_apart_when_a_later_post_carries_both(database, encoder):

@@ -26,7 +26,7 @@ import numpy as np
 from datasketch import MinHash, MinHashLSH
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from usearch.index import Index
+from usearch.index import BatchMatches, Index
 
 from monitor.db.models import ClusterMembership, Embedding, Post
 from monitor.embed.stage import vector_from_bytes
@@ -44,6 +44,7 @@ LSH_WINDOW = 200_000
 # a post here; with it, and the vectors in half precision (cosines change by about 1e-3),
 # the quality figures of docs/quality.md came out as before.
 ANN_EXPANSION_ADD = 64
+SMALL_BATCH = 256
 
 
 class ClusterIndex:
@@ -119,23 +120,19 @@ class ClusterIndex:
     def __contains__(self, post_id: int) -> bool:
         return self._vectors is not None and post_id in self._vectors
 
-    def add(self, post_id: int, vector: np.ndarray, signatures: list[MinHash]) -> None:
-        """Index a post as it is placed (SIGNATURES: its shingle_signatures); placed_up_to
-        records its membership once the batch is written."""
-        self.add_batch([post_id], vector.reshape(1, -1), [signatures])
-
     def add_batch(self, post_ids: list[int], vectors: np.ndarray, signatures: list[list[MinHash]]) -> None:
         """Index placed posts in the order of their memberships: their vectors, one row each,
-        and their shingle_signatures (none: not in the shingle index)."""
+        and their shingle_signatures (none: not in the shingle index); placed_up_to records
+        their memberships once they are written."""
         if self._vectors is None:
             self._vectors = Index(ndim=vectors.shape[-1], metric="cos", dtype="f16",
                                   expansion_add=ANN_EXPANSION_ADD)
         replaced = [post_id for post_id in post_ids if post_id in self._vectors]
         if replaced:  # placed again after a moderator's split
             self._vectors.remove(np.asarray(replaced, dtype=np.uint64))
-        # One post is added on this thread: starting the thread pool costs more than the work.
+        # A few posts are added on this thread: starting the thread pool costs more than the work.
         self._vectors.add(np.asarray(post_ids, dtype=np.uint64), vectors,
-                          threads=1 if len(post_ids) == 1 else 0)
+                          threads=1 if len(post_ids) < SMALL_BATCH else 0)
         for post_id, post_signatures in zip(post_ids, signatures, strict=True):
             self._add_shingles(post_id, post_signatures)
 
@@ -161,10 +158,49 @@ class ClusterIndex:
     def candidates(self, vector: np.ndarray, signatures: list[MinHash], neighbours: int) -> set[int]:
         """Post ids worth comparing with: nearest by embedding, and similar by shingles
         (SIGNATURES: the post's shingle_signatures)."""
-        found: set[int] = set()
-        if len(self):
-            matches = self._vectors.search(vector, min(neighbours, len(self)), threads=1)
-            found.update(int(key) for key in matches.keys)
-        for signature in signatures:
-            found.update(post_id for post_id, _ in self._lsh.query(signature))
+        nearest, _ = self._nearest(vector.reshape(1, -1), neighbours)
+        return set(nearest[0].tolist()) | self._similar(self._lsh, signatures)
+
+    def candidates_in_order(self, post_ids: list[int], vectors: np.ndarray | None,
+                            signatures: list[list[MinHash]], neighbours: int) -> list[set[int]]:
+        """For each of a batch of posts about to be placed in this order (VECTORS: one row
+        each; SIGNATURES: their shingle_signatures), what candidates() would give if the posts
+        before it were indexed: its NEIGHBOURS nearest among the indexed posts and those
+        posts together, and those similar by shingles. The index is left as it is, to take
+        the batch in one add once it is placed. Within the batch, shingles are looked up in an
+        LSH index of the batch's own with the same bands."""
+        if not post_ids:
+            return []
+        nearest, nearest_cosines = self._nearest(vectors, neighbours)
+        # Cosines as the index computes them, of its half-precision vectors: a post's neighbours
+        # are then ranked alike whether found in the index or in the batch.
+        stored = vectors.astype(np.float16).astype(np.float64)
+        stored /= np.maximum(np.linalg.norm(stored, axis=1, keepdims=True), np.finfo(np.float64).tiny)
+        within_batch = stored @ stored.T
+        batch_lsh = MinHashLSH(num_perm=MINHASH_PERMUTATIONS, params=(self._lsh.b, self._lsh.r))
+        found = []
+        for position, (post_id, post_signatures) in enumerate(zip(post_ids, signatures, strict=True)):
+            ids = np.concatenate([nearest[position], np.asarray(post_ids[:position], dtype=np.int64)])
+            cosines = np.concatenate([nearest_cosines[position], within_batch[position, :position]])
+            candidates = set(ids[np.argsort(-cosines, kind="stable")[:neighbours]].tolist())
+            candidates |= self._similar(self._lsh, post_signatures)
+            candidates |= self._similar(batch_lsh, post_signatures)
+            for part, signature in enumerate(post_signatures):
+                batch_lsh.insert((post_id, part), signature, check_duplication=False)
+            found.append(candidates - {post_id})
         return found
+
+    def _nearest(self, vectors: np.ndarray, neighbours: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """For each row of VECTORS, the ids of its nearest indexed posts and their cosines."""
+        if not len(self):
+            return [np.zeros(0, dtype=np.int64)] * len(vectors), [np.zeros(0)] * len(vectors)
+        matches = self._vectors.search(vectors, min(neighbours, len(self)), threads=1)
+        # One query gives Matches; several, BatchMatches, whose rows are Matches.
+        rows = [matches[row] for row in range(len(vectors))] if isinstance(matches, BatchMatches) \
+            else [matches]
+        return ([row.keys.astype(np.int64) for row in rows],
+                [1.0 - row.distances.astype(np.float64) for row in rows])
+
+    @staticmethod
+    def _similar(lsh: MinHashLSH, signatures: list[MinHash]) -> set[int]:
+        return {post_id for signature in signatures for post_id, _ in lsh.query(signature)}
