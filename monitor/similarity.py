@@ -55,7 +55,8 @@ def _window_hashes(words: str, *sizes: int) -> list[np.ndarray]:
     if not words:
         return [np.zeros(0, dtype=np.int64) for _ in sizes]
     codes = np.frombuffer(words.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    codes = np.pad(codes, (0, max(0, sizes[-1] - len(codes))))
+    if len(codes) < sizes[-1]:
+        codes = np.concatenate([codes, np.zeros(sizes[-1] - len(codes), dtype=np.uint64)])
     states, hashed_columns, hashes = np.zeros(len(codes), dtype=np.uint64), 0, []
     for size in sizes:
         count = max(len(words), size) - size + 1
