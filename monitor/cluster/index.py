@@ -44,7 +44,10 @@ LSH_WINDOW = 200_000
 # a post here; with it, and the vectors in half precision (cosines change by about 1e-3),
 # the quality figures of docs/quality.md came out as before.
 ANN_EXPANSION_ADD = 64
-SMALL_BATCH = 256
+# A batch a cluster task places (a few hundred posts at most) is added on the task's thread:
+# the graph then comes out the same in every run, and the other core stays the embed
+# worker's. Rebuilding from the database (SYNC_CHUNK rows at a time) takes every core.
+THREADED_ADD = 1_000
 
 
 class ClusterIndex:
@@ -130,9 +133,8 @@ class ClusterIndex:
         replaced = [post_id for post_id in post_ids if post_id in self._vectors]
         if replaced:  # placed again after a moderator's split
             self._vectors.remove(np.asarray(replaced, dtype=np.uint64))
-        # A few posts are added on this thread: starting the thread pool costs more than the work.
         self._vectors.add(np.asarray(post_ids, dtype=np.uint64), vectors,
-                          threads=1 if len(post_ids) < SMALL_BATCH else 0)
+                          threads=1 if len(post_ids) < THREADED_ADD else 0)
         for post_id, post_signatures in zip(post_ids, signatures, strict=True):
             self._add_shingles(post_id, post_signatures)
 
