@@ -198,8 +198,8 @@ class ClusterIndex:
             return [np.zeros(0, dtype=np.int64)] * len(vectors), [np.zeros(0)] * len(vectors)
         matches = self._vectors.search(vectors, min(neighbours, len(self)), threads=1)
         # One query gives Matches; several, BatchMatches, whose rows are Matches.
-        rows = [matches[row] for row in range(len(vectors))] if isinstance(matches, BatchMatches) \
-            else [matches]
+        rows = ([matches[row] for row in range(len(vectors))] if isinstance(matches, BatchMatches)
+                else [matches])
         return ([row.keys.astype(np.int64) for row in rows],
                 [1.0 - row.distances.astype(np.float64) for row in rows])
 
