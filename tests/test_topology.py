@@ -2,6 +2,7 @@
 worker per queue, beat) on PostgreSQL and Redis; posts go in through the command line,
 alerts come out through the HTTP API, metrics through /metrics, and Ctrl-C stops it all."""
 
+import gc
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import time
 import httpx
 import pytest
 import redis
+from celery import signals
 
 from monitor.accounts.tokens import issue_token
 from monitor.accounts.users import create_user
@@ -91,3 +93,15 @@ def test_monitor_run_takes_posts_to_alerts_and_stops_cleanly(own_postgres, tmp_p
             traces.setdefault(json.loads(record)["trace_id"], set()).add(service.strip("["))
     wanted = {"worker-ingest", "worker-embed", "worker-cluster"}
     assert any(wanted <= services for services in traces.values()), traces
+
+
+def test_a_worker_process_freezes_what_it_has_loaded_once_started():
+    # The collector then leaves the imported libraries alone (docs/performance.md).
+    import workers.celery_app  # noqa: F401  (connects the signal handlers)
+
+    gc.unfreeze()
+    try:
+        signals.worker_process_init.send(sender=None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
