@@ -23,7 +23,7 @@ _HTML_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | 
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 _SPACE = re.compile(r"\s+")
 # Invisible characters used to make copies look different: zero-width, joiners, bidi controls.
-# (A character class: str.translate with a table of deletions took four times as long.)
+# (A character class: str.translate with a table of deletions took eighteen times as long.)
 _INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
 
 # Channel signatures ("❤ Подписаться | Прислать новость", "👉 Топор Live. Подписаться")
