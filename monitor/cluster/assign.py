@@ -219,7 +219,8 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     # The candidates among posts placed before, read at once: placing one post then reads nothing.
     known.claims(set().union(*candidates))
     known.arriving([incoming for _, incoming in arriving])
-    # Every post that will not join by fingerprint (as below) judged against its candidates, all at once.
+    # A post whose fingerprint a post placed before it has joins that post's cluster; every
+    # other post is judged against its candidates, all of them at once.
     fingerprints = set(reposted)
     compared = []
     for (post, incoming), post_candidates in zip(arriving, candidates, strict=True):
@@ -230,7 +231,8 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     judgements = dict(zip([incoming.post_id for incoming, _ in compared],
                           judge_batch(known, compared, rules), strict=True))
     for post, incoming in arriving:
-        placement = reposted.get(post.fingerprint) or place(known, incoming, judgements[post.id], rules)
+        placement = (place(known, incoming, judgements[post.id], rules) if post.id in judgements
+                     else reposted[post.fingerprint])
         if placement.same_claim_clusters:
             placement, merged = _merge_same_claim(session, known, placement, post.id)
             event_ids += merged
