@@ -36,7 +36,7 @@ from monitor.similarity import MatchRules, TextEvidence, shingle_signatures
 class PlacedCluster:
     """A cluster as placing posts sees it. The clusters of a batch's candidates (about a
     thousand for 64 posts) are read as these three columns: as ORM rows, reading them took
-    a seventh of the stage's time. A cluster the batch opens has no id until it is written
+    an eighth of the stage's time. A cluster the batch opens has no id until it is written
     (PlacedPosts.write)."""
 
     id: int | None
@@ -143,7 +143,8 @@ class PlacedPosts:
 
     def write(self) -> None:
         """Write the clusters opened and the posts placed since the last write, each kind in
-        one statement (through the ORM's unit of work, a batch took three times as long)."""
+        one statement instead of an ORM object a row (the unit of work's flush was a tenth of
+        the stage's time, py-spy: docs/performance.md)."""
         if opened := [cluster for cluster in self._opened if cluster.id is None]:
             ids = self.session.scalars(insert(Cluster).returning(Cluster.id, sort_by_parameter_order=True), [
                 {"representative_post_id": cluster.representative_post_id,
