@@ -105,6 +105,13 @@ def peak_memory_mb(pid: int) -> float:
                      default=0.0), 1)
 
 
+def total_pss_mb(pid: int) -> float:
+    """What the process tree under PID holds in memory now: the sum of its processes'
+    proportional set sizes (pages shared between them counted once in all)."""
+    return round(sum(int(line.split()[1]) / 1024 for current in _process_tree(pid)
+                     for line in _proc(current, "smaps_rollup").splitlines() if line.startswith("Pss:")), 1)
+
+
 def cpu_seconds(pid: int) -> float:
     """The CPU time (user and system) the process tree under PID has used so far."""
     ticks = 0
@@ -184,6 +191,7 @@ def measure_topology(warm_up: list[PostRecord], backfill: list[PostRecord], live
             offered_seconds = time.monotonic() - started
             wait_until_clustered(sessions, len(warm_up) + len(backfill) + len(live), 3600, workers)
             memory = {service.name: peak_memory_mb(service.process.pid) for service in workers}
+            held = {service.name: total_pss_mb(service.process.pid) for service in workers}
         with unit_of_work(sessions) as session:
             to_cluster = [(placed - stored).total_seconds() for stored, placed in session.execute(
                 select(Post.fetched_at, ClusterMembership.created_at)
@@ -194,7 +202,7 @@ def measure_topology(warm_up: list[PostRecord], backfill: list[PostRecord], live
             "latency": {"offered_posts_per_s": round(len(live) / offered_seconds, 1),
                         "stored_to_cluster": _quantiles(to_cluster),
                         "stored_to_alert": _quantiles(to_alert)},
-            "worker_peak_rss_mb": memory, "backfill_worker_cpu_s": cpu}
+            "worker_peak_rss_mb": memory, "worker_pss_mb": held, "backfill_worker_cpu_s": cpu}
 
 
 def _alert_latencies(session, first_live_id: int) -> list[float]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import Settings
+from monitor.embed.encoder import embed_processes, encode_threads
 
 STOP_TIMEOUT = 30
 
@@ -32,10 +33,12 @@ def services(settings: Settings, host: str, port: int, state_dir: Path) -> list[
     celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
     web = Service("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
                           "--graceful-timeout", "20", "web.wsgi:app"])
+    embedders = embed_processes(settings)
     workers = [
         Service(f"worker-{queue}", [*celery, "worker", "--queues", queue, "--concurrency", str(concurrency),
-                                    "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle"])
-        for queue, concurrency in (("ingest", 2), ("embed", 1), ("cluster", 1), ("notify", 2))
+                                    "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle"],
+                env={"ENCODE_THREADS": str(encode_threads(settings, embedders))} if queue == "embed" else {})
+        for queue, concurrency in (("ingest", 2), ("embed", embedders), ("cluster", 1), ("notify", 2))
     ]
     beat = Service("beat", [*celery, "beat", "--schedule", str(state_dir / "celerybeat-schedule")])
     every = [web, *workers, beat]

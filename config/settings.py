@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     encode_batch_size: int = Field(default=0, ge=0)
     # Threads tokenizing batches ahead of the model; unset: 8 on a GPU, none on a CPU.
     encode_tokenizer_threads: int | None = Field(default=None, ge=0)
+    # Processes of the embed worker (`monitor run`); 0: one per core on a CPU, one on a GPU.
+    embed_processes: int = Field(default=0, ge=0)
+    # Threads the model runs on in each process, on a CPU; 0: torch's default, every core.
+    # `monitor run` sets it to the cores over EMBED_PROCESSES unless it is set here.
+    encode_threads: int = Field(default=0, ge=0)
 
     # Clustering
     # A post joins the cluster of a stored post when their calibrated same-claim

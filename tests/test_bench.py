@@ -34,6 +34,8 @@ def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
     # The embed worker holds the model: it is the largest, and it does most of the work.
     memory, cpu = end_to_end["worker_peak_rss_mb"], end_to_end["backfill_worker_cpu_s"]
     assert max(memory, key=memory.get) == "worker-embed"
+    held = end_to_end["worker_pss_mb"]
+    assert set(held) == set(memory) and max(held, key=held.get) == "worker-embed"
     assert set(cpu) == set(memory) and max(cpu, key=cpu.get) == "worker-embed"
     assert set(figures["placement"]) == {"500", "1000"}
     assert all(0 < size["p50_ms"] <= size["p95_ms"] for size in figures["placement"].values())

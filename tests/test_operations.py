@@ -41,6 +41,9 @@ def test_the_compose_file_is_valid_and_runs_every_service_with_health_checks(com
         assert service.get("restart") in ("unless-stopped", "no"), name
     cluster = config["services"]["worker-cluster"]["command"]
     assert cluster[cluster.index("--concurrency") + 1] == "1"  # one process places posts
+    embed = config["services"]["worker-embed"]
+    assert embed["command"][embed["command"].index("--concurrency") + 1] == "2"  # one per core,
+    assert embed["environment"]["ENCODE_THREADS"] == "1"  # each on one thread
     web = config["services"]["web"]
     assert web["command"][0] == "gunicorn"
     assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"

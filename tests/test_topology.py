@@ -13,11 +13,15 @@ import time
 import httpx
 import pytest
 import redis
+import torch
 from celery import signals
 
+from cli.run import services
+from config import load_settings
 from monitor.accounts.tokens import issue_token
 from monitor.accounts.users import create_user
 from monitor.db.models import Role
+from monitor.embed.encoder import Encoder
 from tests.conftest import REPO, monitor_command
 from tests.faults import free_port
 from tests.services import REDIS_URL
@@ -105,3 +109,25 @@ def test_a_worker_process_freezes_what_it_has_loaded_once_started():
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_on_a_cpu_the_embed_worker_runs_a_one_thread_process_per_core(tmp_path):
+    # Processes going on apart beat one process whose threads wait for each other
+    # (docs/performance.md).
+    cores = len(os.sched_getaffinity(0))
+    for settings, processes, threads in ((load_settings(embedding_device="cpu"), cores, 1),
+                                         (load_settings(embedding_device="cpu", embed_processes=1), 1, cores),
+                                         (load_settings(embedding_device="cpu", encode_threads=3), cores, 3)):
+        embed, = [service for service in services(settings, "127.0.0.1", 0, tmp_path)
+                  if service.name == "worker-embed"]
+        assert embed.argv[embed.argv.index("--concurrency") + 1] == str(processes)
+        assert embed.env["ENCODE_THREADS"] == str(threads)
+
+
+def test_an_encoder_given_threads_runs_the_model_on_that_many():
+    before = torch.get_num_threads()
+    try:
+        Encoder("all-MiniLM-L6-v2", "cpu", threads=1)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,6 +61,25 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def embed_processes(settings) -> int:
+    """How many processes the embed worker runs: EMBED_PROCESSES, else one on a GPU and one
+    per core on a CPU, each running the model on one thread. One process on every core
+    lost a sixth of its speed as soon as another worker took a share of a core: each layer
+    waits for its slowest thread, while one-thread processes go on apart (docs/performance.md)."""
+    if settings.embed_processes:
+        return settings.embed_processes
+    return 1 if resolve_device(settings.embedding_device).startswith("cuda") else usable_cores()
+
+
+def encode_threads(settings, processes: int) -> int:
+    """Threads for the model in each of PROCESSES: ENCODE_THREADS, else the cores shared out."""
+    return settings.encode_threads or max(1, usable_cores() // processes)
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
 # Texts per forward pass. On a CPU small batches win: a batch is padded to its longest
 # text, and the CPU gains nothing from width; with 8, an embed task of 64 posts encodes
 # as fast as one call over all of them (`python -m bench.batches`, docs/performance.md).
@@ -82,11 +102,14 @@ class Encoder:
     """
 
     def __init__(self, model: str, device: str = "auto", batch_size: int = 0, model_dir: str | None = None,
-                 tokenizer_threads: int | None = None):
+                 tokenizer_threads: int | None = None, threads: int = 0):
+        import torch
         from sentence_transformers import SentenceTransformer
 
         location, self.model_id = resolve_model(model, model_dir)
         self.device = resolve_device(device)
+        if threads and self.device == "cpu":
+            torch.set_num_threads(threads)
         local = Path(location).is_dir()
         log.info("loading embedding model %s from %s on %s", self.model_id, location, self.device)
         self._model = SentenceTransformer(location, device=self.device, local_files_only=local)
@@ -102,7 +125,7 @@ class Encoder:
     def from_settings(cls, settings) -> "Encoder":
         """The configured model: EMBEDDING_MODEL on EMBEDDING_DEVICE, looked up in EMBEDDING_MODEL_DIR."""
         return cls(settings.embedding_model, settings.embedding_device, settings.encode_batch_size,
-                   settings.embedding_model_dir, settings.encode_tokenizer_threads)
+                   settings.embedding_model_dir, settings.encode_tokenizer_threads, settings.encode_threads)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
