@@ -5,7 +5,8 @@
 
 Prints one JSON object (docs/performance.md explains every figure):
 
-- ``encode_posts_per_s``: the configured model alone, on the texts the embed stage encodes;
+- ``encode_posts_per_s``: the configured model alone, on the texts the embed stage encodes,
+  in the faster of one process on every core and the embed worker's processes;
 - ``end_to_end``: the real topology (bench/topology.py): throughput from stored post to
   clustered post and its ratio to the model's speed; latency from stored to clustered and
   to alert at a steady offered rate; each worker's peak resident memory;
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import os
 import resource
 import tempfile
@@ -29,12 +31,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.placement import measure_placement  # noqa: E402
 from bench.topology import measure_topology  # noqa: E402
-from config import load_settings  # noqa: E402
+from config import Settings, load_settings  # noqa: E402
 from monitor.cluster.assign import assign_posts  # noqa: E402
 from monitor.cluster.index import ClusterIndex  # noqa: E402
 from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
-from monitor.embed.encoder import Encoder  # noqa: E402
+from monitor.embed.encoder import Encoder, embed_processes, encode_threads  # noqa: E402
 from monitor.embed.stage import claim_pending, new_claim, store_embeddings  # noqa: E402
 from monitor.evaluation.datasets import channel_posts  # noqa: E402
 from monitor.ingest.records import PostRecord  # noqa: E402
@@ -56,8 +58,14 @@ def real_posts(count: int) -> list[PostRecord]:
             for post in newest]
 
 
-def measure_in_process(records: list[PostRecord], encoder: Encoder, database_url: str) -> dict:
-    """The model alone on the posts' texts, then the cluster stage over the vectors it made."""
+def measure_in_process(records: list[PostRecord], encoder: Encoder, settings: Settings,
+                       database_url: str) -> dict:
+    """The model alone on the posts' texts, then the cluster stage over the vectors it made.
+
+    The model alone runs in the layouts it can run in: one process on every core, one
+    ``encode`` call over all the texts (as the embedded mode runs it, and sorted by length
+    over all of them), and the embed worker's processes each on its share, as `monitor run`
+    starts them; the faster of the two is the model's speed."""
     upgrade(database_url)
     sessions = make_session_factory(make_engine(database_url))
     with unit_of_work(sessions) as session:
@@ -66,18 +74,47 @@ def measure_in_process(records: list[PostRecord], encoder: Encoder, database_url
     started = time.perf_counter()
     vectors = encoder.encode(pending.texts)
     encode_seconds = time.perf_counter() - started
+    layouts = {"one_process": round(len(pending.texts) / encode_seconds, 1)}
+    processes = embed_processes(settings)
+    if processes > 1:
+        layouts[f"{processes}_processes"] = encode_in_processes(pending.texts, settings, processes)
     with unit_of_work(sessions) as session:
         ready = store_embeddings(session, ids, pending, vectors, encoder.model_id)
 
-    index, rules = ClusterIndex(encoder.model_id), MatchRules.from_settings(load_settings())
+    index, rules = ClusterIndex(encoder.model_id), MatchRules.from_settings(settings)
     gc.freeze()  # as a worker process does once it has started (workers/celery_app.py)
     started = time.perf_counter()
     for start in range(0, len(ready), CLUSTER_BATCH):
         with unit_of_work(sessions) as session:
             assign_posts(session, index, ready[start : start + CLUSTER_BATCH], rules)
     cluster_seconds = time.perf_counter() - started
-    return {"encode_posts_per_s": round(len(pending.texts) / encode_seconds, 1),
+    return {"encode_posts_per_s": max(layouts.values()), "encode_layouts_posts_per_s": layouts,
             "cluster_stage_posts_per_s": round(len(ready) / cluster_seconds, 1)}
+
+
+def encode_in_processes(texts: list[str], settings: Settings, processes: int) -> float:
+    """Posts/s of PROCESSES processes, each with the model on its ENCODE_THREADS, encoding
+    its share of TEXTS at once: from the first one starting to the last one done."""
+    spawn = multiprocessing.get_context("spawn")
+    ready, results = spawn.Barrier(processes), spawn.Queue()
+    workers = [spawn.Process(target=_encode_share, args=(
+        texts[number::processes], settings, encode_threads(settings, processes), ready, results))
+        for number in range(processes)]
+    for worker in workers:
+        worker.start()
+    spans = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return round(len(texts) / (max(end for _, end in spans) - min(start for start, _ in spans)), 1)
+
+
+def _encode_share(texts: list[str], settings: Settings, threads: int, ready, results) -> None:
+    encoder = Encoder.from_settings(settings.model_copy(update={"encode_threads": threads}))
+    encoder.encode(texts[:WARM_UP_POSTS])
+    ready.wait()
+    started = time.perf_counter()  # the system's monotonic clock: comparable across processes
+    encoder.encode(texts)
+    results.put((started, time.perf_counter()))
 
 
 def main() -> None:
@@ -100,7 +137,7 @@ def main() -> None:
     encoder = Encoder.from_settings(settings)
     figures: dict = {"model": encoder.model_id, "device": encoder.device, "posts": len(backfill)}
     with tempfile.TemporaryDirectory() as folder:
-        figures |= measure_in_process(backfill, encoder, f"sqlite:///{Path(folder) / 'bench.db'}")
+        figures |= measure_in_process(backfill, encoder, settings, f"sqlite:///{Path(folder) / 'bench.db'}")
     end_to_end = measure_topology(warm_up, backfill, live, args.rate, args.postgres_admin_url,
                                   args.broker_url)
     end_to_end["vs_encode"] = round(end_to_end["throughput_posts_per_s"] / figures["encode_posts_per_s"], 2)

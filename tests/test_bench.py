@@ -23,6 +23,11 @@ def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
 
     assert figures["posts"] == 30 and figures["device"] == "cpu"
     assert figures["encode_posts_per_s"] > 0 and figures["cluster_stage_posts_per_s"] > 0
+    # The model's speed is that of its faster layout: one process, or the embed worker's processes.
+    cores = len(os.sched_getaffinity(0))
+    layouts = figures["encode_layouts_posts_per_s"]
+    assert set(layouts) == {"one_process"} | ({f"{cores}_processes"} if cores > 1 else set())
+    assert figures["encode_posts_per_s"] == max(layouts.values())
     end_to_end = figures["end_to_end"]
     assert end_to_end["throughput_posts_per_s"] > 0
     assert end_to_end["vs_encode"] == round(end_to_end["throughput_posts_per_s"]

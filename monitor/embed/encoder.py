@@ -81,10 +81,11 @@ def usable_cores() -> int:
 
 
 # Texts per forward pass. On a CPU small batches win: a batch is padded to its longest
-# text, and the CPU gains nothing from width; with 8, an embed task of 64 posts encodes
-# as fast as one call over all of them (`python -m bench.batches`, docs/performance.md).
-# A GPU needs wide batches to be busy.
-AUTO_BATCH_SIZE = {"cpu": 8, "cuda": 512}
+# text, and a thread gains nothing from width: a process on one thread encoded fastest with
+# 2 texts a pass (4 % faster than with 4, 7 % than with 8), one on two threads with 4 or 8
+# (docs/performance.md). A GPU needs wide batches to be busy.
+CPU_TEXTS_PER_THREAD = 2
+AUTO_BATCH_SIZE = {"cuda": 512}
 
 
 # Threads tokenizing ahead of the model; 0 turns the overlap off. On a GPU the fast
@@ -116,7 +117,8 @@ class Encoder:
         if self.device.startswith("cuda"):
             self._model.half()
         kind = self.device.split(":")[0]
-        self.batch_size = batch_size or AUTO_BATCH_SIZE.get(kind, 16)
+        self.batch_size = batch_size or (CPU_TEXTS_PER_THREAD * torch.get_num_threads() if kind == "cpu"
+                                         else AUTO_BATCH_SIZE.get(kind, 16))
         self.tokenizer_threads = AUTO_TOKENIZER_THREADS.get(kind, 0) if tokenizer_threads is None \
             else tokenizer_threads
         self.dimensions = int(self._model.get_embedding_dimension())
