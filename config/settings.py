@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     # auto: CUDA when torch sees a GPU, else the CPU; or name one (cpu, cuda, cuda:1).
     embedding_device: str = "auto"
     embed_batch_size: int = Field(default=64, ge=1)  # posts per embed task, its own and waiting ones
-    # Texts per forward pass of the model; 0: two per thread on a CPU, 512 on a GPU.
+    # Texts per forward pass of the model; 0: 2 on one CPU thread, 8 on more, 512 on a GPU.
     encode_batch_size: int = Field(default=0, ge=0)
     # Threads tokenizing batches ahead of the model; unset: 8 on a GPU, none on a CPU.
     encode_tokenizer_threads: int | None = Field(default=None, ge=0)

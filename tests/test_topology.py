@@ -124,7 +124,7 @@ def test_on_a_cpu_the_embed_worker_runs_a_one_thread_process_per_core(tmp_path):
         assert embed.env["ENCODE_THREADS"] == str(threads)
 
 
-def test_an_encoder_given_threads_runs_the_model_on_that_many_two_texts_a_pass_each():
+def test_an_encoder_given_one_thread_runs_the_model_on_it_two_texts_a_pass():
     before = torch.get_num_threads()
     try:
         encoder = Encoder("all-MiniLM-L6-v2", "cpu", threads=1)

@@ -81,11 +81,10 @@ def usable_cores() -> int:
 
 
 # Texts per forward pass. On a CPU small batches win: a batch is padded to its longest
-# text, and a thread gains nothing from width: a process on one thread encoded fastest with
-# 2 texts a pass (4 % faster than with 4, 7 % than with 8), one on two threads with 4 or 8
+# text. A process on one thread encoded fastest with 2 texts a pass (4 % faster than with
+# 4, 7 % than with 8); one on two threads with 8, which gives each thread enough to do
 # (docs/performance.md). A GPU needs wide batches to be busy.
-CPU_TEXTS_PER_THREAD = 2
-AUTO_BATCH_SIZE = {"cuda": 512}
+AUTO_BATCH_SIZE = {"cpu/1": 2, "cpu": 8, "cuda": 512}
 
 
 # Threads tokenizing ahead of the model; 0 turns the overlap off. On a GPU the fast
@@ -117,8 +116,8 @@ class Encoder:
         if self.device.startswith("cuda"):
             self._model.half()
         kind = self.device.split(":")[0]
-        self.batch_size = batch_size or (CPU_TEXTS_PER_THREAD * torch.get_num_threads() if kind == "cpu"
-                                         else AUTO_BATCH_SIZE.get(kind, 16))
+        one_thread = kind == "cpu" and torch.get_num_threads() == 1
+        self.batch_size = batch_size or AUTO_BATCH_SIZE.get("cpu/1" if one_thread else kind, 16)
         self.tokenizer_threads = AUTO_TOKENIZER_THREADS.get(kind, 0) if tokenizer_threads is None \
             else tokenizer_threads
         self.dimensions = int(self._model.get_embedding_dimension())
