@@ -21,6 +21,7 @@ import gc
 import json
 import multiprocessing
 import os
+import queue
 import resource
 import tempfile
 import time
@@ -102,7 +103,13 @@ def encode_in_processes(texts: list[str], settings: Settings, processes: int) ->
         for number in range(processes)]
     for worker in workers:
         worker.start()
-    spans = [results.get() for _ in workers]
+    spans = []
+    while len(spans) < processes:
+        try:
+            spans.append(results.get(timeout=5))
+        except queue.Empty:
+            if failed := [worker.exitcode for worker in workers if worker.exitcode]:
+                raise RuntimeError(f"an encoding process failed (exit codes {failed})") from None
     for worker in workers:
         worker.join()
     return round(len(texts) / (max(end for _, end in spans) - min(start for start, _ in spans)), 1)
