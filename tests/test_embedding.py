@@ -6,11 +6,12 @@ import threading
 
 import numpy as np
 import torch
+from sqlalchemy import select
 
 from monitor.alerts.known_claims import add_known_claim, embed_new_claims
-from monitor.db.models import KnownClaim, Post, Stage, utcnow
+from monitor.db.models import Embedding, KnownClaim, Post, Stage, utcnow
 from monitor.embed.encoder import Encoder
-from monitor.embed.stage import CLAIM_EXPIRES, claim_pending, store_embeddings
+from monitor.embed.stage import CLAIM_EXPIRES, claim_pending, store_embeddings, write_vectors
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.normalize import readable_text
@@ -98,6 +99,19 @@ def test_a_claim_left_by_a_worker_that_died_is_taken_again_and_the_late_vectors_
     assert stages(database, ids) == [Stage.embedding] * 2
     with database.session() as session:
         assert store_embeddings(session, [], retaken, encoder.encode(retaken.texts), encoder.model_id) == ids
+
+
+def test_a_post_embedded_again_by_the_same_model_keeps_one_vector_the_newest(database, encoder):
+    # An edited post goes through the embed stage again: its vector is replaced, not doubled.
+    post_id, = store(database, TEXTS[:1])
+    first, edited = encoder.encode([TEXTS[0], TEXTS[1]])
+    for vector in (first, edited):
+        with database.session() as session:
+            write_vectors(session, [(post_id, vector)], encoder.model_id)
+    with database.session() as session:
+        stored = session.scalars(select(Embedding).where(Embedding.post_id == post_id)).all()
+    assert [(row.model, row.dimensions) for row in stored] == [(encoder.model_id, encoder.dimensions)]
+    assert np.array_equal(np.frombuffer(stored[0].vector, dtype=np.float32), edited)
 
 
 def test_on_postgresql_a_claim_in_progress_is_skipped_not_waited_for(own_postgres):

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.db.models import Embedding, Post, Stage, utcnow
-from monitor.db.session import unit_of_work
+from monitor.db.session import dialect_insert, unit_of_work
 from monitor.embed.encoder import Encoder
 from monitor.normalize import matching_text, readable_text
 
@@ -83,11 +83,10 @@ def store_embeddings(session: Session, post_ids: list[int], pending: PendingText
     """
     vector_of = dict(zip(pending.post_ids, vectors, strict=True))
     now = utcnow()
-    for post in session.scalars(select(Post).where(
-            Post.id.in_(pending.post_ids), Post.stage == Stage.embedding, Post.embed_claim == pending.claim)):
-        vector = vector_of[post.id]
-        session.merge(Embedding(post_id=post.id, model=model_id, dimensions=int(vector.shape[0]),
-                                vector=vector.tobytes()))
+    claimed = list(session.scalars(select(Post).where(
+        Post.id.in_(pending.post_ids), Post.stage == Stage.embedding, Post.embed_claim == pending.claim)))
+    write_vectors(session, [(post.id, vector_of[post.id]) for post in claimed], model_id)
+    for post in claimed:
         post.stage, post.stage_changed_at, post.embed_claim = Stage.embedded, now, None
     session.flush()
     return list(session.scalars(
@@ -128,10 +127,22 @@ def reembed(sessions: sessionmaker[Session], encoder: Encoder, batch_size: int =
             return done
         vectors = encoder.encode(pending.texts)
         with unit_of_work(sessions) as session:
-            for post_id, vector in zip(pending.post_ids, vectors, strict=True):
-                session.merge(Embedding(post_id=post_id, model=encoder.model_id,
-                                        dimensions=int(vector.shape[0]), vector=vector.tobytes()))
+            write_vectors(session, list(zip(pending.post_ids, vectors, strict=True)), encoder.model_id)
         done, after = done + len(pending.post_ids), pending.last_id
+
+
+def write_vectors(session: Session, vectors: list[tuple[int, np.ndarray]], model_id: str) -> None:
+    """Store each post's vector from MODEL_ID, replacing one it had: one statement for all
+    (an ORM merge read each row first, a round trip a post)."""
+    if not vectors:
+        return
+    upsert = dialect_insert(session, Embedding)
+    session.execute(upsert.on_conflict_do_update(
+        index_elements=[Embedding.post_id, Embedding.model],
+        set_={"dimensions": upsert.excluded.dimensions, "vector": upsert.excluded.vector,
+              "created_at": upsert.excluded.created_at}),
+        [{"post_id": post_id, "model": model_id, "dimensions": int(vector.shape[0]),
+          "vector": vector.tobytes(), "created_at": utcnow()} for post_id, vector in vectors])
 
 
 def vector_from_bytes(blob: bytes) -> np.ndarray:
