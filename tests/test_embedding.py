@@ -101,8 +101,8 @@ def test_a_claim_left_by_a_worker_that_died_is_taken_again_and_the_late_vectors_
         assert store_embeddings(session, [], retaken, encoder.encode(retaken.texts), encoder.model_id) == ids
 
 
-def test_a_post_embedded_again_by_the_same_model_keeps_one_vector_the_newest(database, encoder):
-    # An edited post goes through the embed stage again: its vector is replaced, not doubled.
+def test_a_vector_written_twice_for_one_post_and_model_leaves_one_the_last(database, encoder):
+    # Two writers of one post's vector (two `monitor reembed` runs at once, say) are no error.
     post_id, = store(database, TEXTS[:1])
     first, edited = encoder.encode([TEXTS[0], TEXTS[1]])
     for vector in (first, edited):
