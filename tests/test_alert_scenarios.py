@@ -118,6 +118,13 @@ def test_alerts_explain_prints_every_rules_points(database, eager_pipeline):
     assert missing.returncode == 1 and "no cluster 999999" in missing.stderr
 
 
+def test_a_burst_passed_on_from_channel_to_channel_says_how_far_it_was_forwarded(database, eager_pipeline):
+    # @channel_1 forwards @channel_0's post, and @channel_2 forwards @channel_1's.
+    replay(*(post(n, n * 4, forwarded_from_id=f"@channel_{n - 1}" if n in (1, 2) else None)
+             for n in range(6)))
+    assert alert_now(database).reasons[0].endswith("; forwarded along 2 hops")
+
+
 def test_forwarding_depth_is_the_longest_chain_of_forwards():
     from monitor.alerts.rules import forwarding_depth
 

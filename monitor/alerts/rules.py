@@ -147,18 +147,21 @@ def forwarding_depth(edges: set[tuple[str, str]]) -> int:
 def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: WatchPatterns,
            known_claims: KnownClaimIndex) -> Assessment:
     """Every rule's points and reason for one cluster, from what is stored now."""
+    # The columns the rules read, not ORM rows: a wave's cluster holds thousands of posts.
     posts = session.execute(
-        select(Post, Source).join(ClusterMembership, ClusterMembership.post_id == Post.id)
+        select(Post.published_at, Post.source_id, Post.forwarded_from_id, Post.views, Post.forwards,
+               Post.media_kind, Post.text, Source.telegram_id, Source.key)
+        .join(ClusterMembership, ClusterMembership.post_id == Post.id)
         .join(Source, Source.id == Post.source_id).where(ClusterMembership.cluster_id == cluster_id)
     ).all()
-    timeline = sorted((post.published_at, post.source_id) for post, _ in posts)
+    timeline = sorted((post.published_at, post.source_id) for post in posts)
     weights, signals = policy.weights, []
 
     burst = busiest_window(timeline, policy.window)
     if burst is not None:
         spreads = burst.posts >= policy.min_posts and burst.sources >= policy.min_sources
-        hops = forwarding_depth({(post.forwarded_from_id, _channel_id(source)) for post, source in posts
-                                 if post.forwarded_from_id})
+        hops = forwarding_depth({(post.forwarded_from_id, _channel_id(post.telegram_id, post.key))
+                                 for post in posts if post.forwarded_from_id})
         reason = burst.describe() + (f"; forwarded along {hops} hop{'s' if hops > 1 else ''}" if hops else "")
         points = weights["spread"] * burst.sources * math.log2(1 + burst.posts) * (1 + 0.25 * hops)
         signals.append(Signal("spread", points if spreads else 0.0,
@@ -168,8 +171,8 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
     if growth := _growth(timeline, policy):
         signals.append(growth)
 
-    views = sum(post.views or 0 for post, _ in posts)
-    forwards = sum(post.forwards or 0 for post, _ in posts)
+    views = sum(post.views or 0 for post in posts)
+    forwards = sum(post.forwards or 0 for post in posts)
     if views >= policy.reach_min_views:
         signals.append(Signal("reach", weights["reach"] * math.log10(10 * views / policy.reach_min_views),
                               f"reach {views:,} views and {forwards:,} forwards"))
@@ -187,8 +190,8 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
         signals.append(Signal("novelty", weights["novelty"],
                               f"a claim not seen before (first post {timeline[0][0]:%Y-%m-%d %H:%M} UTC)"))
 
-    videos = sum(1 for post, _ in posts if post.media_kind == "video")
-    for hit in patterns.hits([post.text for post, _ in posts]):
+    videos = sum(1 for post in posts if post.media_kind == "video")
+    for hit in patterns.hits([post.text for post in posts]):
         if hit.kind == "person" and hit.calls_to_action:
             with_video = f"; video attached ({videos} post{'s' if videos > 1 else ''})" if videos else ""
             signals.append(Signal(
@@ -201,7 +204,7 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
         else:
             signals.append(Signal("topic", weights["topic"],
                                   f"mentions watched topic {hit.name} in {hit.posts} posts"))
-    return Assessment(cluster_id, signals, len(posts), len({post.source_id for post, _ in posts}))
+    return Assessment(cluster_id, signals, len(posts), len({post.source_id for post in posts}))
 
 
 def _growth(timeline: list[tuple[datetime, int]], policy: AlertPolicy) -> Signal | None:
@@ -222,9 +225,9 @@ def _growth(timeline: list[tuple[datetime, int]], policy: AlertPolicy) -> Signal
                   f"{recent} posts in the last {window_hours:g} h, {ratio:.1f}× its earlier rate")
 
 
-def _channel_id(source: Source) -> str:
+def _channel_id(telegram_id: int | None, key: str) -> str:
     # Forwards name their origin by the marked channel id; a channel's own key may be its @username.
-    return f"-100{source.telegram_id}" if source.telegram_id else source.key
+    return f"-100{telegram_id}" if telegram_id else key
 
 
 def evaluate_alerts(session: Session, cluster_ids: list[int], policy: AlertPolicy) -> list[int]:
