@@ -4,6 +4,10 @@ a machine.
 
     python -m bench.batches [--posts 1024] [--forward 4,8,16,32] [--task 64,256,1024] [--rounds 3]
 
+The model runs on ENCODE_THREADS threads (unset: every core); on a CPU, where the embed
+worker runs one process per core on one thread each, measure one of them with
+``ENCODE_THREADS=1 python -m bench.batches --forward 1,2,4,8``.
+
 The combinations run in turn, round after round, so that a machine that speeds up or
 slows down during the run weighs on all of them alike. Prints one JSON object: the
 median posts/s of each combination over the rounds, and every round's figure.
