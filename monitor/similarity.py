@@ -60,9 +60,8 @@ def _window_hashes(words: str, *sizes: int) -> list[np.ndarray]:
     states, hashed_columns, hashes = np.zeros(len(codes), dtype=np.uint64), 0, []
     for size in sizes:
         count = max(len(words), size) - size + 1
-        states = states[:count]
-        for column in range(hashed_columns, size):
-            states = (states ^ codes[column : column + count]) * _MULTIPLIER
+        states = _mixed(states[:count], (codes[column : column + count]
+                                         for column in range(hashed_columns, size)))
         hashed_columns = size
         hashes.append(_finalized(states))
     return hashes
@@ -71,10 +70,7 @@ def _window_hashes(words: str, *sizes: int) -> list[np.ndarray]:
 def _hashed(items: list[str] | set[str], length: int) -> np.ndarray:
     """The sorted unique hashes of strings of at most LENGTH characters (shorter ones padded with NUL)."""
     codes = np.array(list(items), dtype=f"<U{length}").view(np.uint32).reshape(-1, length)
-    states = np.zeros(len(codes), dtype=np.uint64)
-    for column in codes.T.astype(np.uint64):
-        states = (states ^ column) * _MULTIPLIER
-    return np.unique(_finalized(states))
+    return np.unique(_finalized(_mixed(np.zeros(len(codes), dtype=np.uint64), codes.T.astype(np.uint64))))
 
 
 # A multiplicative hash over the code points, then splitmix64's finalizer.
@@ -83,6 +79,13 @@ _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
 # Hashes keep 61 bits: the top ones tag the kind of shingle (see _tagged).
 _HASH_BITS = np.uint64((1 << 61) - 1)
+
+
+def _mixed(states: np.ndarray, columns) -> np.ndarray:
+    """STATES with each of COLUMNS (of code points, one per state) hashed in, in turn."""
+    for column in columns:
+        states = (states ^ column) * _MULTIPLIER
+    return states
 
 
 def _finalized(states: np.ndarray) -> np.ndarray:
@@ -200,10 +203,6 @@ class TextEvidence:
         return self.shingles[start : start + self.counts[position]]
 
     @property
-    def char3(self) -> np.ndarray:
-        return self._kind(0)
-
-    @property
     def char5(self) -> np.ndarray:
         return self._kind(1)
 
@@ -235,11 +234,18 @@ def features_of_pairs(cosines: np.ndarray, texts: list[TextEvidence],
     jaccards = _jaccards(first_counts, counts, shared)
     numbers_differ = [1.0 if text.numbers and other.numbers and text.numbers != other.numbers else 0.0
                       for text, its in zip(texts, others, strict=True) for other in its]
-    words = np.array([other.words for other in seconds], dtype=np.float64)
-    first_words = np.repeat(np.array([text.words for text in texts], dtype=np.float64), pairs_of)
-    length_ratio = np.minimum(first_words, words) / np.maximum(np.maximum(first_words, words), 1)
+    shortest, longest = _pair_words(texts, others)
+    length_ratio = shortest / np.maximum(longest, 1)
     return np.column_stack([cosines, jaccards, _containments(first_counts[:, 1], counts[:, 1], shared[:, 1]),
                             numbers_differ, length_ratio]).reshape(len(seconds), len(FEATURES))
+
+
+def _pair_words(texts: list[TextEvidence], others: list[list[TextEvidence]]) -> tuple[np.ndarray, np.ndarray]:
+    """The words of the shorter and of the longer text of each pair, as features_of_pairs orders them."""
+    words = np.array([other.words for its in others for other in its], dtype=np.float64)
+    first_words = np.repeat(np.array([text.words for text in texts], dtype=np.float64),
+                            [len(its) for its in others])
+    return np.minimum(first_words, words), np.maximum(first_words, words)
 
 
 @dataclass(frozen=True)
@@ -417,9 +423,7 @@ class MatchRules:
         trusts the embedding cosine, which an English model gives any two Russian texts on
         one topic, so a Russian post taken for English would join them all."""
         features = features_of_pairs(cosines, texts, others)
-        words = np.array([other.words for its in others for other in its])
-        first_words = np.repeat([text.words for text in texts], [len(its) for its in others])
-        shortest, longest = np.minimum(first_words, words), np.maximum(first_words, words)
+        shortest, longest = _pair_words(texts, others)
         firsts = [language for language, its in zip(languages, others, strict=True) for _ in its]
         seconds = [language for its in other_languages for language in its]
         probabilities, thresholds = self.calibration.judge_many(features, firsts, shortest, longest)
