@@ -86,7 +86,7 @@ def _serve_metrics(**_kwargs) -> None:
 @signals.worker_process_init.connect
 def _freeze_loaded_objects(**_kwargs) -> None:
     # What the process has loaded by now (Celery, SQLAlchemy, numpy, scipy through
-    # datasketch; torch in the embed worker) lives as long as it does: the garbage
+    # datasketch; the model comes later, with the first embed task) lives as long as it does: the garbage
     # collector need not go through it again at every full collection, which took about
     # a sixth of the cluster stage's time (docs/performance.md).
     gc.freeze()
