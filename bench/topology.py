@@ -98,18 +98,21 @@ def _proc(pid: int, name: str) -> str:
         return ""
 
 
+def _megabytes(pid: int, name: str, field: str) -> list[float]:
+    """FIELD (given in kB) of /proc/<pid>/NAME of each process in the tree under PID, in MB."""
+    return [int(line.split()[1]) / 1024 for current in _process_tree(pid)
+            for line in _proc(current, name).splitlines() if line.startswith(field)]
+
+
 def peak_memory_mb(pid: int) -> float:
     """The largest peak resident size (VmHWM) in the process tree under PID."""
-    return round(max((int(line.split()[1]) / 1024 for current in _process_tree(pid)
-                      for line in _proc(current, "status").splitlines() if line.startswith("VmHWM:")),
-                     default=0.0), 1)
+    return round(max(_megabytes(pid, "status", "VmHWM:"), default=0.0), 1)
 
 
 def total_pss_mb(pid: int) -> float:
     """What the process tree under PID holds in memory now: the sum of its processes'
     proportional set sizes (pages shared between them counted once in all)."""
-    return round(sum(int(line.split()[1]) / 1024 for current in _process_tree(pid)
-                     for line in _proc(current, "smaps_rollup").splitlines() if line.startswith("Pss:")), 1)
+    return round(sum(_megabytes(pid, "smaps_rollup", "Pss:")), 1)
 
 
 def cpu_seconds(pid: int) -> float:
