@@ -76,7 +76,7 @@ def measure_in_process(records: list[PostRecord], encoder: Encoder, settings: Se
     vectors = encoder.encode(pending.texts)
     encode_seconds = time.perf_counter() - started
     layouts = {"one_process": round(len(pending.texts) / encode_seconds, 1)}
-    processes = embed_processes(settings)
+    processes = embed_processes(settings, encoder.device)
     if processes > 1:
         layouts[f"{processes}_processes"] = encode_in_processes(pending.texts, settings, processes)
     with unit_of_work(sessions) as session:

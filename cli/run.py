@@ -33,7 +33,7 @@ def services(settings: Settings, host: str, port: int, state_dir: Path) -> list[
     celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
     web = Service("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
                           "--graceful-timeout", "20", "web.wsgi:app"])
-    embedders = embed_processes(settings)
+    embedders = embed_processes(settings, _embed_device(settings))
     workers = [
         Service(f"worker-{queue}", [*celery, "worker", "--queues", queue, "--concurrency", str(concurrency),
                                     "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle"],
@@ -52,6 +52,17 @@ def services(settings: Settings, host: str, port: int, state_dir: Path) -> list[
         if service.name.startswith("worker-") and settings.worker_metrics_port:
             service.env["WORKER_METRICS_PORT"] = str(settings.worker_metrics_port + number - 1)
     return every
+
+
+def _embed_device(settings: Settings) -> str:
+    """The device the embed worker will run on. "auto" is asked of torch in a short-lived
+    child: this supervisor lives as long as the services, and importing torch here would
+    keep some 180 MB for nothing."""
+    if settings.embedding_device != "auto":
+        return settings.embedding_device
+    probe = subprocess.run([sys.executable, "-c", "from monitor.embed.encoder import resolve_device; "
+                            "print(resolve_device('auto'))"], capture_output=True, text=True, check=True)
+    return probe.stdout.strip()
 
 
 def run(settings: Settings, host: str, port: int, echo) -> int:

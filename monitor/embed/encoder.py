@@ -61,14 +61,14 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def embed_processes(settings) -> int:
-    """How many processes the embed worker runs: EMBED_PROCESSES, else one on a GPU and one
-    per core on a CPU, each running the model on one thread. One process on every core
+def embed_processes(settings, device: str) -> int:
+    """How many processes the embed worker runs on DEVICE (resolved): EMBED_PROCESSES, else
+    one on a GPU and one per core on a CPU, each running the model on one thread. One process on every core
     lost a sixth of its speed as soon as another worker took a share of a core: each layer
     waits for its slowest thread, while one-thread processes go on apart (docs/performance.md)."""
     if settings.embed_processes:
         return settings.embed_processes
-    return 1 if resolve_device(settings.embedding_device).startswith("cuda") else usable_cores()
+    return 1 if device.startswith("cuda") else usable_cores()
 
 
 def encode_threads(settings, processes: int) -> int:
@@ -84,7 +84,8 @@ def usable_cores() -> int:
 # text. A process on one thread encoded fastest with 2 texts a pass (4 % faster than with
 # 4, 7 % than with 8); one on two threads with 8, which gives each thread enough to do
 # (docs/performance.md). A GPU needs wide batches to be busy.
-AUTO_BATCH_SIZE = {"cpu/1": 2, "cpu": 8, "cuda": 512}
+AUTO_BATCH_SIZE = {"cpu": 8, "cuda": 512}
+ONE_THREAD_CPU_BATCH_SIZE = 2
 
 
 # Threads tokenizing ahead of the model; 0 turns the overlap off. On a GPU the fast
@@ -117,7 +118,8 @@ class Encoder:
             self._model.half()
         kind = self.device.split(":")[0]
         one_thread = kind == "cpu" and torch.get_num_threads() == 1
-        self.batch_size = batch_size or AUTO_BATCH_SIZE.get("cpu/1" if one_thread else kind, 16)
+        self.batch_size = batch_size or (ONE_THREAD_CPU_BATCH_SIZE if one_thread
+                                         else AUTO_BATCH_SIZE.get(kind, 16))
         self.tokenizer_threads = AUTO_TOKENIZER_THREADS.get(kind, 0) if tokenizer_threads is None \
             else tokenizer_threads
         self.dimensions = int(self._model.get_embedding_dimension())
