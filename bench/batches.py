@@ -23,7 +23,7 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.pipeline import real_posts  # noqa: E402
+from bench.posts import real_posts  # noqa: E402
 from config import load_settings  # noqa: E402
 from monitor.embed.encoder import Encoder  # noqa: E402
 from monitor.normalize import matching_text, readable_text  # noqa: E402

@@ -17,7 +17,6 @@ Prints one JSON object (docs/performance.md explains every figure):
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import multiprocessing
 import os
@@ -25,39 +24,24 @@ import queue
 import resource
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench.cluster_stage import place_all  # noqa: E402
 from bench.placement import measure_placement  # noqa: E402
+from bench.posts import WARM_UP_POSTS, real_posts  # noqa: E402
 from bench.topology import measure_topology  # noqa: E402
 from config import Settings, load_settings  # noqa: E402
-from monitor.cluster.assign import assign_posts  # noqa: E402
-from monitor.cluster.index import ClusterIndex  # noqa: E402
 from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from monitor.embed.encoder import Encoder, embed_processes, encode_threads  # noqa: E402
 from monitor.embed.stage import claim_pending, new_claim, store_embeddings  # noqa: E402
-from monitor.evaluation.datasets import channel_posts  # noqa: E402
 from monitor.ingest.records import PostRecord  # noqa: E402
 from monitor.ingest.store import store_posts  # noqa: E402
 from monitor.similarity import MatchRules  # noqa: E402
 
-CHANNELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "telegram" / "channels"
-WARM_UP_POSTS = 16
 CLUSTER_BATCH = 64
-
-
-def real_posts(count: int) -> list[PostRecord]:
-    """The COUNT newest posts, one per channel message."""
-    posts = {(post["sender_id"], post["message_id"]): post for post in channel_posts(CHANNELS)}
-    newest = sorted(posts.values(), key=lambda post: post["date"], reverse=True)[:count]
-    return [PostRecord(source_kind="telegram", source_key=str(post["sender_id"]),
-                       source_title=post["channel"], external_id=str(post["message_id"]),
-                       text=post["text"], published_at=datetime.fromisoformat(post["date"]))
-            for post in newest]
-
 
 def measure_in_process(records: list[PostRecord], encoder: Encoder, settings: Settings,
                        database_url: str) -> dict:
@@ -82,13 +66,8 @@ def measure_in_process(records: list[PostRecord], encoder: Encoder, settings: Se
     with unit_of_work(sessions) as session:
         ready = store_embeddings(session, ids, pending, vectors, encoder.model_id)
 
-    index, rules = ClusterIndex(encoder.model_id), MatchRules.from_settings(settings)
-    gc.freeze()  # as a worker process does once it has started (workers/celery_app.py)
-    started = time.perf_counter()
-    for start in range(0, len(ready), CLUSTER_BATCH):
-        with unit_of_work(sessions) as session:
-            assign_posts(session, index, ready[start : start + CLUSTER_BATCH], rules)
-    cluster_seconds = time.perf_counter() - started
+    cluster_seconds = place_all(sessions, ready, encoder.model_id, MatchRules.from_settings(settings),
+                                CLUSTER_BATCH)
     return {"encode_posts_per_s": max(layouts.values()), "encode_layouts_posts_per_s": layouts,
             "cluster_stage_posts_per_s": round(len(ready) / cluster_seconds, 1)}
 

@@ -108,19 +108,17 @@ def _overlaps(a: np.ndarray, others: np.ndarray, sizes: np.ndarray) -> np.ndarra
     """How many hashed shingles A holds of each segment of OTHERS (segments of SIZES elements;
     A sorted and unique, and each segment unique). Most of OTHERS are not in A: a table of
     A's low hash bits rules those out at one array lookup each, and only the rest are
-    searched for in A."""
+    searched for in A, and counted in their segments."""
     if not a.size or not others.size:
         return np.zeros(len(sizes))
     mask = (1 << _FILTER_BITS) - 1
     maybe = np.zeros(1 << _FILTER_BITS, dtype=bool)
     maybe[a & mask] = True
-    found = maybe[others & mask]
-    positions = np.flatnonzero(found)
+    positions = np.flatnonzero(maybe[others & mask])
     looked_up = others[positions]
-    found[positions] = a[np.searchsorted(a, looked_up).clip(max=a.size - 1)] == looked_up
-    hits = np.concatenate([[0], np.cumsum(found)])
-    ends = np.cumsum(sizes)
-    return (hits[ends] - hits[ends - sizes]).astype(np.float64)
+    shared = positions[a[np.searchsorted(a, looked_up).clip(max=a.size - 1)] == looked_up]
+    segments = np.searchsorted(np.cumsum(sizes), shared, side="right")
+    return np.bincount(segments, minlength=len(sizes)).astype(np.float64)
 
 
 def _jaccards(size: np.ndarray, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
@@ -146,17 +144,27 @@ def containment(a: np.ndarray, b: np.ndarray) -> float:
     return float(_containments(a.size, sizes, _overlaps(a, b, sizes))[0])
 
 
-_PERMUTATIONS = MinHash(num_perm=MINHASH_PERMUTATIONS)
+_PERMUTATIONS = MinHash(num_perm=MINHASH_PERMUTATIONS)  # datasketch's own (affine32 scheme)
+# MurmurHash3's 32-bit finalizer (shifts and multipliers), which that scheme applies to each value first.
+_FMIX32 = tuple(map(np.uint32, (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)))
 
 
 def minhash(text_shingles: np.ndarray) -> MinHash | None:
-    """The MinHash of hashed shingles (their low 32 bits are hash enough for it); None for none."""
+    """The MinHash of hashed shingles (their low 32 bits are hash enough for it); None for none.
+
+    What ``MinHash.update_batch`` computes, in array operations: it calls a hash function
+    once a value, which was a twentieth of the cluster stage (tests/test_similarity.py
+    checks that the two agree)."""
     if not text_shingles.size:
         return None
-    signature = MinHash(num_perm=MINHASH_PERMUTATIONS, hashfunc=int, scheme=_PERMUTATIONS.scheme,
-                        permutations=_PERMUTATIONS.permutations)
-    signature.update_batch((text_shingles & 0xFFFFFFFF).tolist())
-    return signature
+    shift_1, multiplier_1, shift_2, multiplier_2, shift_3 = _FMIX32
+    values = (text_shingles & 0xFFFFFFFF).astype(np.uint32)
+    values = (values ^ (values >> shift_1)) * multiplier_1
+    values = (values ^ (values >> shift_2)) * multiplier_2
+    values ^= values >> shift_3
+    a, b = _PERMUTATIONS.permutations
+    return MinHash(hashvalues=(values[:, None] * a + b).min(axis=0), scheme=_PERMUTATIONS.scheme,
+                   permutations=_PERMUTATIONS.permutations)
 
 
 def shingle_signatures(evidence: "TextEvidence") -> list[MinHash]:

@@ -58,3 +58,15 @@ def test_the_batch_size_benchmark_measures_every_combination_on_a_small_sample()
     assert set(figures["posts_per_s"]) == set(figures["rounds"]) == combinations
     assert all(len(rounds) == 2 and min(rounds) > 0 for rounds in figures["rounds"].values())
     assert 0 < figures["texts"] <= 24
+
+
+def test_the_cluster_stage_benchmark_places_the_same_posts_alike_in_every_round():
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.cluster_stage", "--posts", "40", "--batch", "16", "--rounds", "2"],
+        cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.splitlines()[-1])
+
+    assert len(figures["rounds"]) == 2 and min(figures["rounds"]) > 0
+    assert min(figures["rounds"]) <= figures["posts_per_s"] <= max(figures["rounds"])
+    assert 0 < figures["clusters"] <= figures["posts"] <= 40

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+from datasketch import MinHash
 from sqlalchemy import func, select
 
 from config import load_settings
@@ -21,11 +22,15 @@ from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.review.clusters import split_post
 from monitor.similarity import (
+    MINHASH_PERMUTATIONS,
     PACKAGED_CALIBRATION,
     Calibration,
     MatchRules,
     TextEvidence,
+    features_of_pairs,
     jaccard,
+    minhash,
+    pair_features,
     shingle_signatures,
 )
 
@@ -231,10 +236,36 @@ def test_a_batch_finds_the_candidates_each_post_would_find_were_the_posts_before
     # 3 is nearest post 1; 4 is nearer 3, placed before it in the batch, than 1; 5 is nearest
     # post 2 and carries 3's text, which the shingles find.
     assert found == [{1}, {3}, {2, 3}]
-    assert len(batched) == 2  # the batch is added once placed
+    assert len(batched) == 2  # the batch's vectors are added once placed
     for post_id, candidates in zip([3, 4, 5], found, strict=True):
         assert candidates == growing.candidates(vectors[post_id - 1], signatures[post_id - 1], 1)
         growing.add_batch([post_id], vectors[post_id - 1 : post_id], [signatures[post_id - 1]])
+    batched.add_vectors([3, 4, 5], vectors[2:])
+    # The batch's shingles were indexed as it was looked up, once: a later post finds them all.
+    later = shingle_signatures(TextEvidence.of(EDITED))
+    assert batched.candidates(vectors[0], later, 1) == growing.candidates(vectors[0], later, 1) == {1, 3, 5}
+
+
+def test_the_minhash_of_a_text_is_the_one_datasketch_computes():
+    """minhash() computes in arrays what MinHash.update_batch computes a value at a time."""
+    for text in (CLAIM, LONG_POST, "9 мая"):
+        shingles = TextEvidence.of(text).char5
+        theirs = MinHash(num_perm=MINHASH_PERMUTATIONS, hashfunc=int, scheme="affine32",
+                         permutations=minhash(shingles).permutations)
+        theirs.update_batch((shingles & 0xFFFFFFFF).tolist())
+        assert minhash(shingles) == theirs
+
+
+def test_a_text_judged_against_many_others_at_once_gets_the_features_of_each_pair():
+    """The shingles two texts share are counted per pair, also next to a text that has none."""
+    text = TextEvidence.of(EDITED)
+    others = [TextEvidence.of(each) for each in (CLAIM, "", EDITED, LONG_POST, "!!")]
+    cosines = np.array([0.9, 0.1, 1.0, 0.5, 0.2])
+    at_once = features_of_pairs(cosines, [text], [others])
+    assert at_once.tolist() == [list(pair_features(cosine, text, other))
+                                for cosine, other in zip(cosines, others, strict=True)]
+    assert at_once[:, 1].tolist() == [at_once[0, 1], 0.0, 1.0, at_once[3, 1], 0.0]  # char3 Jaccard
+    assert 0.5 < at_once[0, 1] < 1.0
 
 
 def test_shingle_hashes_are_the_same_in_every_worker_process():

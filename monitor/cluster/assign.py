@@ -244,7 +244,7 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
             reposted.setdefault(post.fingerprint, Placement(cluster, "fingerprint", 1.0, post.id))
         touched.add(cluster)
     if arriving:
-        index.add_batch([post.id for post, _ in arriving], vectors, signatures)
+        index.add_vectors([post.id for post, _ in arriving], vectors)
     known.write()
     if known.last_written is not None:
         index.placed_up_to(*known.last_written)

@@ -127,6 +127,12 @@ class ClusterIndex:
         """Index placed posts in the order of their memberships: their vectors, one row each,
         and their shingle_signatures (none: not in the shingle index); placed_up_to records
         their memberships once they are written."""
+        self.add_vectors(post_ids, vectors)
+        for post_id, post_signatures in zip(post_ids, signatures, strict=True):
+            self._add_shingles(post_id, post_signatures)
+
+    def add_vectors(self, post_ids: list[int], vectors: np.ndarray) -> None:
+        """Index the vectors (one row each) of placed posts whose shingles are indexed already."""
         if self._vectors is None:
             self._vectors = Index(ndim=vectors.shape[-1], metric="cos", dtype="f16",
                                   expansion_add=ANN_EXPANSION_ADD)
@@ -135,8 +141,6 @@ class ClusterIndex:
             self._vectors.remove(np.asarray(replaced, dtype=np.uint64))
         self._vectors.add(np.asarray(post_ids, dtype=np.uint64), vectors,
                           threads=1 if len(post_ids) < THREADED_ADD else 0)
-        for post_id, post_signatures in zip(post_ids, signatures, strict=True):
-            self._add_shingles(post_id, post_signatures)
 
     def placed_up_to(self, membership_id: int, post_id: int, placed_at: datetime) -> None:
         """Every membership up to MEMBERSHIP_ID (of POST_ID, made at PLACED_AT) is indexed."""
@@ -168,9 +172,12 @@ class ClusterIndex:
         """For each of a batch of posts about to be placed in this order (VECTORS: one row
         each; SIGNATURES: their shingle_signatures), what candidates() would give if the posts
         before it were indexed: its NEIGHBOURS nearest among the indexed posts and those
-        posts together, and those similar by shingles. The index is left as it is, to take
-        the batch in one add once it is placed. Within the batch, shingles are looked up in an
-        LSH index of the batch's own with the same bands."""
+        posts together, and those similar by shingles.
+
+        Each post's shingles are indexed once it is looked up, so the posts after it find it
+        (one LSH insert a post: a batch index of their own cost as much again). Their vectors
+        are not: the batch is searched for at once, and add_vectors adds them once placed.
+        The caller resets the index if the batch is not placed after all."""
         if not post_ids:
             return []
         nearest, nearest_cosines = self._nearest(vectors, neighbours)
@@ -179,16 +186,13 @@ class ClusterIndex:
         stored = vectors.astype(np.float16).astype(np.float64)
         stored /= np.maximum(np.linalg.norm(stored, axis=1, keepdims=True), np.finfo(np.float64).tiny)
         within_batch = stored @ stored.T
-        batch_lsh = MinHashLSH(num_perm=MINHASH_PERMUTATIONS, params=(self._lsh.b, self._lsh.r))
         found = []
         for position, (post_id, post_signatures) in enumerate(zip(post_ids, signatures, strict=True)):
             ids = np.concatenate([nearest[position], np.asarray(post_ids[:position], dtype=np.int64)])
             cosines = np.concatenate([nearest_cosines[position], within_batch[position, :position]])
             candidates = set(ids[np.argsort(-cosines, kind="stable")[:neighbours]].tolist())
             candidates |= self._similar(self._lsh, post_signatures)
-            candidates |= self._similar(batch_lsh, post_signatures)
-            for part, signature in enumerate(post_signatures):
-                batch_lsh.insert((post_id, part), signature, check_duplication=False)
+            self._add_shingles(post_id, post_signatures)
             found.append(candidates - {post_id})
         return found
 
