@@ -112,6 +112,8 @@ class KnownClaimIndex:
     def matches_cluster(self, session: Session, cluster: Cluster,
                         min_overlap: float = MIN_OVERLAP) -> list[ClaimMatch]:
         """The claims the cluster's representative repeats, best first."""
+        if not self.claims:  # every cluster task asks: with none recorded, read nothing
+            return []
         post = cluster.representative
         if post is None:
             return self.matches(cluster.id, "", min_overlap)

@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.events import record_alert_event
@@ -148,9 +148,11 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
            known_claims: KnownClaimIndex) -> Assessment:
     """Every rule's points and reason for one cluster, from what is stored now."""
     # The columns the rules read, not ORM rows: a wave's cluster holds thousands of posts.
+    # Their texts only for the watchlists: with no one watched, they are not read at all.
     posts = session.execute(
         select(Post.published_at, Post.source_id, Post.forwarded_from_id, Post.views, Post.forwards,
-               Post.media_kind, Post.text, Source.telegram_id, Source.key)
+               Post.media_kind, Post.text if patterns.watching else null().label("text"),
+               Source.telegram_id, Source.key)
         .join(ClusterMembership, ClusterMembership.post_id == Post.id)
         .join(Source, Source.id == Post.source_id).where(ClusterMembership.cluster_id == cluster_id)
     ).all()

@@ -104,8 +104,13 @@ class WatchPatterns:
     def load(cls, session: Session, extra_calls: tuple[str, ...] = ()) -> "WatchPatterns":
         return cls(list_entries(session), CALLS_TO_ACTION + extra_calls)
 
+    @property
+    def watching(self) -> bool:
+        """Whether any person or topic is watched: if not, no text has hits."""
+        return bool(self.entries)
+
     def hits(self, texts: list[str]) -> list[WatchHit]:
-        if not self.entries:
+        if not self.watching:
             return []
         prepared = [_matching_text(text) for text in texts]
         found = []
