@@ -153,19 +153,20 @@ def monitor_command(*args: str, env: dict[str, str] | None = None, timeout: floa
 
 
 class CeleryWorker:
-    """A real `celery worker` process consuming every queue from the real Redis."""
+    """A real `celery worker` process consuming QUEUES (by default every one) from the real Redis."""
 
-    def __init__(self, database_url: str, broker_url: str, log_path: Path):
+    def __init__(self, database_url: str, broker_url: str, log_path: Path,
+                 queues: str = "ingest,embed,cluster,notify", concurrency: int = 2):
         self.env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url,
                     "CELERY_ALWAYS_EAGER": "false", "HF_HUB_OFFLINE": "1"}
-        self.log_path = log_path
+        self.log_path, self.queues, self.concurrency = log_path, queues, concurrency
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> None:
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-             "--queues", "ingest,embed,cluster,notify", "--concurrency", "2",
+             "--queues", self.queues, "--concurrency", str(self.concurrency),
              "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )

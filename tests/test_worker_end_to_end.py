@@ -18,10 +18,12 @@ from monitor.db.models import Alert, ClusterMembership, Post, Source, Stage
 from monitor.evaluation.datasets import channel_posts
 from monitor.normalize import matching_text
 from monitor.similarity import jaccard, shingles
-from tests.conftest import SHARED_DATA, monitor_command
+from tests.conftest import SHARED_DATA, CeleryWorker, monitor_command
+from tests.services import REDIS_URL
 from tests.test_pipeline import SAMPLE, clusters_by_text
 
 CHANNELS = SHARED_DATA / "telegram" / "channels"
+IDLE_REDIS_DB = 15  # a broker no test sends tasks to
 HEADLINE_CHARS = 50
 
 
@@ -58,6 +60,21 @@ def test_sample_posts_flow_through_the_worker_into_clusters_and_an_alert(
         while session.scalar(select(func.count()).select_from(Alert)) == 0 and time.monotonic() < deadline:
             time.sleep(0.5)
         assert session.scalars(select(Alert.post_count)).all() == [8]
+
+
+@pytest.mark.parametrize("migrated_database", ["sqlite"], indirect=True)
+def test_an_embed_worker_process_loads_the_model_before_its_first_task(migrated_database, tmp_path):
+    """Or its first post waits seconds for the model, and every post behind it."""
+    worker = CeleryWorker(migrated_database.url, f"{REDIS_URL}/{IDLE_REDIS_DB}", tmp_path / "worker.log",
+                          queues="embed", concurrency=1)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 120
+        while "loading embedding model" not in worker.log_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert "loading embedding model" in worker.log_path.read_text()
+    finally:
+        worker.stop()
 
 
 def real_channel_posts(since: str) -> list[dict]:

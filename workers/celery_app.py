@@ -33,6 +33,9 @@ def configure(app: Celery, settings: Settings) -> None:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
+        # A pool process reports up once its init is done: an embed process loads the model
+        # first, which takes longer than the default 4 s on a busy machine.
+        worker_proc_alive_timeout=120,
         task_queues=[Queue(name) for name in QUEUES],
         task_default_queue="ingest",
         task_routes={f"monitor.{name}.*": {"queue": name} for name in QUEUES},
@@ -83,12 +86,27 @@ def _serve_metrics(**_kwargs) -> None:
         metrics.serve(settings.worker_metrics_port, settings.celery_broker_url, QUEUES)
 
 
+# The queues this worker consumes: known in the main process, inherited by its pool's processes.
+_consumed_queues: set[str] = set()
+
+
+@signals.worker_init.connect
+def _remember_queues(sender=None, **_kwargs) -> None:
+    _consumed_queues.update(sender.app.amqp.queues.consume_from)
+
+
 @signals.worker_process_init.connect
-def _freeze_loaded_objects(**_kwargs) -> None:
+def _load_and_freeze(**_kwargs) -> None:
+    # An embed process loads the model before it takes a task: otherwise its first post
+    # waits seconds for it, and so does every post behind it.
+    if "embed" in _consumed_queues:
+        from workers import runtime
+
+        runtime.encoder(app.conf.monitor_settings)
     # What the process has loaded by now (Celery, SQLAlchemy, numpy, scipy through
-    # datasketch; the model comes later, with the first embed task) lives as long as it does: the garbage
-    # collector need not go through it again at every full collection, which took about
-    # a sixth of the cluster stage's time (docs/performance.md).
+    # datasketch, and torch and the model in an embed process) lives as long as it does:
+    # the garbage collector need not go through it again at every full collection, which
+    # took about a sixth of the cluster stage's time (docs/performance.md).
     gc.freeze()
 
 
