@@ -153,7 +153,7 @@ def minhash(text_shingles: np.ndarray) -> MinHash | None:
     """The MinHash of hashed shingles (their low 32 bits are hash enough for it); None for none.
 
     What ``MinHash.update_batch`` computes, in array operations: it calls a hash function
-    once a value, which was a twentieth of the cluster stage (tests/test_similarity.py
+    once a value, which took about 6 % of the cluster stage (tests/test_clustering.py
     checks that the two agree)."""
     if not text_shingles.size:
         return None
