@@ -20,6 +20,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,7 +71,7 @@ def main() -> None:
         rounds, clusters = [], set()
         for number in range(args.rounds):
             copy = Path(folder) / f"round-{number}.db"
-            with sqlite3.connect(embedded) as source, sqlite3.connect(copy) as target:
+            with closing(sqlite3.connect(embedded)) as source, closing(sqlite3.connect(copy)) as target:
                 source.backup(target)
             sessions = make_session_factory(make_engine(f"sqlite:///{copy}"))
             seconds = place_all(sessions, ready, encoder.model_id, rules, args.batch)

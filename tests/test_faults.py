@@ -64,6 +64,12 @@ def settled(database, expected: int) -> bool:
     return counts.get(Stage.clustered, 0) + counts.get(Stage.skipped, 0) == expected
 
 
+def mid_way(database) -> bool:
+    """Every post stored (what the import sent is done with) and the work on them begun."""
+    counts = stage_counts(database)
+    return sum(counts.values()) == POSTS and counts.get(Stage.stored, 0) < POSTS
+
+
 def assert_clustered_exactly_once(database, expected: int) -> None:
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Post)) == expected
@@ -124,7 +130,7 @@ def test_redis_restarted_with_its_queues_lost_is_caught_up_by_the_sweep(own_post
     try:
         assert stage_counts(own_postgres) == {}  # the posts were only in the lost messages...
         import_posts(own_postgres.url, broker.url, channel_posts)  # ...so the import is run again
-        wait_for(lambda: stage_counts(own_postgres).get(Stage.stored, 0) < POSTS, 120, "work to start")
+        wait_for(lambda: mid_way(own_postgres), 300, "every post stored and some embedded")
         broker.kill()  # lost again, now mid-way: stored and embedded posts wait in the database
         broker.start()
         sweep(own_postgres.url, broker.url)
