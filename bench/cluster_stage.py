@@ -6,8 +6,8 @@ placing posts moves its speed.
 The posts are stored and encoded once, in a SQLite database; each round places them all,
 in tasks of ``--batch`` posts, on a fresh copy of it with a fresh index, as
 ``bench.pipeline`` measures ``cluster_stage_posts_per_s`` once. Prints one JSON object: the
-median posts/s, every round's, and the clusters made (the same in every round, or the
-placements are not deterministic and the run fails).
+median posts/s, every round's, and how many clusters were made (the same number in every
+round, or the placements are not deterministic and the run fails).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from monitor.embed.stage import embed_posts  # noqa: E402
 from monitor.ingest.store import store_posts  # noqa: E402
 from monitor.similarity import MatchRules  # noqa: E402
 
+TASK_POSTS = 64  # posts a cluster task places, as a task that takes no waiting posts does
+
 
 def place_all(sessions: sessionmaker, post_ids: list[int], model_id: str, rules: MatchRules,
               batch: int) -> float:
@@ -56,7 +58,7 @@ def place_all(sessions: sessionmaker, post_ids: list[int], model_id: str, rules:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=2000)
-    parser.add_argument("--batch", type=int, default=64, help="posts per cluster task")
+    parser.add_argument("--batch", type=int, default=TASK_POSTS, help="posts per cluster task")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
@@ -73,11 +75,13 @@ def main() -> None:
             copy = Path(folder) / f"round-{number}.db"
             with closing(sqlite3.connect(embedded)) as source, closing(sqlite3.connect(copy)) as target:
                 source.backup(target)
-            sessions = make_session_factory(make_engine(f"sqlite:///{copy}"))
+            engine = make_engine(f"sqlite:///{copy}")
+            sessions = make_session_factory(engine)
             seconds = place_all(sessions, ready, encoder.model_id, rules, args.batch)
             rounds.append(round(len(ready) / seconds, 1))
             with unit_of_work(sessions) as session:
                 clusters.add(session.scalar(select(func.count(func.distinct(ClusterMembership.cluster_id)))))
+            engine.dispose()
     if len(clusters) > 1:
         raise SystemExit(f"the rounds made different numbers of clusters: {sorted(clusters)}")
     print(json.dumps({"model": encoder.model_id, "posts": len(ready), "batch": args.batch,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from bench.cluster_stage import place_all  # noqa: E402
+from bench.cluster_stage import TASK_POSTS, place_all  # noqa: E402
 from bench.placement import measure_placement  # noqa: E402
 from bench.posts import WARM_UP_POSTS, real_posts  # noqa: E402
 from bench.topology import measure_topology  # noqa: E402
@@ -41,7 +41,6 @@ from monitor.ingest.records import PostRecord  # noqa: E402
 from monitor.ingest.store import store_posts  # noqa: E402
 from monitor.similarity import MatchRules  # noqa: E402
 
-CLUSTER_BATCH = 64
 
 def measure_in_process(records: list[PostRecord], encoder: Encoder, settings: Settings,
                        database_url: str) -> dict:
@@ -67,7 +66,7 @@ def measure_in_process(records: list[PostRecord], encoder: Encoder, settings: Se
         ready = store_embeddings(session, ids, pending, vectors, encoder.model_id)
 
     cluster_seconds = place_all(sessions, ready, encoder.model_id, MatchRules.from_settings(settings),
-                                CLUSTER_BATCH)
+                                TASK_POSTS)
     return {"encode_posts_per_s": max(layouts.values()), "encode_layouts_posts_per_s": layouts,
             "cluster_stage_posts_per_s": round(len(ready) / cluster_seconds, 1)}
 
