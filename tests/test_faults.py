@@ -130,7 +130,7 @@ def test_redis_restarted_with_its_queues_lost_is_caught_up_by_the_sweep(own_post
     try:
         assert stage_counts(own_postgres) == {}  # the posts were only in the lost messages...
         import_posts(own_postgres.url, broker.url, channel_posts)  # ...so the import is run again
-        wait_for(lambda: mid_way(own_postgres), 300, "every post stored and some embedded")
+        wait_for(lambda: mid_way(own_postgres), 300, "every post stored and work on some begun")
         broker.kill()  # lost again, now mid-way: stored and embedded posts wait in the database
         broker.start()
         sweep(own_postgres.url, broker.url)
