@@ -2,12 +2,15 @@
 placing posts moves its speed.
 
     python -m bench.cluster_stage [--posts 2000] [--batch 64] [--rounds 5]
+                                  [--postgres-admin-url URL]
 
-The posts are stored and encoded once, in a SQLite database; each round places them all,
-in tasks of ``--batch`` posts, on a fresh copy of it with a fresh index, as
-``bench.pipeline`` measures ``cluster_stage_posts_per_s`` once. Prints one JSON object: the
-median posts/s, every round's, and how many clusters were made (the same number in every
-round, or the placements are not deterministic and the run fails).
+The posts are stored and encoded once, in a SQLite database (the embedded mode's) or, with
+``--postgres-admin-url`` (a database to create others from, as bench.pipeline's), in a
+new PostgreSQL database (production's); each round places them all, in tasks of
+``--batch`` posts, on a fresh copy of it with a fresh index, as ``bench.pipeline``
+measures ``cluster_stage_posts_per_s`` once on SQLite. Prints one JSON object: the median
+posts/s, every round's, and how many clusters were made (the same number in every round,
+or the placements are not deterministic and the run fails).
 """
 
 from __future__ import annotations
@@ -20,15 +23,20 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from contextlib import closing
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import psycopg  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
 from bench.posts import WARM_UP_POSTS, real_posts  # noqa: E402
+from bench.topology import fresh_database  # noqa: E402
 from config import load_settings  # noqa: E402
 from monitor.cluster.assign import assign_posts  # noqa: E402
 from monitor.cluster.index import ClusterIndex  # noqa: E402
@@ -36,7 +44,7 @@ from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.models import ClusterMembership  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from monitor.embed.encoder import Encoder  # noqa: E402
-from monitor.embed.stage import embed_posts  # noqa: E402
+from monitor.embed.stage import claim_pending, new_claim, store_embeddings  # noqa: E402
 from monitor.ingest.store import store_posts  # noqa: E402
 from monitor.similarity import MatchRules  # noqa: E402
 
@@ -55,38 +63,79 @@ def place_all(sessions: sessionmaker, post_ids: list[int], model_id: str, rules:
     return time.perf_counter() - started
 
 
+@contextmanager
+def sqlite_database(folder: Path) -> Iterator[str]:
+    url = f"sqlite:///{folder / 'embedded.db'}"
+    upgrade(url)
+    yield url
+
+
+@contextmanager
+def sqlite_copy(url: str, number: int) -> Iterator[str]:
+    """A copy of the SQLite database at URL, made with SQLite's backup."""
+    copy = Path(make_url(url).database).with_name(f"round-{number}.db")
+    with closing(sqlite3.connect(make_url(url).database)) as source, closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+    yield f"sqlite:///{copy}"
+
+
+@contextmanager
+def postgres_copy(url: str, number: int) -> Iterator[str]:
+    """A copy of the PostgreSQL database at URL (nobody connected to it), made by the server
+    from it as a template, and dropped afterwards."""
+    name = f"{make_url(url).database}_round_{number}_{uuid.uuid4().hex[:4]}"
+    admin = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"')
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=TASK_POSTS, help="posts per cluster task")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--postgres-admin-url", metavar="URL",
+                        help="run on PostgreSQL: a database to create the benchmark's own from")
     args = parser.parse_args()
 
     settings = load_settings()
     encoder, rules = Encoder.from_settings(settings), MatchRules.from_settings(settings)
     with tempfile.TemporaryDirectory() as folder:
-        embedded = Path(folder) / "embedded.db"
-        upgrade(f"sqlite:///{embedded}")
-        with unit_of_work(make_session_factory(make_engine(f"sqlite:///{embedded}"))) as session:
-            ids = store_posts(session, real_posts(WARM_UP_POSTS + args.posts)[WARM_UP_POSTS:]).new_post_ids
-            ready = embed_posts(session, encoder, ids)
-        rounds, clusters = [], set()
-        for number in range(args.rounds):
-            copy = Path(folder) / f"round-{number}.db"
-            with closing(sqlite3.connect(embedded)) as source, closing(sqlite3.connect(copy)) as target:
-                source.backup(target)
-            engine = make_engine(f"sqlite:///{copy}")
+        postgres = args.postgres_admin_url
+        database, copy_of = ((fresh_database(postgres), postgres_copy) if postgres
+                             else (sqlite_database(Path(folder)), sqlite_copy))
+        with database as url:
+            engine = make_engine(url)
             sessions = make_session_factory(engine)
-            seconds = place_all(sessions, ready, encoder.model_id, rules, args.batch)
-            rounds.append(round(len(ready) / seconds, 1))
+            records = real_posts(WARM_UP_POSTS + args.posts)[WARM_UP_POSTS:]
             with unit_of_work(sessions) as session:
-                clusters.add(session.scalar(select(func.count(func.distinct(ClusterMembership.cluster_id)))))
-            engine.dispose()
+                ids = store_posts(session, records).new_post_ids
+                pending = claim_pending(session, ids, new_claim())
+            vectors = encoder.encode(pending.texts)  # outside a transaction: PostgreSQL ends idle ones
+            with unit_of_work(sessions) as session:
+                ready = store_embeddings(session, ids, pending, vectors, encoder.model_id)
+            engine.dispose()  # a template database must have no one connected
+            rounds, clusters = [], set()
+            for number in range(args.rounds):
+                with copy_of(url, number) as copy:
+                    engine = make_engine(copy)
+                    sessions = make_session_factory(engine)
+                    seconds = place_all(sessions, ready, encoder.model_id, rules, args.batch)
+                    rounds.append(round(len(ready) / seconds, 1))
+                    with unit_of_work(sessions) as session:
+                        clusters.add(session.scalar(
+                            select(func.count(func.distinct(ClusterMembership.cluster_id)))))
+                    engine.dispose()
     if len(clusters) > 1:
         raise SystemExit(f"the rounds made different numbers of clusters: {sorted(clusters)}")
-    print(json.dumps({"model": encoder.model_id, "posts": len(ready), "batch": args.batch,
-                      "clusters": clusters.pop(), "posts_per_s": statistics.median(rounds),
-                      "rounds": rounds}))
+    print(json.dumps({"model": encoder.model_id, "database": make_url(url).get_backend_name(),
+                      "posts": len(ready), "batch": args.batch, "clusters": clusters.pop(),
+                      "posts_per_s": statistics.median(rounds), "rounds": rounds}))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 from tests.services import POSTGRES_ADMIN_URL, REDIS_URL
 
@@ -60,13 +62,17 @@ def test_the_batch_size_benchmark_measures_every_combination_on_a_small_sample()
     assert 0 < figures["texts"] <= 24
 
 
-def test_the_cluster_stage_benchmark_places_the_same_posts_alike_in_every_round():
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_cluster_stage_benchmark_places_the_same_posts_alike_in_every_round(database):
+    on_postgres = ["--postgres-admin-url", POSTGRES_ADMIN_URL] if database == "postgresql" else []
     result = subprocess.run(
-        [sys.executable, "-m", "bench.cluster_stage", "--posts", "40", "--batch", "16", "--rounds", "2"],
+        [sys.executable, "-m", "bench.cluster_stage", "--posts", "40", "--batch", "16", "--rounds", "2",
+         *on_postgres],
         cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout.splitlines()[-1])
 
+    assert figures["database"] == database
     assert len(figures["rounds"]) == 2 and min(figures["rounds"]) > 0
     assert min(figures["rounds"]) <= figures["posts_per_s"] <= max(figures["rounds"])
     assert 0 < figures["clusters"] <= figures["posts"] <= 40
