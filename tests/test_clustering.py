@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 
 from config import load_settings
 from monitor.alerts.rules import AlertPolicy
-from monitor.cluster.assign import assign_posts
+from monitor.cluster.assign import PlacedPosts, assign_posts
 from monitor.cluster.index import LSH_THRESHOLD, ClusterIndex
-from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding
+from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
+from monitor.normalize import fingerprint
 from monitor.review.clusters import split_post
 from monitor.similarity import (
     MINHASH_PERMUTATIONS,
@@ -33,6 +34,7 @@ from monitor.similarity import (
     pair_features,
     shingle_signatures,
 )
+from monitor.telegram.changes import apply_edit
 
 RULES = MatchRules(Calibration.load(PACKAGED_CALIBRATION), neighbours=20)
 CLAIM = ("Журналистка Айгерим Нурланова в видео призывает всех прийти на шествие "
@@ -174,11 +176,33 @@ def test_an_index_built_on_a_database_since_emptied_starts_again(database, encod
     assert cluster_of(database, edited) == cluster_of(database, original)
 
 
-def test_the_index_compares_a_post_edited_since_by_its_new_text():
+def test_the_index_knows_a_post_edited_since_by_its_fingerprint_and_computes_its_new_evidence():
     index = ClusterIndex("any model")
-    index.evidence(1, CLAIM)
-    edited = index.evidence(1, UNRELATED)
+    index.evidence(1, CLAIM, fingerprint(CLAIM))
+    assert index.cached_evidence(1, fingerprint(CLAIM)) is not None
+    assert index.cached_evidence(1, fingerprint(UNRELATED)) is None  # edited: its text must be read
+    edited = index.evidence(1, UNRELATED, fingerprint(UNRELATED))
     assert np.array_equal(edited.char5, TextEvidence.of(UNRELATED).char5)
+    short = index.evidence(2, "Да.", fingerprint("Да."))  # too short for a fingerprint
+    assert index.cached_evidence(2, None) is None  # known by its text only
+    assert index.evidence(2, "Нет.", None) is not short
+
+
+def test_a_placed_post_edited_since_its_evidence_was_cached_is_compared_by_its_new_text(database, encoder):
+    original, = embedded_posts(database, encoder, [CLAIM])
+    index = ClusterIndex(encoder.model_id)
+    with database.session() as session:
+        assign_posts(session, index, [original], RULES)
+        cached = PlacedPosts(session, index).claims([original])[0].evidence
+    with database.session() as session:
+        source_id = session.get(Post, original).source_id
+        assert apply_edit(session, source_id, PostRecord(source_kind="telegram", source_key="@channel_0",
+                                                         external_id="1", text=UNRELATED))
+    with database.session() as session:
+        evidence = PlacedPosts(session, index).claims([original])[0].evidence
+
+    assert evidence is not cached
+    assert np.array_equal(evidence.shingles, TextEvidence.of(UNRELATED).shingles)
 
 
 def test_shingles_are_indexed_for_the_most_recent_posts_only_and_vectors_for_all():

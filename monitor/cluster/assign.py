@@ -109,14 +109,19 @@ class PlacedPosts:
         if not post_ids:
             return
         rows = self.session.execute(
-            select(Post.id, Post.text, Post.language, ClusterMembership.cluster_id)
+            select(Post.id, Post.fingerprint, Post.language, ClusterMembership.cluster_id)
             .join(ClusterMembership, ClusterMembership.post_id == Post.id)
             .where(Post.id.in_(post_ids))).all()
+        evidence = {post_id: self.index.cached_evidence(post_id, fingerprint)
+                    for post_id, fingerprint, *_ in rows}
+        if not_cached := [post_id for post_id, found in evidence.items() if found is None]:
+            for post_id, text, fingerprint in self.session.execute(
+                    select(Post.id, Post.text, Post.fingerprint).where(Post.id.in_(not_cached))):
+                evidence[post_id] = self.index.evidence(post_id, text, fingerprint)
         clusters = self.clusters({cluster_id for *_, cluster_id in rows})
         vectors = self.index.vectors([post_id for post_id, *_ in rows])
-        for (post_id, text, language, cluster_id), vector in zip(rows, vectors, strict=True):
-            self.placed(PostClaim(post_id, vector, self.index.evidence(post_id, text), language),
-                        clusters[cluster_id])
+        for (post_id, _, language, cluster_id), vector in zip(rows, vectors, strict=True):
+            self.placed(PostClaim(post_id, vector, evidence[post_id], language), clusters[cluster_id])
         if representatives:
             self._load({cluster.representative_post_id for cluster in clusters.values()
                         if cluster.representative_post_id is not None
@@ -131,15 +136,15 @@ class PlacedPosts:
                 .where(Cluster.id.in_(missing)))}
         return {cluster_id: self._cluster_by_id[cluster_id] for cluster_id in cluster_ids}
 
-    def open(self, post: Post) -> PlacedCluster:
-        """A new cluster, first seen with POST."""
-        cluster = PlacedCluster(None, post.id, first_seen_at=post.published_at)
+    def open(self, post_id: int, published_at: datetime | None) -> PlacedCluster:
+        """A new cluster, first seen with this post."""
+        cluster = PlacedCluster(None, post_id, first_seen_at=published_at)
         self._opened.append(cluster)
         return cluster
 
-    def join(self, post: Post, cluster: PlacedCluster, placement: Placement) -> None:
-        """Place POST in CLUSTER (written with the batch)."""
-        self._joined.append((post.id, cluster, placement))
+    def join(self, post_id: int, cluster: PlacedCluster, placement: Placement) -> None:
+        """Place the post in CLUSTER (written with the batch)."""
+        self._joined.append((post_id, cluster, placement))
 
     def write(self) -> None:
         """Write the clusters opened and the posts placed since the last write, each kind in
@@ -155,9 +160,12 @@ class PlacedPosts:
                 self._cluster_by_id[cluster_id] = cluster
         if not self._joined:
             return
-        written = self.session.execute(
-            insert(ClusterMembership).returning(ClusterMembership.id, ClusterMembership.post_id,
-                                                ClusterMembership.created_at, sort_by_parameter_order=True), [
+        # Every row with the same columns, None written as NULL: rows without a similarity
+        # among rows with one broke the insert into a statement a run.
+        memberships = insert(ClusterMembership).execution_options(render_nulls=True).returning(
+            ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at,
+            sort_by_parameter_order=True)
+        written = self.session.execute(memberships, [
                 {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
                  "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
                 for post_id, cluster, placement in self._joined]).all()
@@ -199,20 +207,22 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     """
     lock_cluster_assignment(session)
     index.sync(session)
-    embedded = (select(Post, Embedding.vector)
+    embedded = (select(Post.id, Post.text, Post.language, Post.fingerprint, Post.published_at,
+                       Embedding.vector)
                 .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
                 .where(Post.stage == Stage.embedded))
     rows = session.execute(embedded.where(Post.id.in_(post_ids))).all()
     if take_waiting:
         rows += session.execute(
             embedded.where(Post.id.not_in(post_ids)).order_by(Post.id).limit(take_waiting)).all()
-    rows.sort(key=lambda row: (row[0].published_at, row[0].id))
+    rows.sort(key=lambda post: (post.published_at, post.id))
     known = PlacedPosts(session, index)
-    reposted = _first_clustered_by_fingerprint(known, {post.fingerprint for post, _ in rows} - {None})
+    reposted = _first_clustered_by_fingerprint(known, {post.fingerprint for post in rows} - {None})
     touched: set[PlacedCluster] = set()
     event_ids: list[int] = []
-    arriving = [(post, PostClaim(post.id, vector_from_bytes(blob), index.evidence(post.id, post.text),
-                                 post.language)) for post, blob in rows]
+    arriving = [(post, PostClaim(post.id, vector_from_bytes(post.vector),
+                                 index.evidence(post.id, post.text, post.fingerprint), post.language))
+                for post in rows]
     vectors = np.vstack([incoming.vector for _, incoming in arriving]) if arriving else None
     signatures = [shingle_signatures(incoming.evidence) for _, incoming in arriving]
     candidates = index.candidates_in_order([post.id for post, _ in arriving], vectors, signatures,
@@ -237,8 +247,9 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         if placement.same_claim_clusters:
             placement, merged = _merge_same_claim(session, known, placement, post.id)
             event_ids += merged
-        cluster = known.current(placement.cluster) if placement.cluster is not None else known.open(post)
-        known.join(post, cluster, placement)
+        cluster = (known.current(placement.cluster) if placement.cluster is not None
+                   else known.open(post.id, post.published_at))
+        known.join(post.id, cluster, placement)
         known.placed(incoming, cluster)
         if post.fingerprint:
             reposted.setdefault(post.fingerprint, Placement(cluster, "fingerprint", 1.0, post.id))
@@ -364,11 +375,8 @@ def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:
         .group_by(ClusterMembership.cluster_id)
     ).all()
     now = utcnow()
-    clusters = {cluster.id: cluster
-                for cluster in session.scalars(select(Cluster).where(Cluster.id.in_(cluster_ids)))}
-    for cluster_id, posts, sources, first_seen, last_seen in stats:
-        cluster = clusters[cluster_id]
-        cluster.post_count, cluster.source_count = posts, sources
-        cluster.first_seen_at, cluster.last_seen_at = first_seen, last_seen
-        cluster.updated_at = now
-
+    # One UPDATE by primary key for all of them (the ORM's flush wrote one a set of changed columns).
+    session.execute(update(Cluster), [
+        {"id": cluster_id, "post_count": posts, "source_count": sources, "first_seen_at": first_seen,
+         "last_seen_at": last_seen, "updated_at": now}
+        for cluster_id, posts, sources, first_seen, last_seen in stats])
