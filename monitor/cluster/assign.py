@@ -109,18 +109,23 @@ class PlacedPosts:
         if not post_ids:
             return
         rows = self.session.execute(
-            select(Post.id, Post.fingerprint, Post.language, ClusterMembership.cluster_id)
+            select(Post.id, Post.fingerprint, Post.language,
+                   Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
             .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+            .join(Cluster, Cluster.id == ClusterMembership.cluster_id)
             .where(Post.id.in_(post_ids))).all()
+        for *_, cluster_id, representative_post_id, merged_into_id in rows:  # read with them: one query less
+            self._cluster_by_id.setdefault(cluster_id, PlacedCluster(cluster_id, representative_post_id,
+                                                                     merged_into_id))
         evidence = {post_id: self.index.cached_evidence(post_id, fingerprint)
                     for post_id, fingerprint, *_ in rows}
         if not_cached := [post_id for post_id, found in evidence.items() if found is None]:
             for post_id, text, fingerprint in self.session.execute(
                     select(Post.id, Post.text, Post.fingerprint).where(Post.id.in_(not_cached))):
                 evidence[post_id] = self.index.evidence(post_id, text, fingerprint)
-        clusters = self.clusters({cluster_id for *_, cluster_id in rows})
+        clusters = self.clusters({cluster_id for _, _, _, cluster_id, _, _ in rows})
         vectors = self.index.vectors([post_id for post_id, *_ in rows])
-        for (post_id, _, language, cluster_id), vector in zip(rows, vectors, strict=True):
+        for (post_id, _, language, cluster_id, _, _), vector in zip(rows, vectors, strict=True):
             self.placed(PostClaim(post_id, vector, evidence[post_id], language), clusters[cluster_id])
         if representatives:
             self._load({cluster.representative_post_id for cluster in clusters.values()
