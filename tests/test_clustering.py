@@ -217,6 +217,26 @@ def test_shingles_are_indexed_for_the_most_recent_posts_only_and_vectors_for_all
     assert index.candidates(vectors[2], shingle_signatures(TextEvidence.of(UNRELATED)), 1) == {2, 3}
 
 
+def test_an_index_rebuilt_in_chunks_holds_the_shingles_of_the_most_recent_posts_only(database, encoder,
+                                                                                     monkeypatch):
+    weather = "Погода в Астане: завтра до минус десяти, снег и сильный ветер к вечеру"
+    bank = "Central bank keeps the base rate unchanged at its December meeting, citing inflation"
+    texts = [UNRELATED, weather, bank, CLAIM]
+    post_ids = embedded_posts(database, encoder, texts)
+    with database.session() as session:
+        assign_posts(session, ClusterIndex(encoder.model_id), post_ids, RULES)
+    monkeypatch.setattr("monitor.cluster.index.SYNC_CHUNK", 2)
+    rebuilt = ClusterIndex(encoder.model_id, lsh_window=2)
+    with database.session() as session:
+        assert rebuilt.sync(session) == 4
+
+    newest = rebuilt.vectors([post_ids[-1]])[0]  # its nearest neighbour: the newest post itself
+    found = {post_id: rebuilt.candidates(newest, shingle_signatures(TextEvidence.of(text)), 1)
+             for post_id, text in zip(post_ids, texts, strict=True)}
+    assert found == {post_ids[0]: {post_ids[-1]}, post_ids[1]: {post_ids[-1]},
+                     post_ids[2]: {post_ids[2], post_ids[-1]}, post_ids[3]: {post_ids[-1]}}
+
+
 LONG_POST = CLAIM + (". Видео появилось вечером в нескольких каналах, сама журналистка заявила, что "
                      "никогда не записывала такого обращения, а её голос подделан нейросетью. Акимат "
                      "напомнил, что шествие в этом году не согласовано, и попросил не распространять "

@@ -77,8 +77,7 @@ class ClusterIndex:
             # Not the database this index was built on (emptied, restored from a backup):
             # its ids may now name other posts. Start again.
             self.reset()
-        pending = session.scalar(self._since_watermark(func.count()))
-        added = 0
+        pending, added = None, 0  # memberships to add: counted only if they fill more than a chunk
         while True:
             rows = session.execute(self._since_watermark(
                 ClusterMembership.id, ClusterMembership.created_at, Post.id, Post.text, Post.fingerprint,
@@ -86,6 +85,9 @@ class ClusterIndex:
                 .order_by(ClusterMembership.id).limit(SYNC_CHUNK)).all()
             if not rows:
                 return added
+            if pending is None:
+                pending = (len(rows) if len(rows) < SYNC_CHUNK
+                           else session.scalar(self._since_watermark(func.count())))
             signatures = [shingle_signatures(self.evidence(post_id, text, fingerprint))
                           # older ones would leave the shingle window at once
                           if position >= pending - self.lsh_window else []
