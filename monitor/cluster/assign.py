@@ -171,9 +171,9 @@ class PlacedPosts:
             ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at,
             sort_by_parameter_order=True)
         written = self.session.execute(memberships, [
-                {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
-                 "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
-                for post_id, cluster, placement in self._joined]).all()
+            {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
+             "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
+            for post_id, cluster, placement in self._joined]).all()
         self.session.execute(update(Post).where(Post.id.in_([post_id for post_id, _, _ in self._joined]))
                              .values(stage=Stage.clustered, stage_changed_at=utcnow()))
         self._joined, self.last_written = [], tuple(written[-1])
