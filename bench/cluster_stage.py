@@ -81,8 +81,9 @@ def sqlite_copy(url: str, number: int) -> Iterator[str]:
 
 @contextmanager
 def postgres_copy(url: str, number: int) -> Iterator[str]:
-    """A copy of the PostgreSQL database at URL (nobody connected to it), made by the server
-    from it as a template, and dropped afterwards."""
+    """A copy of the PostgreSQL database at URL, made by the server from it as a template,
+    and dropped afterwards. No other session may be connected to the template; the one
+    that asks for the copy may (it connects to URL, the one database known here)."""
     name = f"{make_url(url).database}_round_{number}_{uuid.uuid4().hex[:4]}"
     admin = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as connection:
