@@ -108,13 +108,11 @@ class ClusterIndex:
         """The evidence of the post's TEXT (whose fingerprint is FINGERPRINT), from the cache
         unless the text has been edited since."""
         key = fingerprint or hash(text)
-        cached = self._evidence.get(post_id)
-        if cached is not None and cached[0] == key:
-            self._evidence.move_to_end(post_id)
-            return cached[1]
+        if (cached := self._cached_evidence(post_id, key)) is not None:
+            return cached
         evidence = TextEvidence.of(text)
         self._evidence[post_id] = (key, evidence)
-        self._evidence.move_to_end(post_id)
+        self._evidence.move_to_end(post_id)  # an edited post's entry is replaced where it was
         if len(self._evidence) > EVIDENCE_CACHE_SIZE:
             self._evidence.popitem(last=False)
         return evidence
@@ -126,10 +124,13 @@ class ClusterIndex:
         The evidence is computed from the text's matching words, which the fingerprint
         hashes: a candidate's fingerprint, read instead of its text (a cluster task reads
         about a thousand candidates), is enough to know its evidence unchanged."""
+        return None if fingerprint is None else self._cached_evidence(post_id, fingerprint)
+
+    def _cached_evidence(self, post_id: int, key: str | int) -> TextEvidence | None:
         cached = self._evidence.get(post_id)
-        if fingerprint is None or cached is None or cached[0] != fingerprint:
+        if cached is None or cached[0] != key:
             return None
-        self._evidence.move_to_end(post_id)
+        self._evidence.move_to_end(post_id)  # the least recently used go first
         return cached[1]
 
     def vectors(self, post_ids: list[int]) -> np.ndarray:
