@@ -143,6 +143,16 @@ def encoder():
     return Encoder("all-MiniLM-L6-v2")
 
 
+def poll_until(condition, timeout: float, what: str, explain=lambda: "") -> None:
+    """Poll until CONDITION holds; on time-out fail, saying what was awaited and (EXPLAIN) why not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}{explain()}")
+
+
 def monitor_command(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
                     input: str | None = None) -> subprocess.CompletedProcess:
     """Run the installed `monitor` command line as an operator would."""

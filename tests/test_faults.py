@@ -15,7 +15,7 @@ import redis
 from sqlalchemy import func, select
 
 from monitor.db.models import ClusterMembership, Post, Stage
-from tests.conftest import CeleryWorker, monitor_command
+from tests.conftest import CeleryWorker, monitor_command, poll_until
 from tests.faults import RedisServer, TcpProxy
 from tests.test_worker_end_to_end import real_channel_posts
 from workers.celery_app import QUEUES
@@ -48,15 +48,12 @@ def stage_counts(database) -> dict[Stage, int]:
 
 
 def wait_for(condition, timeout: float, what: str, database=None, worker: CeleryWorker | None = None) -> None:
-    """Poll until the condition holds; on time-out say where the posts are and what the worker logged."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    stages = f"; posts by stage: {stage_counts(database)}" if database else ""
-    log = f"\nworker log, last lines:\n{worker.log_path.read_text()[-6000:]}" if worker else ""
-    pytest.fail(f"timed out waiting for {what}{stages}{log}")
+    """conftest's poll_until, which on time-out also says where the posts are and what the worker logged."""
+    def explain() -> str:
+        stages = f"; posts by stage: {stage_counts(database)}" if database else ""
+        log = f"\nworker log, last lines:\n{worker.log_path.read_text()[-6000:]}" if worker else ""
+        return stages + log
+    poll_until(condition, timeout, what, explain)
 
 
 def settled(database, expected: int) -> bool:

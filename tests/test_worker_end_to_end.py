@@ -18,7 +18,7 @@ from monitor.db.models import Alert, ClusterMembership, Post, Source, Stage
 from monitor.evaluation.datasets import channel_posts
 from monitor.normalize import matching_text
 from monitor.similarity import jaccard, shingles
-from tests.conftest import SHARED_DATA, CeleryWorker, monitor_command
+from tests.conftest import SHARED_DATA, CeleryWorker, monitor_command, poll_until
 from tests.services import REDIS_URL
 from tests.test_pipeline import SAMPLE, clusters_by_text
 
@@ -69,10 +69,9 @@ def test_an_embed_worker_process_loads_the_model_before_its_first_task(migrated_
                           queues="embed", concurrency=1)
     worker.start()
     try:
-        deadline = time.monotonic() + 120
-        while "loading embedding model" not in worker.log_path.read_text() and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert "loading embedding model" in worker.log_path.read_text()
+        poll_until(lambda: "loading embedding model" in worker.log_path.read_text(), 120,
+                   "the worker's process to load the model",
+                   lambda: f"\nworker log, last lines:\n{worker.log_path.read_text()[-3000:]}")
     finally:
         worker.stop()
 
