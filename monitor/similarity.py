@@ -23,6 +23,7 @@ from datasketch import MinHash
 
 from monitor.messages import UserError
 from monitor.normalize import matching_text
+from monitor.shingle_kernels import affine32_minimums, shared_shingles, text_shingles
 
 SHINGLE_SIZE = 5
 MINHASH_PERMUTATIONS = 64
@@ -42,83 +43,13 @@ FEATURES = ("cosine", "char3_jaccard", "char5_jaccard", "stem_jaccard", "contain
 PACKAGED_CALIBRATION = Path(__file__).resolve().parent.parent / "config" / "matching.json"
 
 
-def shingles(text: str, size: int = SHINGLE_SIZE) -> np.ndarray:
-    """The text's character shingles, as their sorted hashes: a set of integers is an eighth
-    of the memory of a set of strings and is intersected twice as fast."""
-    return np.unique(_window_hashes(matching_text(text), size)[0])
+def _code_points(words: str) -> np.ndarray:
+    return np.frombuffer(words.encode("utf-32-le"), dtype=np.uint32)
 
 
-def _window_hashes(words: str, *sizes: int) -> list[np.ndarray]:
-    """For each of SIZES (ascending), the hash of every window of that many characters of
-    WORDS, in order; a text shorter than a size is one window, padded with NUL. The
-    windows of each size go on from the hashing of the size before."""
-    if not words:
-        return [np.zeros(0, dtype=np.int64) for _ in sizes]
-    codes = np.frombuffer(words.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    if len(codes) < sizes[-1]:
-        codes = np.concatenate([codes, np.zeros(sizes[-1] - len(codes), dtype=np.uint64)])
-    states, hashed_columns, hashes = np.zeros(len(codes), dtype=np.uint64), 0, []
-    for size in sizes:
-        count = max(len(words), size) - size + 1
-        states = _mixed(states[:count], (codes[column : column + count]
-                                         for column in range(hashed_columns, size)))
-        hashed_columns = size
-        hashes.append(_finalized(states))
-    return hashes
-
-
-def _hashed(items: list[str] | set[str], length: int) -> np.ndarray:
-    """The sorted unique hashes of strings of at most LENGTH characters (shorter ones padded with NUL)."""
-    codes = np.array(list(items), dtype=f"<U{length}").view(np.uint32).reshape(-1, length)
-    return np.unique(_finalized(_mixed(np.zeros(len(codes), dtype=np.uint64), codes.T.astype(np.uint64))))
-
-
-# A multiplicative hash over the code points, then splitmix64's finalizer.
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
-_MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX_2 = np.uint64(0x94D049BB133111EB)
-# Hashes keep 61 bits: the top ones tag the kind of shingle (see _tagged).
-_HASH_BITS = np.uint64((1 << 61) - 1)
-
-
-def _mixed(states: np.ndarray, columns) -> np.ndarray:
-    """STATES with each of COLUMNS (of code points, one per state) hashed in, in turn."""
-    for column in columns:
-        states = (states ^ column) * _MULTIPLIER
-    return states
-
-
-def _finalized(states: np.ndarray) -> np.ndarray:
-    """Hashes of code points the same in every process (Python's own string hash is salted
-    per process, which made placements, through the LSH index, differ from one worker to
-    the next), and mixed so that their low 32 bits, which MinHash takes, are as good as the rest."""
-    states = states ^ (states >> np.uint64(30))
-    states *= _MIX_1
-    states ^= states >> np.uint64(27)
-    states *= _MIX_2
-    states ^= states >> np.uint64(31)
-    return (states & _HASH_BITS).view(np.int64)
-
-
-# Bits of a shingle's hash that index the filter _overlaps looks shingles up in first.
-_FILTER_BITS = 16
-
-
-def _overlaps(a: np.ndarray, others: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """How many hashed shingles A holds of each segment of OTHERS (segments of SIZES elements;
-    A sorted and unique, and each segment unique). Most of OTHERS are not in A: a table of
-    A's low hash bits rules those out at one array lookup each, and only the rest are
-    searched for in A, and counted in their segments."""
-    if not a.size or not others.size:
-        return np.zeros(len(sizes))
-    mask = (1 << _FILTER_BITS) - 1
-    maybe = np.zeros(1 << _FILTER_BITS, dtype=bool)
-    maybe[a & mask] = True
-    positions = np.flatnonzero(maybe[others & mask])
-    looked_up = others[positions]
-    shared = positions[a[np.searchsorted(a, looked_up).clip(max=a.size - 1)] == looked_up]
-    segments = np.searchsorted(np.cumsum(sizes), shared, side="right")
-    return np.bincount(segments, minlength=len(sizes)).astype(np.float64)
+def _shared(a: np.ndarray, b: np.ndarray) -> int:
+    """How many hashed shingles two arrays of them share."""
+    return int(shared_shingles(a, np.array([a.size]), b, np.array([[b.size]]), np.zeros(1, dtype=np.int64))[0, 0])
 
 
 def _jaccards(size: np.ndarray, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
@@ -135,36 +66,26 @@ def _containments(size: np.ndarray, other_sizes: np.ndarray, shared: np.ndarray)
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    sizes = np.array([b.size])
-    return float(_jaccards(a.size, sizes, _overlaps(a, b, sizes))[0])
+    return float(_jaccards(a.size, np.array([b.size]), np.array([_shared(a, b)]))[0])
 
 
 def containment(a: np.ndarray, b: np.ndarray) -> float:
-    sizes = np.array([b.size])
-    return float(_containments(a.size, sizes, _overlaps(a, b, sizes))[0])
+    return float(_containments(a.size, np.array([b.size]), np.array([_shared(a, b)]))[0])
 
 
 _PERMUTATIONS = MinHash(num_perm=MINHASH_PERMUTATIONS)  # datasketch's own (affine32 scheme)
-# MurmurHash3's 32-bit finalizer (shifts and multipliers), which that scheme applies to each value first.
-_FMIX32 = tuple(map(np.uint32, (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)))
 
 
 def minhash(text_shingles: np.ndarray) -> MinHash | None:
     """The MinHash of hashed shingles (their low 32 bits are hash enough for it); None for none.
 
-    What ``MinHash.update_batch`` computes, in array operations: it calls a hash function
+    What ``MinHash.update_batch`` computes, in one compiled loop: it calls a hash function
     once a value, which took about 6 % of the cluster stage (tests/test_clustering.py
     checks that the two agree)."""
     if not text_shingles.size:
         return None
-    shift_1, multiplier_1, shift_2, multiplier_2, shift_3 = _FMIX32
-    values = (text_shingles & 0xFFFFFFFF).astype(np.uint32)
-    values = (values ^ (values >> shift_1)) * multiplier_1
-    values = (values ^ (values >> shift_2)) * multiplier_2
-    values ^= values >> shift_3
-    a, b = _PERMUTATIONS.permutations
-    return MinHash(hashvalues=(values[:, None] * a + b).min(axis=0), scheme=_PERMUTATIONS.scheme,
-                   permutations=_PERMUTATIONS.permutations)
+    return MinHash(hashvalues=affine32_minimums(text_shingles, *_PERMUTATIONS.permutations),
+                   scheme=_PERMUTATIONS.scheme, permutations=_PERMUTATIONS.permutations)
 
 
 def shingle_signatures(evidence: "TextEvidence") -> list[MinHash]:
@@ -175,13 +96,9 @@ def shingle_signatures(evidence: "TextEvidence") -> list[MinHash]:
 
 # The kinds of shingles a text is compared by, each hash tagged with its kind in bits 61-62
 # (MinHash takes the low 32 bits, which the tag leaves as they are): one sorted array then
-# holds all three, and a text is compared with its candidates in one search.
+# holds all three, and a text is compared with its candidates in one pass.
 SHINGLE_KINDS = ("char3", "char5", "stems")
-
-
-def _tagged(hashes: list[np.ndarray]) -> np.ndarray:
-    """HASHES of each kind (sorted), tagged and in one sorted array."""
-    return np.concatenate([each | np.int64(kind << 61) for kind, each in enumerate(hashes)])
+_CHARACTER_SHINGLES = (3, SHINGLE_SIZE)  # the sizes of the first two kinds
 
 
 @dataclass(frozen=True, eq=False)  # arrays: compared by identity
@@ -189,7 +106,7 @@ class TextEvidence:
     """What one text brings to a comparison, computed once per text."""
 
     words: int
-    shingles: np.ndarray  # hashed shingles of each of SHINGLE_KINDS, tagged (see _tagged) and sorted
+    shingles: np.ndarray  # hashed shingles of each of SHINGLE_KINDS, tagged (see text_shingles), sorted
     counts: np.ndarray  # how many of each kind
     numbers: frozenset[str]
     opening5: np.ndarray  # shingles of the first OPENING_WORDS words of a long text; empty otherwise
@@ -198,13 +115,11 @@ class TextEvidence:
     def of(cls, text: str) -> "TextEvidence":
         words = matching_text(text)  # words with one space between them
         split = words.split()
-        char3, char5 = _window_hashes(words, 3, SHINGLE_SIZE)
         # The opening words are the first characters of WORDS, and their shingles the first of its shingles.
         opening = len(" ".join(split[:OPENING_WORDS])) if len(split) > 2 * OPENING_WORDS else 0
-        kinds = [np.unique(char3), np.unique(char5),
-                 _hashed({word[:STEM_LENGTH] for word in split if len(word) > 2}, STEM_LENGTH)]
-        return cls(len(split), _tagged(kinds), np.array([each.size for each in kinds]),
-                   frozenset(_NUMBER.findall(words)), np.unique(char5[: max(opening - SHINGLE_SIZE + 1, 0)]))
+        tagged, counts, opening5 = text_shingles(_code_points(words), _CHARACTER_SHINGLES, STEM_LENGTH, 2,
+                                                 max(opening - SHINGLE_SIZE + 1, 0))
+        return cls(len(split), tagged, counts, frozenset(_NUMBER.findall(words)), opening5)
 
     def _kind(self, position: int) -> np.ndarray:
         start = self.counts[:position].sum()
@@ -227,16 +142,16 @@ def pair_features(cosine: float, a: TextEvidence, b: TextEvidence) -> tuple[floa
 def features_of_pairs(cosines: np.ndarray, texts: list[TextEvidence],
                       others: list[list[TextEvidence]]) -> np.ndarray:
     """The signals of each of TEXTS paired with each of its OTHERS, one row a pair, in that
-    order (COSINES: of those pairs). Each text's shingles are looked up in one search; the
-    rest is computed for all pairs at once."""
+    order (COSINES: of those pairs). The shingles they share are counted in one compiled
+    pass; the rest is computed for all pairs at once."""
     pairs_of = np.array([len(each) for each in others])
     seconds = [other for each in others for other in each]
     counts = np.array([other.counts for other in seconds]).reshape(len(seconds), len(SHINGLE_KINDS))
-    ends = np.cumsum(pairs_of).tolist()
-    shared = np.concatenate([np.zeros(0), *(
-        _overlaps(text.shingles, np.concatenate([other.shingles for other in its]),
-                  counts[end - len(its) : end].ravel())
-        for text, its, end in zip(texts, others, ends, strict=True) if its)]).reshape(counts.shape)
+    shared = shared_shingles(_joined([text.shingles for text in texts]),
+                             np.cumsum([text.shingles.size for text in texts], dtype=np.int64),
+                             _joined([other.shingles for other in seconds]),
+                             np.cumsum(counts, dtype=np.int64).reshape(counts.shape),
+                             np.repeat(np.arange(len(texts)), pairs_of))
     first_counts = np.repeat(np.array([text.counts for text in texts]).reshape(len(texts), -1), pairs_of,
                              axis=0)
     jaccards = _jaccards(first_counts, counts, shared)
@@ -246,6 +161,10 @@ def features_of_pairs(cosines: np.ndarray, texts: list[TextEvidence],
     length_ratio = shortest / np.maximum(longest, 1)
     return np.column_stack([cosines, jaccards, _containments(first_counts[:, 1], counts[:, 1], shared[:, 1]),
                             numbers_differ, length_ratio]).reshape(len(seconds), len(FEATURES))
+
+
+def _joined(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
 
 
 def _pair_words(texts: list[TextEvidence], others: list[list[TextEvidence]]) -> tuple[np.ndarray, np.ndarray]:

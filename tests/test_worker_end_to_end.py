@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from monitor.db.models import Alert, ClusterMembership, Post, Source, Stage
 from monitor.evaluation.datasets import channel_posts
 from monitor.normalize import matching_text
-from monitor.similarity import jaccard, shingles
+from monitor.similarity import TextEvidence, jaccard
 from tests.conftest import SHARED_DATA, CeleryWorker, monitor_command, poll_until
 from tests.services import REDIS_URL
 from tests.test_pipeline import SAMPLE, clusters_by_text
@@ -131,7 +131,7 @@ def test_real_cross_channel_reposts_share_a_cluster_and_unrelated_posts_do_not(
     wrongly_merged = []
     for keys in members.values():
         for first, second in combinations(keys, 2):
-            a, b = shingles(text_of[first]), shingles(text_of[second])
+            a, b = TextEvidence.of(text_of[first]).char5, TextEvidence.of(text_of[second]).char5
             shared = np.intersect1d(a, b).size
             if first[0] != second[0] and jaccard(a, b) < 0.05 and shared < 0.2 * min(a.size, b.size):
                 wrongly_merged.append((text_of[first][:80], text_of[second][:80]))
