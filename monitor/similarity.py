@@ -49,7 +49,8 @@ def _code_points(words: str) -> np.ndarray:
 
 def _shared(a: np.ndarray, b: np.ndarray) -> int:
     """How many hashed shingles two arrays of them share."""
-    return int(shared_shingles(a, np.array([a.size]), b, np.array([[b.size]]), np.zeros(1, dtype=np.int64))[0, 0])
+    first_text = np.zeros(1, dtype=np.int64)
+    return int(shared_shingles(a, np.array([a.size]), b, np.array([[b.size]]), first_text)[0, 0])
 
 
 def _jaccards(size: np.ndarray, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
@@ -95,7 +96,7 @@ def shingle_signatures(evidence: "TextEvidence") -> list[MinHash]:
 
 
 # The kinds of shingles a text is compared by, each hash tagged with its kind in bits 61-62
-# (MinHash takes the low 32 bits, which the tag leaves as they are): one sorted array then
+# (MinHash takes the low 32 bits, which the tag leaves as they are): one array then
 # holds all three, and a text is compared with its candidates in one pass.
 SHINGLE_KINDS = ("char3", "char5", "stems")
 _CHARACTER_SHINGLES = (3, SHINGLE_SIZE)  # the sizes of the first two kinds
@@ -106,7 +107,7 @@ class TextEvidence:
     """What one text brings to a comparison, computed once per text."""
 
     words: int
-    shingles: np.ndarray  # hashed shingles of each of SHINGLE_KINDS, tagged (see text_shingles), sorted
+    shingles: np.ndarray  # hashed shingles of each of SHINGLE_KINDS, tagged (see text_shingles)
     counts: np.ndarray  # how many of each kind
     numbers: frozenset[str]
     opening5: np.ndarray  # shingles of the first OPENING_WORDS words of a long text; empty otherwise
