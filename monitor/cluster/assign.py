@@ -155,28 +155,30 @@ class PlacedPosts:
         """Write the clusters opened and the posts placed since the last write, each kind in
         one statement instead of an ORM object a row (the unit of work's flush was a tenth of
         the stage's time, py-spy: docs/performance.md)."""
-        if opened := [cluster for cluster in self._opened if cluster.id is None]:
-            ids = self.session.scalars(insert(Cluster).returning(Cluster.id, sort_by_parameter_order=True), [
-                {"representative_post_id": cluster.representative_post_id,
-                 "first_seen_at": cluster.first_seen_at, "last_seen_at": cluster.first_seen_at}
-                for cluster in opened]).all()
-            for cluster, cluster_id in zip(opened, ids, strict=True):
-                cluster.id = cluster_id
-                self._cluster_by_id[cluster_id] = cluster
+        # Rows come back in no set order: asking for the parameters' order makes SQLAlchemy
+        # insert one row a statement on SQLite, whose RETURNING promises no order.
+        if opened := {cluster.representative_post_id: cluster
+                      for cluster in self._opened if cluster.id is None}:
+            for cluster_id, first_post_id in self.session.execute(
+                    insert(Cluster).returning(Cluster.id, Cluster.representative_post_id), [
+                        {"representative_post_id": cluster.representative_post_id,
+                         "first_seen_at": cluster.first_seen_at, "last_seen_at": cluster.first_seen_at}
+                        for cluster in opened.values()]):
+                opened[first_post_id].id = cluster_id  # each opened by a post of its own
+                self._cluster_by_id[cluster_id] = opened[first_post_id]
         if not self._joined:
             return
         # Every row with the same columns, None written as NULL: rows without a similarity
         # among rows with one broke the insert into a statement a run.
         memberships = insert(ClusterMembership).execution_options(render_nulls=True).returning(
-            ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at,
-            sort_by_parameter_order=True)
+            ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at)
         written = self.session.execute(memberships, [
             {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
              "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
             for post_id, cluster, placement in self._joined]).all()
         self.session.execute(update(Post).where(Post.id.in_([post_id for post_id, _, _ in self._joined]))
                              .values(stage=Stage.clustered, stage_changed_at=utcnow()))
-        self._joined, self.last_written = [], tuple(written[-1])
+        self._joined, self.last_written = [], tuple(max(written))  # the newest: the index's watermark
 
     def arriving(self, claims: list[PostClaim]) -> None:
         """The claims of the batch's own posts, candidates of the posts placed after them."""
