@@ -143,28 +143,38 @@ def _bucket_table(shingles):
 
 
 @njit(cache=True)
-def shared_shingles(text_shingles, text_ends, other_shingles, other_kind_ends, pair_texts):
+def shared_shingles(text_shingles, text_ends, other_shingles, other_kind_ends, pair_texts, pair_others):
     """How many shingles of each kind each pair's two texts share.
 
     TEXT_SHINGLES: the first texts' shingles, one after the other, text i ending at
-    TEXT_ENDS[i]; OTHER_SHINGLES: the pairs' second texts', kind by kind, kind k of pair j
-    ending at OTHER_KIND_ENDS[j, k]; PAIR_TEXTS[j]: the first text of pair j, in ascending
-    order. Each first text goes into a _bucket_table once, and its pairs' shingles are
-    looked up in it."""
-    pairs, kinds = other_kind_ends.shape
+    TEXT_ENDS[i]; OTHER_SHINGLES: the second texts', kind by kind, kind k of text j ending
+    at OTHER_KIND_ENDS[j, k]; pair p is of first text PAIR_TEXTS[p] (in ascending order)
+    and second text PAIR_OTHERS[p]. Each first text goes into a _bucket_table once, and its
+    pairs' shingles are looked up in it."""
+    pairs, kinds = len(pair_texts), other_kind_ends.shape[1]
     shared = np.zeros((pairs, kinds))
     ends = other_kind_ends.ravel()
     pair = 0
     for text in range(len(text_ends)):
         if pair == pairs or pair_texts[pair] != text:
             continue
-        table = _bucket_table(text_shingles[text_ends[text - 1] if text else 0 : text_ends[text]])
+        mine = text_shingles[text_ends[text - 1] if text else 0 : text_ends[text]]
+        table = _bucket_table(mine)
         mask, slots = len(table) - 1, table.ravel()
+        # A bit for each value of a shingle's low 16 bits: most of a candidate's shingles are
+        # not the text's, and one bit (in a table that stays in the processor's nearest cache)
+        # rules them out for less than the bucket's eight comparisons (a lookup in the cluster
+        # stage: 2.9 ns with it, 3.9 without).
+        seen = np.zeros(1024, dtype=np.uint64)
+        for shingle in mine:
+            seen[(shingle >> 6) & 1023] |= np.uint64(1) << np.uint64(shingle & 63)
         while pair < pairs and pair_texts[pair] == text:
             for kind in range(kinds):
-                segment = pair * kinds + kind
+                segment = pair_others[pair] * kinds + kind
                 found = 0
                 for shingle in other_shingles[ends[segment - 1] if segment else 0 : ends[segment]]:
+                    if not (seen[(shingle >> 6) & 1023] >> np.uint64(shingle & 63)) & np.uint64(1):
+                        continue
                     bucket = (shingle & mask) * _BUCKET_SLOTS
                     hit = 0
                     for slot in range(bucket, bucket + _BUCKET_SLOTS):

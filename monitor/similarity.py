@@ -49,8 +49,8 @@ def _code_points(words: str) -> np.ndarray:
 
 def _shared(a: np.ndarray, b: np.ndarray) -> int:
     """How many hashed shingles two arrays of them share."""
-    first_text = np.zeros(1, dtype=np.int64)
-    return int(shared_shingles(a, np.array([a.size]), b, np.array([[b.size]]), first_text)[0, 0])
+    first = np.zeros(1, dtype=np.int64)
+    return int(shared_shingles(a, np.array([a.size]), b, np.array([[b.size]]), first, first)[0, 0])
 
 
 def _jaccards(size: np.ndarray, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
@@ -147,12 +147,17 @@ def features_of_pairs(cosines: np.ndarray, texts: list[TextEvidence],
     pass; the rest is computed for all pairs at once."""
     pairs_of = np.array([len(each) for each in others])
     seconds = [other for each in others for other in each]
-    counts = np.array([other.counts for other in seconds]).reshape(len(seconds), len(SHINGLE_KINDS))
+    # A batch's posts share many candidates: each one's shingles are passed once.
+    distinct = {id(other): other for other in seconds}
+    position_of = {key: position for position, key in enumerate(distinct)}
+    distinct_counts = np.array([other.counts for other in distinct.values()], dtype=np.int64)
     shared = shared_shingles(_joined([text.shingles for text in texts]),
                              np.cumsum([text.shingles.size for text in texts], dtype=np.int64),
-                             _joined([other.shingles for other in seconds]),
-                             np.cumsum(counts, dtype=np.int64).reshape(counts.shape),
-                             np.repeat(np.arange(len(texts)), pairs_of))
+                             _joined([other.shingles for other in distinct.values()]),
+                             np.cumsum(distinct_counts, dtype=np.int64).reshape(distinct_counts.shape),
+                             np.repeat(np.arange(len(texts)), pairs_of),
+                             np.array([position_of[id(other)] for other in seconds], dtype=np.int64))
+    counts = np.array([other.counts for other in seconds]).reshape(len(seconds), len(SHINGLE_KINDS))
     first_counts = np.repeat(np.array([text.counts for text in texts]).reshape(len(texts), -1), pairs_of,
                              axis=0)
     jaccards = _jaccards(first_counts, counts, shared)
