@@ -145,19 +145,20 @@ def features_of_pairs(cosines: np.ndarray, texts: list[TextEvidence],
     """The signals of each of TEXTS paired with each of its OTHERS, one row a pair, in that
     order (COSINES: of those pairs). The shingles they share are counted in one compiled
     pass; the rest is computed for all pairs at once."""
-    pairs_of = np.array([len(each) for each in others])
+    pairs_of = np.array([len(each) for each in others], dtype=np.int64)
     seconds = [other for each in others for other in each]
     # A batch's posts share many candidates: each one's shingles are passed once.
     distinct = {id(other): other for other in seconds}
     position_of = {key: position for position, key in enumerate(distinct)}
-    distinct_counts = np.array([other.counts for other in distinct.values()], dtype=np.int64)
+    distinct_counts = np.array([other.counts for other in distinct.values()],
+                               dtype=np.int64).reshape(-1, len(SHINGLE_KINDS))
+    pair_others = np.array([position_of[id(other)] for other in seconds], dtype=np.int64)
     shared = shared_shingles(_joined([text.shingles for text in texts]),
                              np.cumsum([text.shingles.size for text in texts], dtype=np.int64),
                              _joined([other.shingles for other in distinct.values()]),
                              np.cumsum(distinct_counts, dtype=np.int64).reshape(distinct_counts.shape),
-                             np.repeat(np.arange(len(texts)), pairs_of),
-                             np.array([position_of[id(other)] for other in seconds], dtype=np.int64))
-    counts = np.array([other.counts for other in seconds]).reshape(len(seconds), len(SHINGLE_KINDS))
+                             np.repeat(np.arange(len(texts)), pairs_of), pair_others)
+    counts = distinct_counts[pair_others]
     first_counts = np.repeat(np.array([text.counts for text in texts]).reshape(len(texts), -1), pairs_of,
                              axis=0)
     jaccards = _jaccards(first_counts, counts, shared)

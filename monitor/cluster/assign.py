@@ -70,12 +70,11 @@ class PostClaim(NamedTuple):
     language: str | None
 
 
-class Judged(NamedTuple):
-    """A candidate, judged against the post being placed."""
+class SameClaim(NamedTuple):
+    """A candidate that carries the claim of the post being placed."""
 
     candidate: PostClaim
     probability: float
-    same_claim: bool
 
 
 AUTO_MERGE_ACTOR = "cluster stage"
@@ -288,11 +287,13 @@ def _first_clustered_by_fingerprint(known: PlacedPosts, fingerprints: set[str]) 
 
 
 def judge_batch(known: PlacedPosts, compared: list[tuple[PostClaim, set[int]]],
-                rules: MatchRules) -> list[list[Judged]]:
-    """Each post of COMPARED judged against its candidates (their post ids), all at once."""
+                rules: MatchRules) -> list[list[SameClaim]]:
+    """Each post of COMPARED judged against its candidates (their post ids), all at once:
+    for each post, the candidates that carry its claim (a few of the dozens judged)."""
     their_claims = [known.claims(candidate_ids) for _, candidate_ids in compared]
+    found: list[list[SameClaim]] = [[] for _ in compared]
     if not any(their_claims):
-        return [[] for _ in compared]
+        return found
     theirs = [claim for claims in their_claims for claim in claims]
     stacked = np.vstack([claim.vector for claim in theirs])
     ends = np.cumsum([len(claims) for claims in their_claims]).tolist()
@@ -303,17 +304,17 @@ def judge_batch(known: PlacedPosts, compared: list[tuple[PostClaim, set[int]]],
         [[claim.evidence for claim in claims] for claims in their_claims],
         [incoming.language for incoming, _ in compared],
         [[claim.language for claim in claims] for claims in their_claims])
-    judged = iter(map(Judged, theirs, probabilities.tolist(), same_claim.tolist()))
-    return [[next(judged) for _ in claims] for claims in their_claims]
+    judged_by = np.repeat(np.arange(len(compared)), [len(claims) for claims in their_claims])
+    for pair in np.flatnonzero(same_claim).tolist():
+        found[judged_by[pair]].append(SameClaim(theirs[pair], float(probabilities[pair])))
+    return found
 
 
-def place(known: PlacedPosts, incoming: PostClaim, judged: list[Judged], rules: MatchRules) -> Placement:
+def place(known: PlacedPosts, incoming: PostClaim, matching: list[SameClaim], rules: MatchRules) -> Placement:
     """Where a post that is no exact repost goes: the cluster of its most probable same-claim
-    candidate (JUDGED: its candidates, from judge_batch), or a new one."""
+    candidate (MATCHING: its same-claim candidates, from judge_batch), or a new one."""
     matches: dict[PlacedCluster, Placement] = {}  # the best match in each cluster
-    for candidate, score, same in judged:
-        if not same:
-            continue
+    for candidate, score in matching:
         cluster = known.cluster_of(candidate.post_id)
         if cluster not in matches or score > matches[cluster].similarity:
             matches[cluster] = Placement(cluster, "nearest", score, candidate.post_id)
