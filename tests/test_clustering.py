@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
+import pytest
 from datasketch import MinHash
 from sqlalchemy import func, select
 
@@ -20,11 +21,13 @@ from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding,
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
-from monitor.normalize import fingerprint
+from monitor.normalize import fingerprint, matching_text
 from monitor.review.clusters import split_post
 from monitor.similarity import (
     MINHASH_PERMUTATIONS,
     PACKAGED_CALIBRATION,
+    SHINGLE_SIZE,
+    STEM_LENGTH,
     Calibration,
     MatchRules,
     TextEvidence,
@@ -35,6 +38,7 @@ from monitor.similarity import (
     shingle_signatures,
 )
 from monitor.telegram.changes import apply_edit
+from tests.test_worker_end_to_end import real_channel_posts
 
 RULES = MatchRules(Calibration.load(PACKAGED_CALIBRATION), neighbours=20)
 CLAIM = ("Журналистка Айгерим Нурланова в видео призывает всех прийти на шествие "
@@ -310,6 +314,48 @@ def test_a_text_judged_against_many_others_at_once_gets_the_features_of_each_pai
                                 for cosine, other in zip(cosines, others, strict=True)]
     assert at_once[:, 1].tolist() == [at_once[0, 1], 0.0, 1.0, at_once[3, 1], 0.0]  # char3 Jaccard
     assert 0.5 < at_once[0, 1] < 1.0
+
+
+def _shingle_sets(text: str) -> list[set[str]]:
+    """A text's shingles of each kind as plain sets of strings: its distinct 3- and
+    5-character windows (a shorter text is one window) and the stems of its longer words."""
+    words = matching_text(text)
+    windows = [{words[start : start + size] for start in range(max(len(words) - size + 1, 1))} if words
+               else set() for size in (3, SHINGLE_SIZE)]
+    return [*windows, {word[:STEM_LENGTH] for word in words.split() if len(word) > 2}]
+
+
+HOSTILE_TEXTS = ["", "ab", "🔥🔥🔥", "да да да да да", "Сапаpов Сапаров", "x" * 5000, "\u200bКазахстан\u200b"]
+
+
+def test_a_texts_shingles_are_its_distinct_windows_and_word_stems():
+    texts = [post["text"] for post in real_channel_posts(since="2024-12-01")[:300]] + HOSTILE_TEXTS
+    for text in texts:
+        assert TextEvidence.of(text).counts.tolist() == [len(kind) for kind in _shingle_sets(text)], text
+
+
+def test_the_shingles_two_texts_share_are_counted_as_their_sets_intersect():
+    texts = [post["text"] for post in real_channel_posts(since="2024-12-01")[:120]] + HOSTILE_TEXTS
+    evidence = [TextEvidence.of(text) for text in texts]
+    # Each text against itself, the next texts (reposts are often next to each other) and the hostile ones.
+    others = [[*range(first, min(first + 6, len(texts))), *range(len(texts) - len(HOSTILE_TEXTS), len(texts))]
+              for first in range(len(texts))]
+    features = features_of_pairs(np.zeros(sum(map(len, others))), evidence,
+                                 [[evidence[other] for other in its] for its in others])
+    expected = []
+    for first, its in enumerate(others):
+        for other in its:
+            mine, theirs = _shingle_sets(texts[first]), _shingle_sets(texts[other])
+            expected.append([len(a & b) / len(a | b) if a and b else 0.0
+                             for a, b in zip(mine, theirs, strict=True)])
+    assert features[:, 1:4] == pytest.approx(np.array(expected), abs=1e-12)
+
+
+def test_shingles_chosen_to_collide_in_the_hash_table_are_still_counted_exactly():
+    """Hashes alike in their low bits land in one run of the table: slower, never wrong."""
+    mine = np.arange(1, 2001, dtype=np.int64) << 20
+    theirs = np.concatenate([mine[::2], (np.arange(1, 501, dtype=np.int64) << 40) | (1 << 20)])
+    assert jaccard(mine, theirs) == 1000 / (2000 + 1500 - 1000)
 
 
 def test_shingle_hashes_are_the_same_in_every_worker_process():
