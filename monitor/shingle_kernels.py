@@ -96,13 +96,13 @@ def _distinct(hashes):
 @njit(cache=True)
 def _stem_hashes(codes, stem_length, shortest_word):
     """The hash of the first STEM_LENGTH code points (NUL-padded) of each word of CODES
-    (words separated by one space) longer than SHORTEST_WORD."""
+    (words separated by one space) of at least SHORTEST_WORD."""
     hashes = np.empty(len(codes) // 2 + 1, dtype=np.int64)
     found, start = 0, 0
     for end in range(len(codes) + 1):
         if end < len(codes) and np.uint64(codes[end]) != _SPACE:
             continue
-        if end - start > shortest_word:
+        if end - start >= shortest_word:
             hashes[found] = _finalized(_window_hash(codes[start : min(end, start + stem_length)], 0,
                                                     stem_length))
             found += 1
@@ -114,7 +114,7 @@ def _stem_hashes(codes, stem_length, shortest_word):
 def text_shingles(codes, sizes, stem_length, shortest_stemmed, opening_windows):
     """A text's hashed shingles (CODES: the code points of its words, one space between
     them): the distinct hashes of its windows of each of SIZES characters, then of its word
-    stems (the first STEM_LENGTH characters of words longer than SHORTEST_STEMMED), each
+    stems (the first STEM_LENGTH characters of words of at least SHORTEST_STEMMED), each
     kind tagged with its position in the bits above HASH_BITS, in one array, kind after
     kind; how many of each kind; and the distinct hashes of its first OPENING_WINDOWS
     windows of the last size."""

@@ -17,13 +17,13 @@ import re
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from datasketch import MinHash
 
 from monitor.messages import UserError
 from monitor.normalize import matching_text
-from monitor.shingle_kernels import affine32_minimums, shared_shingles, text_shingles
 
 SHINGLE_SIZE = 5
 MINHASH_PERMUTATIONS = 64
@@ -34,13 +34,25 @@ OPENING_WORDS = 20
 # Below this many shingles (about eight words) containment proves little: a short
 # text is "contained" in many longer ones.
 MIN_SHINGLES_FOR_CONTAINMENT = 40
-# Letters kept of each word: a cheap stemmer for Russian and Kazakh endings.
+# Letters kept of each word: a cheap stemmer for Russian and Kazakh endings. Words of two
+# letters or fewer (prepositions, conjunctions) have no stem.
 STEM_LENGTH = 4
+_SHORTEST_STEMMED = 3
 _NUMBER = re.compile(r"\d+")
 
 FEATURES = ("cosine", "char3_jaccard", "char5_jaccard", "stem_jaccard", "containment",
             "numbers_differ", "length_ratio")
 PACKAGED_CALIBRATION = Path(__file__).resolve().parent.parent / "config" / "matching.json"
+
+
+@cache
+def _kernels() -> ModuleType:
+    """The compiled loops (monitor/shingle_kernels.py), imported when first used: numba and
+    LLVM add about 90 MB to a process, which the workers that never compare texts (ingest,
+    embed, notify) need not hold."""
+    from monitor import shingle_kernels
+
+    return shingle_kernels
 
 
 def _code_points(words: str) -> np.ndarray:
@@ -50,7 +62,7 @@ def _code_points(words: str) -> np.ndarray:
 def _shared(a: np.ndarray, b: np.ndarray) -> int:
     """How many hashed shingles two arrays of them share."""
     first = np.zeros(1, dtype=np.int64)
-    return int(shared_shingles(a, np.array([a.size]), b, np.array([[b.size]]), first, first)[0, 0])
+    return int(_kernels().shared_shingles(a, np.array([a.size]), b, np.array([[b.size]]), first, first)[0, 0])
 
 
 def _jaccards(size: np.ndarray, other_sizes: np.ndarray, shared: np.ndarray) -> np.ndarray:
@@ -85,7 +97,7 @@ def minhash(text_shingles: np.ndarray) -> MinHash | None:
     checks that the two agree)."""
     if not text_shingles.size:
         return None
-    return MinHash(hashvalues=affine32_minimums(text_shingles, *_PERMUTATIONS.permutations),
+    return MinHash(hashvalues=_kernels().affine32_minimums(text_shingles, *_PERMUTATIONS.permutations),
                    scheme=_PERMUTATIONS.scheme, permutations=_PERMUTATIONS.permutations)
 
 
@@ -118,8 +130,9 @@ class TextEvidence:
         split = words.split()
         # The opening words are the first characters of WORDS, and their shingles the first of its shingles.
         opening = len(" ".join(split[:OPENING_WORDS])) if len(split) > 2 * OPENING_WORDS else 0
-        tagged, counts, opening5 = text_shingles(_code_points(words), _CHARACTER_SHINGLES, STEM_LENGTH, 2,
-                                                 max(opening - SHINGLE_SIZE + 1, 0))
+        tagged, counts, opening5 = _kernels().text_shingles(
+            _code_points(words), _CHARACTER_SHINGLES, STEM_LENGTH, _SHORTEST_STEMMED,
+            max(opening - SHINGLE_SIZE + 1, 0))
         return cls(len(split), tagged, counts, frozenset(_NUMBER.findall(words)), opening5)
 
     def _kind(self, position: int) -> np.ndarray:
@@ -153,11 +166,12 @@ def features_of_pairs(cosines: np.ndarray, texts: list[TextEvidence],
     distinct_counts = np.array([other.counts for other in distinct.values()],
                                dtype=np.int64).reshape(-1, len(SHINGLE_KINDS))
     pair_others = np.array([position_of[id(other)] for other in seconds], dtype=np.int64)
-    shared = shared_shingles(_joined([text.shingles for text in texts]),
-                             np.cumsum([text.shingles.size for text in texts], dtype=np.int64),
-                             _joined([other.shingles for other in distinct.values()]),
-                             np.cumsum(distinct_counts, dtype=np.int64).reshape(distinct_counts.shape),
-                             np.repeat(np.arange(len(texts)), pairs_of), pair_others)
+    shared = _kernels().shared_shingles(
+        _joined([text.shingles for text in texts]),
+        np.cumsum([text.shingles.size for text in texts], dtype=np.int64),
+        _joined([other.shingles for other in distinct.values()]),
+        np.cumsum(distinct_counts, dtype=np.int64).reshape(distinct_counts.shape),
+        np.repeat(np.arange(len(texts)), pairs_of), pair_others)
     counts = distinct_counts[pair_others]
     first_counts = np.repeat(np.array([text.counts for text in texts]).reshape(len(texts), -1), pairs_of,
                              axis=0)

@@ -368,6 +368,17 @@ def test_shingle_hashes_are_the_same_in_every_worker_process():
     assert outputs == {f"{TextEvidence.of(CLAIM).char5.tolist()}\n"}
 
 
+def test_only_a_process_that_compares_texts_loads_the_compiled_loops():
+    """numba and LLVM add about 90 MB to a process: the ingest, embed and notify workers
+    import the task module too, and never compare two texts."""
+    program = ("import sys, workers.tasks; print('numba' in sys.modules); "
+               "from monitor.similarity import TextEvidence; TextEvidence.of('a text'); "
+               "print('numba' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", program], check=True, capture_output=True,
+                            text=True).stdout
+    assert loaded.split() == ["False", "True"]
+
+
 # Thresholds no pair reaches: posts placed under it each open a cluster of their own.
 NOTHING_MATCHES = MatchRules(replace(RULES.calibration, by_kind={
     kind: replace(weighing, threshold=0.9999, short_text_threshold=0.9999)
