@@ -3,12 +3,13 @@ post and every candidate, compiled with numba.
 
 In NumPy each of them was a dozen array operations over a few hundred elements, whose calls
 cost more than their arithmetic: hashing a text's shingles, comparing it with its
-candidates and its MinHash were about half of the cluster stage's time
+candidates and its MinHash were about a third of the cluster stage's time
 (docs/performance.md). Compiled, each is one pass over its data. The hashes are the same
 as before, bit for bit: the calibration, the LSH index and the placements do not change.
 
-Compiled functions are cached on disk (numba's ``cache=True``, beside this file or under
-NUMBA_CACHE_DIR), so a worker compiles them once, not at every start.
+Compiled functions are cached on disk (numba's ``cache=True``: beside this file, or in the
+user's cache directory where this one is read-only, or under NUMBA_CACHE_DIR), so a
+process compiles them once (about 5 s), not at every start.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from numba import njit
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
-# Hashes keep 61 bits: the top ones tag the kind of shingle (see text_shingles).
-HASH_BITS = np.uint64((1 << 61) - 1)
+# Hashes keep 61 bits: the bits above tag the kind of shingle (see text_shingles).
+_TAG_SHIFT = 61
+_HASH_BITS = np.uint64((1 << _TAG_SHIFT) - 1)
 _LOW_32 = np.uint64(0xFFFFFFFF)
 _SPACE = np.uint64(ord(" "))
 _EMPTY_SLOT = -1  # hashes are never negative
@@ -29,7 +31,7 @@ _EMPTY_SLOT = -1  # hashes are never negative
 
 @njit(cache=True, inline="always")
 def _finalized(state):
-    """Splitmix64's finalizer of a uint64 state, cut to HASH_BITS: a hash the same in every
+    """Splitmix64's finalizer of a uint64 state, cut to _HASH_BITS: a hash the same in every
     process (Python's own string hash is salted per process) whose low 32 bits, which
     MinHash takes, are as good as the rest."""
     state ^= state >> np.uint64(30)
@@ -37,7 +39,7 @@ def _finalized(state):
     state ^= state >> np.uint64(27)
     state *= _MIX_2
     state ^= state >> np.uint64(31)
-    return np.int64(state & HASH_BITS)
+    return np.int64(state & _HASH_BITS)
 
 
 @njit(cache=True, inline="always")
@@ -115,7 +117,7 @@ def text_shingles(codes, sizes, stem_length, shortest_stemmed, opening_windows):
     """A text's hashed shingles (CODES: the code points of its words, one space between
     them): the distinct hashes of its windows of each of SIZES characters, then of its word
     stems (the first STEM_LENGTH characters of words of at least SHORTEST_STEMMED), each
-    kind tagged with its position in the bits above HASH_BITS, in one array, kind after
+    kind tagged with its position in the bits above _HASH_BITS, in one array, kind after
     kind; how many of each kind; and the distinct hashes of its first OPENING_WINDOWS
     windows of the last size."""
     kinds, windows = [], np.zeros(0, dtype=np.int64)
@@ -127,7 +129,7 @@ def text_shingles(codes, sizes, stem_length, shortest_stemmed, opening_windows):
     tagged = np.empty(counts.sum(), dtype=np.int64)
     start = 0
     for tag, kind in enumerate(kinds):
-        tagged[start : start + len(kind)] = kind | (np.int64(tag) << 61)
+        tagged[start : start + len(kind)] = kind | (np.int64(tag) << _TAG_SHIFT)
         start += len(kind)
     return tagged, counts, _distinct(windows[:opening_windows])
 
