@@ -2,6 +2,8 @@
 tokenization overlapped with the model where it pays, posts claimed so that a task takes
 the waiting ones and no two tasks encode the same, and known claims given vectors."""
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -24,6 +26,14 @@ TEXTS = ["Аким Алматы призвал всех выйти 9 мая на
 def test_without_a_gpu_the_encoder_runs_on_the_cpu_in_small_batches_without_tokenizer_threads(encoder):
     assert (encoder.device, encoder.tokenizer_threads) == ("cpu", 0)
     assert encoder.batch_size == (2 if torch.get_num_threads() == 1 else 8)
+
+
+def test_loading_the_model_writes_log_lines_only():
+    """A progress bar has no newline: the next log line, of another process of the worker,
+    ran into it, and a JSON log pipeline could not read that line."""
+    program = "from monitor.embed.encoder import Encoder; Encoder('all-MiniLM-L6-v2')"
+    loading = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert "Loading weights" not in loading.stderr + loading.stdout
 
 
 def test_tokenizing_ahead_of_the_model_gives_the_vectors_of_the_plain_path(encoder):

@@ -106,6 +106,7 @@ class Encoder:
                  tokenizer_threads: int | None = None, threads: int = 0):
         import torch
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
         location, self.model_id = resolve_model(model, model_dir)
         self.device = resolve_device(device)
@@ -113,6 +114,9 @@ class Encoder:
             torch.set_num_threads(threads)
         local = Path(location).is_dir()
         log.info("loading embedding model %s from %s on %s", self.model_id, location, self.device)
+        # Its "Loading weights" bar is written without a newline: in a worker's log the next
+        # line (of the worker's other process) ran into it, and a JSON log line no longer parsed.
+        transformers_logging.disable_progress_bar()
         self._model = SentenceTransformer(location, device=self.device, local_files_only=local)
         if self.device.startswith("cuda"):
             self._model.half()
