@@ -22,10 +22,12 @@ from config import Settings, load_settings
 from monitor.db.migrate import upgrade
 from monitor.db.models import Base
 from monitor.db.session import make_engine, make_session_factory, unit_of_work
+from monitor.evaluation.datasets import channel_posts
 from tests.services import POSTGRES_ADMIN_URL, REDIS_URL, ensure_running
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+CHANNELS = SHARED_DATA / "telegram" / "channels"
 # A Redis database of its own, so a test run never eats another run's or the demo's queues.
 TEST_REDIS_DB = 11
 
@@ -151,6 +153,11 @@ def poll_until(condition, timeout: float, what: str, explain=lambda: "") -> None
             return
         time.sleep(0.5)
     pytest.fail(f"timed out waiting for {what}{explain()}")
+
+
+def real_channel_posts(since: str) -> list[dict]:
+    """The shared data's Telegram channel posts published since SINCE (an ISO date)."""
+    return [post for post in channel_posts(CHANNELS) if post["date"] >= since]
 
 
 def monitor_command(*args: str, env: dict[str, str] | None = None, timeout: float = 600,

@@ -38,7 +38,7 @@ from monitor.similarity import (
     shingle_signatures,
 )
 from monitor.telegram.changes import apply_edit
-from tests.test_worker_end_to_end import real_channel_posts
+from tests.conftest import real_channel_posts
 
 RULES = MatchRules(Calibration.load(PACKAGED_CALIBRATION), neighbours=20)
 CLAIM = ("Журналистка Айгерим Нурланова в видео призывает всех прийти на шествие "

@@ -15,9 +15,8 @@ import redis
 from sqlalchemy import func, select
 
 from monitor.db.models import ClusterMembership, Post, Stage
-from tests.conftest import CeleryWorker, monitor_command, poll_until
+from tests.conftest import CeleryWorker, monitor_command, poll_until, real_channel_posts
 from tests.faults import RedisServer, TcpProxy
-from tests.test_worker_end_to_end import real_channel_posts
 from workers.celery_app import QUEUES
 
 POSTS = 300

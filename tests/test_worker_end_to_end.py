@@ -15,14 +15,12 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.db.models import Alert, ClusterMembership, Post, Source, Stage
-from monitor.evaluation.datasets import channel_posts
 from monitor.normalize import matching_text
 from monitor.similarity import TextEvidence, jaccard
-from tests.conftest import SHARED_DATA, CeleryWorker, monitor_command, poll_until
+from tests.conftest import CeleryWorker, monitor_command, poll_until, real_channel_posts
 from tests.services import REDIS_URL
 from tests.test_pipeline import SAMPLE, clusters_by_text
 
-CHANNELS = SHARED_DATA / "telegram" / "channels"
 IDLE_REDIS_DB = 15  # a broker no test sends tasks to
 HEADLINE_CHARS = 50
 
@@ -74,10 +72,6 @@ def test_an_embed_worker_process_loads_the_model_before_its_first_task(migrated_
                    lambda: f"\nworker log, last lines:\n{worker.log_path.read_text()[-3000:]}")
     finally:
         worker.stop()
-
-
-def real_channel_posts(since: str) -> list[dict]:
-    return [post for post in channel_posts(CHANNELS) if post["date"] >= since]
 
 
 def headline(text: str) -> str:
