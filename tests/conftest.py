@@ -195,7 +195,11 @@ class CeleryWorker:
                 break
             time.sleep(0.5)
         self.stop()
-        pytest.fail(f"the Celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
+        pytest.fail(f"the Celery worker did not start{self.log_tail()}")
+
+    def log_tail(self, characters: int = 3000) -> str:
+        """The end of what the worker logged, for a failure's message."""
+        return f"\nworker log, last lines:\n{self.log_path.read_text()[-characters:]}"
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:

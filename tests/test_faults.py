@@ -50,7 +50,7 @@ def wait_for(condition, timeout: float, what: str, database=None, worker: Celery
     """conftest's poll_until, which on time-out also says where the posts are and what the worker logged."""
     def explain() -> str:
         stages = f"; posts by stage: {stage_counts(database)}" if database else ""
-        log = f"\nworker log, last lines:\n{worker.log_path.read_text()[-6000:]}" if worker else ""
+        log = worker.log_tail(6000) if worker else ""
         return stages + log
     poll_until(condition, timeout, what, explain)
 

@@ -68,8 +68,7 @@ def test_an_embed_worker_process_loads_the_model_before_its_first_task(migrated_
     worker.start()
     try:
         poll_until(lambda: "loading embedding model" in worker.log_path.read_text(), 120,
-                   "the worker's process to load the model",
-                   lambda: f"\nworker log, last lines:\n{worker.log_path.read_text()[-3000:]}")
+                   "the worker's process to load the model", worker.log_tail)
     finally:
         worker.stop()
 
