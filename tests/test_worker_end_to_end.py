@@ -121,10 +121,12 @@ def test_real_cross_channel_reposts_share_a_cluster_and_unrelated_posts_do_not(
     members = defaultdict(list)
     for key, cluster in cluster_of.items():
         members[cluster].append(key)
+    char5 = {key: TextEvidence.of(text_of[key]).char5  # once a post, not once a pair
+             for keys in members.values() if len(keys) > 1 for key in keys}
     wrongly_merged = []
     for keys in members.values():
         for first, second in combinations(keys, 2):
-            a, b = TextEvidence.of(text_of[first]).char5, TextEvidence.of(text_of[second]).char5
+            a, b = char5[first], char5[second]
             shared = np.intersect1d(a, b).size
             if first[0] != second[0] and jaccard(a, b) < 0.05 and shared < 0.2 * min(a.size, b.size):
                 wrongly_merged.append((text_of[first][:80], text_of[second][:80]))
