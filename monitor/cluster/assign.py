@@ -296,7 +296,8 @@ def judge_batch(known: PlacedPosts, compared: list[tuple[PostClaim, set[int]]],
         return found
     theirs = [claim for claims in their_claims for claim in claims]
     stacked = np.vstack([claim.vector for claim in theirs])
-    ends = np.cumsum([len(claims) for claims in their_claims]).tolist()
+    judged_each = [len(claims) for claims in their_claims]
+    ends = np.cumsum(judged_each).tolist()
     cosines = np.concatenate([stacked[end - len(claims) : end] @ post.vector
                               for (post, _), claims, end in zip(compared, their_claims, ends, strict=True)])
     probabilities, same_claim = rules.judge_pairs(
@@ -304,7 +305,7 @@ def judge_batch(known: PlacedPosts, compared: list[tuple[PostClaim, set[int]]],
         [[claim.evidence for claim in claims] for claims in their_claims],
         [incoming.language for incoming, _ in compared],
         [[claim.language for claim in claims] for claims in their_claims])
-    judged_by = np.repeat(np.arange(len(compared)), [len(claims) for claims in their_claims])
+    judged_by = np.repeat(np.arange(len(compared)), judged_each)
     for pair in np.flatnonzero(same_claim).tolist():
         found[judged_by[pair]].append(SameClaim(theirs[pair], float(probabilities[pair])))
     return found
