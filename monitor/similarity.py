@@ -89,22 +89,23 @@ def containment(a: np.ndarray, b: np.ndarray) -> float:
 _PERMUTATIONS = MinHash(num_perm=MINHASH_PERMUTATIONS)  # datasketch's own (affine32 scheme)
 
 
-def minhash(text_shingles: np.ndarray) -> MinHash | None:
-    """The MinHash of hashed shingles (their low 32 bits are hash enough for it); None for none.
+def minhash(text_shingles: np.ndarray) -> np.ndarray | None:
+    """The MinHash values (uint32) of hashed shingles, their low 32 bits being hash enough
+    for it; None for none.
 
-    What ``MinHash.update_batch`` computes, in one compiled loop: it calls a hash function
-    once a value, which took about 6 % of the cluster stage (tests/test_clustering.py
-    checks that the two agree)."""
+    What datasketch's ``MinHash.update_batch`` computes, in one compiled loop: it calls a
+    hash function once a value, which took about 6 % of the cluster stage
+    (tests/test_clustering.py checks that the two agree)."""
     if not text_shingles.size:
         return None
-    return MinHash(hashvalues=_kernels().affine32_minimums(text_shingles, *_PERMUTATIONS.permutations),
-                   scheme=_PERMUTATIONS.scheme, permutations=_PERMUTATIONS.permutations)
+    return _kernels().affine32_minimums(text_shingles, *_PERMUTATIONS.permutations)
 
 
-def shingle_signatures(evidence: "TextEvidence") -> list[MinHash]:
-    """The MinHashes a text is indexed and looked up by: its whole text's, and its opening's
-    if it is long (none for a text without shingles)."""
-    return [signature for signature in (minhash(evidence.char5), minhash(evidence.opening5)) if signature]
+def shingle_signatures(evidence: "TextEvidence") -> list[np.ndarray]:
+    """The MinHash signatures a text is indexed and looked up by: its whole text's, and its
+    opening's if it is long (none for a text without shingles)."""
+    return [signature for signature in (minhash(evidence.char5), minhash(evidence.opening5))
+            if signature is not None]
 
 
 # The kinds of shingles a text is compared by, each hash tagged with its kind in bits 61-62

@@ -1,5 +1,5 @@
 """Candidate generation over clustered posts: an ANN index of their vectors (usearch,
-cosine) and an LSH index of their character-shingle MinHashes (datasketch).
+cosine) and an LSH index of their character-shingle MinHashes (shingle_lsh.py).
 
 Either can find a repost the other misses: the English-only default model ranks
 unrelated Russian posts above a true repost, and an edited repost may share few
@@ -8,8 +8,8 @@ rebuilt from it when a worker starts, and catch up on memberships other processe
 committed since, using the membership id as a watermark. Keys are post ids.
 
 The shingle index covers the most recent posts only (LSH_WINDOW): its memory grows with
-every band of every post (about 6 KB a post, twice that for a long one, which is also
-indexed by its opening words), and a wave of reposts is recent by nature;
+every band of every post (about 4.4 KB a real Telegram post, a long one being also indexed
+by its opening words), and a wave of reposts is recent by nature;
 an old claim coming back is still found by its embedding, and by the known claims.
 
 The index also keeps the vectors (usearch stores them) and, for the posts placed most
@@ -23,11 +23,11 @@ from collections import OrderedDict
 from datetime import datetime
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from usearch.index import BatchMatches, Index
 
+from monitor.cluster.shingle_lsh import ShingleLSH
 from monitor.db.models import ClusterMembership, Embedding, Post
 from monitor.embed.stage import vector_from_bytes
 from monitor.similarity import MINHASH_PERMUTATIONS, TextEvidence, shingle_signatures
@@ -59,8 +59,7 @@ class ClusterIndex:
     def reset(self) -> None:
         """Forget everything; the next sync rebuilds from the database."""
         self._vectors: Index | None = None  # made at the first vector, which gives the dimensions
-        self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=MINHASH_PERMUTATIONS)
-        self._lsh_keys: OrderedDict[int, int] = OrderedDict()  # post: signatures; oldest first
+        self._lsh = ShingleLSH(LSH_THRESHOLD, MINHASH_PERMUTATIONS, self.lsh_window)
         # By post: (its fingerprint, or its text's hash if it has none; its evidence).
         self._evidence: OrderedDict[int, tuple[str | int, TextEvidence]] = OrderedDict()
         self.watermark = 0
@@ -143,13 +142,13 @@ class ClusterIndex:
     def __contains__(self, post_id: int) -> bool:
         return self._vectors is not None and post_id in self._vectors
 
-    def add_batch(self, post_ids: list[int], vectors: np.ndarray, signatures: list[list[MinHash]]) -> None:
+    def add_batch(self, post_ids: list[int], vectors: np.ndarray, signatures: list[list[np.ndarray]]) -> None:
         """Index placed posts in the order of their memberships: their vectors, one row each,
         and their shingle_signatures (none: not in the shingle index); placed_up_to records
         their memberships once they are written."""
         self.add_vectors(post_ids, vectors)
         for post_id, post_signatures in zip(post_ids, signatures, strict=True):
-            self._add_shingles(post_id, post_signatures)
+            self._lsh.insert(post_id, post_signatures)
 
     def add_vectors(self, post_ids: list[int], vectors: np.ndarray) -> None:
         """Index the vectors (one row each) of placed posts whose shingles are indexed already."""
@@ -167,28 +166,14 @@ class ClusterIndex:
         if membership_id > self.watermark:
             self.watermark, self._watermark_stamp = membership_id, (post_id, placed_at)
 
-    def _add_shingles(self, post_id: int, signatures: list[MinHash]) -> None:
-        self._remove_shingles(post_id)
-        if not signatures:
-            return
-        for part, signature in enumerate(signatures):  # keyed (post id, part)
-            self._lsh.insert((post_id, part), signature, check_duplication=False)
-        self._lsh_keys[post_id] = len(signatures)
-        if len(self._lsh_keys) > self.lsh_window:
-            self._remove_shingles(next(iter(self._lsh_keys)))
-
-    def _remove_shingles(self, post_id: int) -> None:
-        for part in range(self._lsh_keys.pop(post_id, 0)):
-            self._lsh.remove((post_id, part))
-
-    def candidates(self, vector: np.ndarray, signatures: list[MinHash], neighbours: int) -> set[int]:
+    def candidates(self, vector: np.ndarray, signatures: list[np.ndarray], neighbours: int) -> set[int]:
         """Post ids worth comparing with: nearest by embedding, and similar by shingles
         (SIGNATURES: the post's shingle_signatures)."""
         nearest, _ = self._nearest(vector.reshape(1, -1), neighbours)
-        return set(nearest[0].tolist()) | self._similar(self._lsh, signatures)
+        return set(nearest[0].tolist()) | self._lsh.query(signatures)
 
     def candidates_in_order(self, post_ids: list[int], vectors: np.ndarray | None,
-                            signatures: list[list[MinHash]], neighbours: int) -> list[set[int]]:
+                            signatures: list[list[np.ndarray]], neighbours: int) -> list[set[int]]:
         """For each of a batch of posts about to be placed in this order (VECTORS: one row
         each; SIGNATURES: their shingle_signatures), what candidates() would give if the posts
         before it were indexed: its NEIGHBOURS nearest among the indexed posts and those
@@ -211,8 +196,8 @@ class ClusterIndex:
             ids = np.concatenate([nearest[position], np.asarray(post_ids[:position], dtype=np.int64)])
             cosines = np.concatenate([nearest_cosines[position], within_batch[position, :position]])
             candidates = set(ids[np.argsort(-cosines, kind="stable")[:neighbours]].tolist())
-            candidates |= self._similar(self._lsh, post_signatures)
-            self._add_shingles(post_id, post_signatures)
+            candidates |= self._lsh.query(post_signatures)
+            self._lsh.insert(post_id, post_signatures)
             found.append(candidates - {post_id})
         return found
 
@@ -226,7 +211,3 @@ class ClusterIndex:
                 else [matches])
         return ([row.keys.astype(np.int64) for row in rows],
                 [1.0 - row.distances.astype(np.float64) for row in rows])
-
-    @staticmethod
-    def _similar(lsh: MinHashLSH, signatures: list[MinHash]) -> set[int]:
-        return {post_id for signature in signatures for post_id, _ in lsh.query(signature)}
