@@ -89,6 +89,9 @@ class PlacedPosts:
 
     def __init__(self, session: Session, index: ClusterIndex):
         self.session, self.index = session, index
+        # Its reads and inserts run as Core statements on the session's connection: rows of
+        # plain columns then skip the ORM's loading and bulk-insert layers (docs/performance.md).
+        self.connection = session.connection()
         self._claims: dict[int, PostClaim] = {}
         self._cluster_of_post: dict[int, PlacedCluster] = {}
         self._cluster_by_id: dict[int, PlacedCluster] = {}
@@ -107,7 +110,7 @@ class PlacedPosts:
         clusters' first posts, which place() compares with next."""
         if not post_ids:
             return
-        rows = self.session.execute(
+        rows = self.connection.execute(
             select(Post.id, Post.fingerprint, Post.language,
                    Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
             .join(ClusterMembership, ClusterMembership.post_id == Post.id)
@@ -119,7 +122,7 @@ class PlacedPosts:
         evidence = {post_id: self.index.cached_evidence(post_id, fingerprint)
                     for post_id, fingerprint, *_ in rows}
         if not_cached := [post_id for post_id, found in evidence.items() if found is None]:
-            for post_id, text, fingerprint in self.session.execute(
+            for post_id, text, fingerprint in self.connection.execute(
                     select(Post.id, Post.text, Post.fingerprint).where(Post.id.in_(not_cached))):
                 evidence[post_id] = self.index.evidence(post_id, text, fingerprint)
         clusters = self.clusters({cluster_id for _, _, _, cluster_id, _, _ in rows})
@@ -135,7 +138,7 @@ class PlacedPosts:
     def clusters(self, cluster_ids: set[int]) -> dict[int, PlacedCluster]:
         """By id; each read once per call."""
         if missing := cluster_ids - self._cluster_by_id.keys():
-            self._cluster_by_id |= {row.id: PlacedCluster(*row) for row in self.session.execute(
+            self._cluster_by_id |= {row.id: PlacedCluster(*row) for row in self.connection.execute(
                 select(Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
                 .where(Cluster.id.in_(missing)))}
         return {cluster_id: self._cluster_by_id[cluster_id] for cluster_id in cluster_ids}
@@ -158,7 +161,7 @@ class PlacedPosts:
         # insert one row a statement on SQLite, whose RETURNING promises no order.
         if opened := {cluster.representative_post_id: cluster
                       for cluster in self._opened if cluster.id is None}:
-            for cluster_id, first_post_id in self.session.execute(
+            for cluster_id, first_post_id in self.connection.execute(
                     insert(Cluster).returning(Cluster.id, Cluster.representative_post_id), [
                         {"representative_post_id": cluster.representative_post_id,
                          "first_seen_at": cluster.first_seen_at, "last_seen_at": cluster.first_seen_at}
@@ -167,11 +170,9 @@ class PlacedPosts:
                 self._cluster_by_id[cluster_id] = opened[first_post_id]
         if not self._joined:
             return
-        # Every row with the same columns, None written as NULL: rows without a similarity
-        # among rows with one broke the insert into a statement a run.
-        memberships = insert(ClusterMembership).execution_options(render_nulls=True).returning(
+        memberships = insert(ClusterMembership).returning(
             ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at)
-        written = self.session.execute(memberships, [
+        written = self.connection.execute(memberships, [
             {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
              "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
             for post_id, cluster, placement in self._joined]).all()
@@ -217,12 +218,12 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
                        Embedding.vector)
                 .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
                 .where(Post.stage == Stage.embedded))
-    rows = session.execute(embedded.where(Post.id.in_(post_ids))).all()
+    known = PlacedPosts(session, index)
+    rows = known.connection.execute(embedded.where(Post.id.in_(post_ids))).all()
     if take_waiting:
-        rows += session.execute(
+        rows += known.connection.execute(
             embedded.where(Post.id.not_in(post_ids)).order_by(Post.id).limit(take_waiting)).all()
     rows.sort(key=lambda post: (post.published_at, post.id))
-    known = PlacedPosts(session, index)
     reposted = _first_clustered_by_fingerprint(known, {post.fingerprint for post in rows} - {None})
     touched: set[PlacedCluster] = set()
     event_ids: list[int] = []
@@ -274,7 +275,7 @@ def _first_clustered_by_fingerprint(known: PlacedPosts, fingerprints: set[str]) 
     """For each fingerprint, the first clustered post with it: an exact repost joins its cluster."""
     if not fingerprints:
         return {}
-    found = known.session.execute(
+    found = known.connection.execute(
         select(Post.fingerprint, ClusterMembership.cluster_id, Post.id)
         .join(ClusterMembership, ClusterMembership.post_id == Post.id)
         .where(Post.fingerprint.in_(fingerprints))
