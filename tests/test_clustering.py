@@ -18,6 +18,7 @@ from monitor.alerts.rules import AlertPolicy
 from monitor.cluster.assign import PlacedPosts, assign_posts
 from monitor.cluster.index import LSH_THRESHOLD, ClusterIndex
 from monitor.cluster.shingle_lsh import ShingleLSH
+from monitor.db.expressions import is_one_of
 from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
@@ -161,6 +162,21 @@ def test_after_a_model_switch_reembed_gives_the_stored_posts_vectors_of_the_new_
     with database.session() as session:
         assert index.sync(session) == 2
         assert session.scalar(select(func.count()).select_from(Embedding)) == 4  # the old ones stay
+
+
+def test_a_list_of_values_selects_the_same_rows_on_each_database(database):
+    records = [PostRecord(source_kind="telegram", source_key="@channel", external_id=str(n),
+                          text=text, published_at=T0) for n, text in enumerate([CLAIM, EDITED, UNRELATED])]
+    with database.session() as session:
+        claim, edited, unrelated = store_posts(session, records).new_post_ids
+        dialect = session.get_bind().dialect
+
+        def selected(column, values) -> set[int]:
+            return set(session.scalars(select(Post.id).where(is_one_of(column, values, dialect))))
+
+        assert selected(Post.id, {claim, unrelated, 10**9}) == {claim, unrelated}
+        assert selected(Post.id, []) == set()
+        assert selected(Post.fingerprint, [fingerprint(EDITED)]) == {edited}
 
 
 def test_an_index_built_on_a_database_since_emptied_starts_again(database, encoder):

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import NamedTuple
 
 import numpy as np
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from monitor.cluster.index import ClusterIndex
 from monitor.cluster.merge import merge_into, separated
+from monitor.db.expressions import is_one_of
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
 from monitor.embed.stage import vector_from_bytes
@@ -92,6 +94,7 @@ class PlacedPosts:
         # Its reads and inserts run as Core statements on the session's connection: rows of
         # plain columns then skip the ORM's loading and bulk-insert layers (docs/performance.md).
         self.connection = session.connection()
+        self.is_one_of = partial(is_one_of, dialect=self.connection.dialect)
         self._claims: dict[int, PostClaim] = {}
         self._cluster_of_post: dict[int, PlacedCluster] = {}
         self._cluster_by_id: dict[int, PlacedCluster] = {}
@@ -115,7 +118,7 @@ class PlacedPosts:
                    Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
             .join(ClusterMembership, ClusterMembership.post_id == Post.id)
             .join(Cluster, Cluster.id == ClusterMembership.cluster_id)
-            .where(Post.id.in_(post_ids))).all()
+            .where(self.is_one_of(Post.id, post_ids))).all()
         for *_, cluster_id, representative_post_id, merged_into_id in rows:  # read with them: one query less
             self._cluster_by_id.setdefault(cluster_id, PlacedCluster(cluster_id, representative_post_id,
                                                                      merged_into_id))
@@ -123,7 +126,7 @@ class PlacedPosts:
                     for post_id, fingerprint, *_ in rows}
         if not_cached := [post_id for post_id, found in evidence.items() if found is None]:
             for post_id, text, fingerprint in self.connection.execute(
-                    select(Post.id, Post.text, Post.fingerprint).where(Post.id.in_(not_cached))):
+                    select(Post.id, Post.text, Post.fingerprint).where(self.is_one_of(Post.id, not_cached))):
                 evidence[post_id] = self.index.evidence(post_id, text, fingerprint)
         clusters = self.clusters({cluster_id for _, _, _, cluster_id, _, _ in rows})
         vectors = self.index.vectors([post_id for post_id, *_ in rows])
@@ -140,7 +143,7 @@ class PlacedPosts:
         if missing := cluster_ids - self._cluster_by_id.keys():
             self._cluster_by_id |= {row.id: PlacedCluster(*row) for row in self.connection.execute(
                 select(Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
-                .where(Cluster.id.in_(missing)))}
+                .where(self.is_one_of(Cluster.id, missing)))}
         return {cluster_id: self._cluster_by_id[cluster_id] for cluster_id in cluster_ids}
 
     def open(self, post_id: int, published_at: datetime | None) -> PlacedCluster:
@@ -219,7 +222,7 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
                 .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
                 .where(Post.stage == Stage.embedded))
     known = PlacedPosts(session, index)
-    rows = known.connection.execute(embedded.where(Post.id.in_(post_ids))).all()
+    rows = known.connection.execute(embedded.where(known.is_one_of(Post.id, post_ids))).all()
     if take_waiting:
         rows += known.connection.execute(
             embedded.where(Post.id.not_in(post_ids)).order_by(Post.id).limit(take_waiting)).all()
@@ -278,7 +281,7 @@ def _first_clustered_by_fingerprint(known: PlacedPosts, fingerprints: set[str]) 
     found = known.connection.execute(
         select(Post.fingerprint, ClusterMembership.cluster_id, Post.id)
         .join(ClusterMembership, ClusterMembership.post_id == Post.id)
-        .where(Post.fingerprint.in_(fingerprints))
+        .where(known.is_one_of(Post.fingerprint, fingerprints))
         .order_by(ClusterMembership.id)).all()
     clusters = known.clusters({cluster_id for _, cluster_id, _ in found})
     first: dict[str, Placement] = {}
@@ -381,7 +384,7 @@ def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:
             func.max(Post.published_at),
         )
         .join(Post, Post.id == ClusterMembership.post_id)
-        .where(ClusterMembership.cluster_id.in_(cluster_ids))
+        .where(is_one_of(ClusterMembership.cluster_id, cluster_ids, session.get_bind().dialect))
         .group_by(ClusterMembership.cluster_id)
     ).all()
     now = utcnow()
