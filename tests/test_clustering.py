@@ -344,6 +344,9 @@ def test_the_shingle_index_finds_the_posts_datasketchs_lsh_finds():
             theirs.remove((removed, part))
     found = [ours.query(post_signatures) for post_signatures in signatures]
     assert found == [found_by_datasketch(post_signatures) for post_signatures in signatures]
+    # The same values in uint64, as datasketch's own MinHash holds them, find the same posts.
+    assert [ours.query([signature.astype(np.uint64) for signature in post_signatures])
+            for post_signatures in signatures[:100]] == found[:100]
     # Reposts among the real posts: some posts find others than themselves.
     assert sum(len(posts_found - {post_id}) > 0 for post_id, posts_found in enumerate(found)) > 50
 

@@ -31,9 +31,7 @@ class ShingleLSH:
                              f"{permutations} permutations; this index keys bands of {_BAND_ROWS}")
         self.bands, self.window = chosen.b, window
         self._buckets: list[dict[int, int | set[int]]] = [{} for _ in range(self.bands)]
-        # Post: its signatures' band keys, one row each, as an array (a fifth of the memory
-        # of Python ints); oldest first.
-        self._keys: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._keys: OrderedDict[int, np.ndarray] = OrderedDict()  # post: its band keys, a row a signature
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -41,8 +39,10 @@ class ShingleLSH:
     def __contains__(self, post_id: int) -> bool:
         return post_id in self._keys
 
-    def band_keys(self, signatures: list[np.ndarray]) -> np.ndarray:
-        return np.vstack(signatures).view(np.uint64)[:, : self.bands]
+    def _band_keys(self, signatures: list[np.ndarray]) -> np.ndarray:
+        # As uint32 whatever they came as (datasketch keeps its values in uint64): the view
+        # pairs them up.
+        return np.vstack(signatures).astype(np.uint32, copy=False).view(np.uint64)[:, : self.bands]
 
     def insert(self, post_id: int, signatures: list[np.ndarray]) -> None:
         """Index the post by SIGNATURES (none: leave it out), in place of what it was indexed by;
@@ -50,7 +50,7 @@ class ShingleLSH:
         self.remove(post_id)
         if not signatures:
             return
-        self._keys[post_id] = keys = self.band_keys(signatures)
+        self._keys[post_id] = keys = self._band_keys(signatures)
         for signature_keys in keys.tolist():
             for buckets, key in zip(self._buckets, signature_keys, strict=True):
                 bucket = buckets.get(key)
@@ -78,7 +78,7 @@ class ShingleLSH:
     def query(self, signatures: list[np.ndarray]) -> set[int]:
         """The posts that share a band with any of SIGNATURES."""
         found: set[int] = set()
-        for signature_keys in self.band_keys(signatures).tolist() if signatures else []:
+        for signature_keys in self._band_keys(signatures).tolist() if signatures else []:
             for buckets, key in zip(self._buckets, signature_keys, strict=True):
                 bucket = buckets.get(key)
                 if bucket is None:
