@@ -40,8 +40,8 @@ class ShingleLSH:
         return post_id in self._keys
 
     def _band_keys(self, signatures: list[np.ndarray]) -> np.ndarray:
-        # As uint32 whatever they came as (datasketch keeps its values in uint64): the view
-        # pairs them up.
+        # As uint32 whatever they came as (a MinHash datasketch computes holds uint64): the
+        # view pairs them up.
         return np.vstack(signatures).astype(np.uint32, copy=False).view(np.uint64)[:, : self.bands]
 
     def insert(self, post_id: int, signatures: list[np.ndarray]) -> None:
