@@ -65,7 +65,9 @@ class ShingleLSH:
 
     def remove(self, post_id: int) -> None:
         keys = self._keys.pop(post_id, None)
-        for signature_keys in [] if keys is None else keys.tolist():
+        if keys is None:
+            return
+        for signature_keys in keys.tolist():
             for buckets, key in zip(self._buckets, signature_keys, strict=True):
                 bucket = buckets.get(key)
                 if isinstance(bucket, set):
