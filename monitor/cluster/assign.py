@@ -302,8 +302,8 @@ def judge_batch(known: PlacedPosts, compared: list[tuple[PostClaim, set[int]]],
     stacked = np.vstack([claim.vector for claim in theirs])
     judged_each = [len(claims) for claims in their_claims]
     ends = np.cumsum(judged_each).tolist()
-    cosines = np.concatenate([stacked[end - len(claims) : end] @ post.vector
-                              for (post, _), claims, end in zip(compared, their_claims, ends, strict=True)])
+    cosines = np.concatenate([stacked[end - judged : end] @ post.vector
+                              for (post, _), judged, end in zip(compared, judged_each, ends, strict=True)])
     probabilities, same_claim = rules.judge_pairs(
         cosines, [incoming.evidence for incoming, _ in compared],
         [[claim.evidence for claim in claims] for claims in their_claims],
