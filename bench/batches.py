@@ -56,7 +56,8 @@ def main() -> None:
                     encoder.encode(texts[start : start + task])
                 posts_per_s = len(texts) / (time.perf_counter() - started)
                 seen.setdefault(f"forward {forward}, task {task}", []).append(round(posts_per_s, 1))
-    print(json.dumps({"model": encoder.model_id, "device": encoder.device, "texts": len(texts),
+    print(json.dumps({"model": encoder.model_id, "device": encoder.device, "backend": encoder.backend,
+                      "texts": len(texts),
                       "posts_per_s": {key: statistics.median(values) for key, values in seen.items()},
                       "rounds": seen}))
 

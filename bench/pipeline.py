@@ -120,7 +120,8 @@ def main() -> None:
                                records[WARM_UP_POSTS + args.posts :])
     settings = load_settings()
     encoder = Encoder.from_settings(settings)
-    figures: dict = {"model": encoder.model_id, "device": encoder.device, "posts": len(backfill)}
+    figures: dict = {"model": encoder.model_id, "device": encoder.device, "backend": encoder.backend,
+                     "posts": len(backfill)}
     with tempfile.TemporaryDirectory() as folder:
         figures |= measure_in_process(backfill, encoder, settings, f"sqlite:///{Path(folder) / 'bench.db'}")
     end_to_end = measure_topology(warm_up, backfill, live, args.rate, args.postgres_admin_url,

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     embedding_model_dir: str | None = None
     # auto: CUDA when torch sees a GPU, else the CPU; or name one (cpu, cuda, cuda:1).
     embedding_device: str = "auto"
+    # What runs the model: auto is OpenVINO on a CPU and PyTorch on a GPU; or torch, openvino.
+    embedding_backend: Literal["auto", "torch", "openvino"] = "auto"
     embed_batch_size: int = Field(default=64, ge=1)  # posts per embed task, its own and waiting ones
     # Texts per forward pass of the model; 0: 2 on one CPU thread, 8 on more, 512 on a GPU.
     encode_batch_size: int = Field(default=0, ge=0)

@@ -7,16 +7,18 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 import torch
 from sqlalchemy import select
 
 from monitor.alerts.known_claims import add_known_claim, embed_new_claims
 from monitor.db.models import Embedding, KnownClaim, Post, Stage, utcnow
-from monitor.embed.encoder import Encoder
+from monitor.embed.encoder import Encoder, resolve_backend
 from monitor.embed.stage import CLAIM_EXPIRES, claim_pending, store_embeddings, write_vectors
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.normalize import readable_text
+from tests.conftest import real_channel_posts
 
 TEXTS = ["Аким Алматы призвал всех выйти 9 мая на шествие Бессмертного полка",
          "Hot water every fifteen minutes does not kill the coronavirus",
@@ -24,8 +26,25 @@ TEXTS = ["Аким Алматы призвал всех выйти 9 мая на
 
 
 def test_without_a_gpu_the_encoder_runs_on_the_cpu_in_small_batches_without_tokenizer_threads(encoder):
-    assert (encoder.device, encoder.tokenizer_threads) == ("cpu", 0)
+    assert (encoder.device, encoder.backend, encoder.tokenizer_threads) == ("cpu", "openvino", 0)
     assert encoder.batch_size == (2 if torch.get_num_threads() == 1 else 8)
+
+
+def test_openvino_on_the_cpu_gives_the_vectors_of_pytorch_for_real_posts(encoder):
+    texts = [readable_text(post["text"]) for post in real_channel_posts("2024-01-01")[:48]] + TEXTS
+    on_pytorch = Encoder("all-MiniLM-L6-v2", device="cpu", backend="torch").encode(texts)
+    on_openvino = encoder.encode(texts)
+    assert on_openvino.shape == on_pytorch.shape == (len(texts), encoder.dimensions)
+    assert np.sum(on_openvino * on_pytorch, axis=1).min() > 0.99999
+    # What the cluster stage compares: the cosines between posts.
+    assert np.abs(on_openvino @ on_openvino.T - on_pytorch @ on_pytorch.T).max() < 1e-5
+
+
+def test_openvino_is_the_cpu_backend_and_pytorch_the_gpu_one():
+    assert (resolve_backend("auto", "cpu"), resolve_backend("auto", "cuda")) == ("openvino", "torch")
+    assert resolve_backend("torch", "cpu") == "torch"
+    with pytest.raises(ValueError, match="openvino runs on the CPU only, not on cuda"):
+        resolve_backend("openvino", "cuda")
 
 
 def test_loading_the_model_writes_log_lines_only():

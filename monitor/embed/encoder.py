@@ -61,6 +61,16 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def resolve_backend(backend: str, device_kind: str) -> str:
+    """What runs the model's forward pass: "auto" is OpenVINO on a CPU (the same vectors,
+    faster: docs/performance.md) and PyTorch on a GPU, in half precision."""
+    if backend == "auto":
+        return "openvino" if device_kind == "cpu" else "torch"
+    if backend == "openvino" and device_kind != "cpu":
+        raise ValueError(f"EMBEDDING_BACKEND=openvino runs on the CPU only, not on {device_kind}")
+    return backend
+
+
 def embed_processes(settings, device: str) -> int:
     """How many processes the embed worker runs on DEVICE (resolved): EMBED_PROCESSES, else
     one on a GPU and one per core on a CPU, each running the model on one thread. One process on every core
@@ -98,12 +108,13 @@ class Encoder:
     """Encodes texts into L2-normalised float32 vectors.
 
     Texts are sorted by length, so that every forward pass holds texts of about the same
-    length and little padding. On CUDA the model runs in half precision, and batches are
-    tokenized by a pool of threads ahead of the forward pass that needs them.
+    length and little padding. On a CPU OpenVINO runs the model's forward pass, unless
+    PyTorch is asked for (``backend``); on CUDA PyTorch runs it in half precision, and
+    batches are tokenized by a pool of threads ahead of the forward pass that needs them.
     """
 
     def __init__(self, model: str, device: str = "auto", batch_size: int = 0, model_dir: str | None = None,
-                 tokenizer_threads: int | None = None, threads: int = 0):
+                 tokenizer_threads: int | None = None, threads: int = 0, backend: str = "auto"):
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
@@ -118,9 +129,14 @@ class Encoder:
         # line (of the worker's other process) ran into it, and a JSON log line no longer parsed.
         transformers_logging.disable_progress_bar()
         self._model = SentenceTransformer(location, device=self.device, local_files_only=local)
-        if self.device.startswith("cuda"):
-            self._model.half()
         kind = self.device.split(":")[0]
+        self.backend = resolve_backend(backend, kind)
+        if self.backend == "openvino":
+            from monitor.embed.openvino_backend import run_on_openvino
+
+            run_on_openvino(self._model, threads)
+        elif kind == "cuda":
+            self._model.half()
         one_thread = kind == "cpu" and torch.get_num_threads() == 1
         self.batch_size = batch_size or (ONE_THREAD_CPU_BATCH_SIZE if one_thread
                                          else AUTO_BATCH_SIZE.get(kind, 16))
@@ -132,7 +148,8 @@ class Encoder:
     def from_settings(cls, settings) -> "Encoder":
         """The configured model: EMBEDDING_MODEL on EMBEDDING_DEVICE, looked up in EMBEDDING_MODEL_DIR."""
         return cls(settings.embedding_model, settings.embedding_device, settings.encode_batch_size,
-                   settings.embedding_model_dir, settings.encode_tokenizer_threads, settings.encode_threads)
+                   settings.embedding_model_dir, settings.encode_tokenizer_threads, settings.encode_threads,
+                   settings.embedding_backend)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

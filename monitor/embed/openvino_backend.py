@@ -1,0 +1,64 @@
+"""The model's transformer run by OpenVINO on a CPU, in place of PyTorch.
+
+Only the forward pass moves: sentence-transformers still tokenizes, sorts, batches, pools
+and normalizes. The vectors are PyTorch's to within float rounding (cosine 0.9999999 on
+the real posts, `tests/test_embedding.py`), and they come faster (docs/performance.md).
+
+sentence-transformers' own ``backend="openvino"`` goes through optimum-intel, whose
+releases pin transformers below the version this project runs and require torchvision;
+OpenVINO converts the PyTorch module itself, which is all that path did for a CPU.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import torch
+
+log = logging.getLogger(__name__)
+
+# The inputs a BERT-like encoder's forward pass takes, as the model's tokenizer names them.
+_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class OpenVINOForward(torch.nn.Module):
+    """Stands where sentence-transformers keeps the Hugging Face model: called with the
+    tokenizer's tensors, returns the token embeddings as the model would."""
+
+    def __init__(self, compiled, config) -> None:
+        super().__init__()
+        self.config = config  # sentence-transformers reads the model's config from here
+        self._output = compiled.output(0)
+        # One request, reused: an encoder is used by one thread at a time.
+        self._request = compiled.create_infer_request()
+
+    def forward(self, **features) -> dict[str, torch.Tensor]:
+        inputs = {name: features[name].numpy() for name in _INPUT_NAMES if name in features}
+        # infer() copies the outputs out of the request's buffers (share_outputs=False).
+        return {"last_hidden_state": torch.from_numpy(self._request.infer(inputs)[self._output])}
+
+
+def run_on_openvino(model, threads: int) -> None:
+    """Convert MODEL's transformer (a SentenceTransformer's first module) to OpenVINO,
+    compile it for the CPU on THREADS threads (0: OpenVINO's choice, every core), and
+    put it in the PyTorch module's place."""
+    import openvino
+
+    transformer = model[0]
+    example = model.preprocess(["a text to trace the model with", "and another"])
+    inputs = {name: example[name] for name in _INPUT_NAMES if name in example}
+    with torch.no_grad(), warnings.catch_warnings():
+        # The tracer warns of the attention's branches on shapes, which it fixes as traced:
+        # they take the same way for every batch the tokenizer makes (mask as long as the ids).
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        converted = openvino.convert_model(transformer.model, example_input=inputs)
+    compiled = openvino.Core().compile_model(converted, "CPU", {
+        "INFERENCE_NUM_THREADS": threads,
+        # Some CPUs would otherwise run in bfloat16: the thresholds are calibrated on float32.
+        "INFERENCE_PRECISION_HINT": "f32",
+        "PERFORMANCE_HINT": "LATENCY",
+    })
+    transformer.model = OpenVINOForward(compiled, transformer.model.config)
+    log.info("embedding model compiled by OpenVINO %s for the CPU on %s threads",
+             openvino.__version__, threads or "all")
