@@ -58,6 +58,9 @@ def run_on_openvino(model, threads: int) -> None:
         # Some CPUs would otherwise run in bfloat16: the thresholds are calibrated on float32.
         "INFERENCE_PRECISION_HINT": "f32",
         "PERFORMANCE_HINT": "LATENCY",
+        # Pinned, the embed worker's one-thread processes all took the first core (half
+        # their speed, two of them); the system's scheduler spreads them.
+        "ENABLE_CPU_PINNING": False,
     })
     transformer.model = OpenVINOForward(compiled, transformer.model.config)
     log.info("embedding model compiled by OpenVINO %s for the CPU on %s threads",
