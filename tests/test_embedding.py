@@ -53,6 +53,8 @@ def test_loading_the_model_writes_log_lines_only():
     program = "from monitor.embed.encoder import Encoder; Encoder('all-MiniLM-L6-v2')"
     loading = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
     assert "Loading weights" not in loading.stderr + loading.stdout
+    # Nor the warnings of converting the model for OpenVINO, each a plain line.
+    assert "Warning" not in loading.stderr and "[transformers]" not in loading.stderr
 
 
 def test_tokenizing_ahead_of_the_model_gives_the_vectors_of_the_plain_path(encoder):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from contextlib import contextmanager
 
 import torch
 
@@ -49,10 +50,11 @@ def run_on_openvino(model, threads: int) -> None:
     transformer = model[0]
     example = model.preprocess(["a text to trace the model with", "and another"])
     inputs = {name: example[name] for name in _INPUT_NAMES if name in example}
-    with torch.no_grad(), warnings.catch_warnings():
+    with torch.no_grad(), warnings.catch_warnings(), _transformers_errors_only():
         # The tracer warns of the attention's branches on shapes, which it fixes as traced:
         # they take the same way for every batch the tokenizer makes (mask as long as the ids).
-        # Tracing also reads attributes transformers has deprecated: warnings for its authors.
+        # Tracing also reads attributes transformers has deprecated or left unset (loss_type),
+        # which it warns of, in plain lines among a worker's JSON ones: notes for its authors.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -69,3 +71,15 @@ def run_on_openvino(model, threads: int) -> None:
     transformer.model = OpenVINOForward(compiled, transformer.model.config)
     log.info("embedding model compiled by OpenVINO %s for the CPU on %s threads",
              openvino.__version__, threads or "all")
+
+
+@contextmanager
+def _transformers_errors_only():
+    from transformers.utils import logging as transformers_logging
+
+    level = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(level)
