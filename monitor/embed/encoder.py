@@ -63,7 +63,8 @@ def resolve_device(device: str) -> str:
 
 def resolve_backend(backend: str, device_kind: str) -> str:
     """What runs the model's forward pass: "auto" is OpenVINO on a CPU (the same vectors,
-    faster: docs/performance.md) and PyTorch on a GPU, in half precision."""
+    faster: docs/performance.md; PyTorch for a model OpenVINO cannot take) and PyTorch on a
+    GPU, in half precision."""
     if backend == "auto":
         return "openvino" if device_kind == "cpu" else "torch"
     if backend == "openvino" and device_kind != "cpu":
@@ -132,9 +133,7 @@ class Encoder:
         kind = self.device.split(":")[0]
         self.backend = resolve_backend(backend, kind)
         if self.backend == "openvino":
-            from monitor.embed.openvino_backend import run_on_openvino
-
-            run_on_openvino(self._model, threads)
+            self._run_on_openvino(threads, asked=backend == "openvino")
         elif kind == "cuda":
             self._model.half()
         one_thread = kind == "cpu" and torch.get_num_threads() == 1
@@ -143,6 +142,20 @@ class Encoder:
         self.tokenizer_threads = AUTO_TOKENIZER_THREADS.get(kind, 0) if tokenizer_threads is None \
             else tokenizer_threads
         self.dimensions = int(self._model.get_embedding_dimension())
+
+    def _run_on_openvino(self, threads: int, asked: bool) -> None:
+        """OpenVINO in PyTorch's place; where it cannot take this model, PyTorch stays,
+        unless OpenVINO was asked for by name."""
+        from monitor.embed.openvino_backend import run_on_openvino
+
+        try:
+            run_on_openvino(self._model, threads)
+        except Exception as error:
+            if asked:
+                raise
+            log.warning("embedding model %s stays on PyTorch: OpenVINO could not take it (%s)",
+                        self.model_id, error)
+            self.backend = "torch"
 
     @classmethod
     def from_settings(cls, settings) -> "Encoder":

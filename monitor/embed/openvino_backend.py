@@ -46,8 +46,12 @@ def run_on_openvino(model, threads: int) -> None:
     compile it for the CPU on THREADS threads (0: OpenVINO's choice, every core), and
     put it in the PyTorch module's place."""
     import openvino
+    from sentence_transformers.base.modules import Transformer
 
     transformer = model[0]
+    if not isinstance(transformer, Transformer):
+        raise ValueError(f"OpenVINO runs a Hugging Face transformer; this model begins with "
+                         f"{type(transformer).__name__}")
     example = model.preprocess(["a text to trace the model with", "and another"])
     inputs = {name: example[name] for name in _INPUT_NAMES if name in example}
     with torch.no_grad(), warnings.catch_warnings(), _transformers_errors_only():
