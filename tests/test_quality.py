@@ -87,6 +87,17 @@ def test_a_pairs_file_with_bad_lines_says_where_and_keeps_the_good_ones(tmp_path
     assert json.loads(result.stdout.strip().splitlines()[-1])["n"] == 2
 
 
+def test_a_qrels_file_with_bad_lines_says_where_and_keeps_the_good_ones(tmp_path):
+    from monitor.evaluation.datasets import read_qrels
+
+    path = tmp_path / "qrels.tsv"
+    path.write_text("q1 0 c1 1\nq2 0 c2 ²\nq3 0 c3\nq4 0 c4 0\n", encoding="utf-8")
+    loaded = read_qrels(path)
+    assert loaded.items == [{"q1": {"c1"}}]
+    assert [str(problem) for problem in loaded.problems] == [
+        "line 2: expected 'query_id 0 claim_id 1'", "line 3: expected 'query_id 0 claim_id 1'"]
+
+
 def test_a_pairs_file_without_its_header_is_refused(tmp_path):
     path = tmp_path / "pairs.tsv"
     path.write_text("Митинг\tМитинг\t1\n", encoding="utf-8")

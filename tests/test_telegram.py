@@ -166,7 +166,8 @@ def test_a_channel_is_added_by_username_link_or_id(reference, key):
     assert parse_channel(reference) == key
 
 
-@pytest.mark.parametrize("reference", ["", "@ab", "https://example.org/x", "almaty inside"])
+@pytest.mark.parametrize("reference", ["", "@ab", "https://example.org/x", "almaty inside",
+                                       "0²", "³", "-100١٢٣", "t.me/c/١٢٣/5"])
 def test_what_is_not_a_channel_is_refused_with_the_reason(reference):
     with pytest.raises(UserError, match="is not a channel"):
         parse_channel(reference)

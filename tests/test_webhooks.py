@@ -108,6 +108,17 @@ def test_429_waits_at_least_what_retry_after_says(database, pipeline, receiver):
     assert retry_due_webhooks_task() == 0
 
 
+def test_a_retry_after_that_is_no_number_leaves_the_backoff_to_decide(database, pipeline, receiver):
+    # "²" passes str.isdigit, and float() refuses it: the delivery crashed before.
+    subscribe(database, receiver)
+    receiver.script = ["429:²"]
+    before = utcnow()
+    import_file(pipeline, SAMPLE)
+    delivery, = deliveries(database)
+    assert delivery.status == "pending"
+    assert before < delivery.next_attempt_at < before + timedelta(seconds=120)
+
+
 def test_other_client_errors_are_not_retried_and_repeated_failures_disable_the_subscription(
         database, pipeline, receiver):
     subscription = subscribe(database, receiver)

@@ -38,7 +38,7 @@ def init_app(app: Flask) -> None:
 
     @manager.user_loader
     def load_account(user_id: str) -> Account | None:
-        user = get_session().get(User, int(user_id)) if user_id.isdigit() else None
+        user = get_session().get(User, int(user_id)) if user_id.isdecimal() else None
         return Account(user) if user is not None and user.active else None
 
     @app.before_request

@@ -62,7 +62,7 @@ def merge(cluster_id: int):
 def split(cluster_id: int):
     form = SplitForm()
     if submitted(form):
-        if not form.post_id.data.isdigit():
+        if not form.post_id.data.isdecimal():
             abort(400, "post_id must be a number")
         outcome = split_post(get_session(), int(form.post_id.data), current_user.name, form.reason.data,
                              AlertPolicy.from_settings(current_settings()))

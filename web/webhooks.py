@@ -116,7 +116,7 @@ def _words(text: str | None) -> list[str]:
 
 def _ids(text: str | None) -> list[int]:
     words = _words(text)
-    bad = [word for word in words if not word.isdigit()]
+    bad = [word for word in words if not word.isdecimal()]
     if bad:
         abort(400, f"source ids must be numbers: {', '.join(bad)}")
     return [int(word) for word in words]

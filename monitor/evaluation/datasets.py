@@ -119,7 +119,7 @@ def read_qrels(path: Path) -> Loaded:
         fields = line.split()
         if not fields:
             continue
-        if len(fields) != 4 or not fields[3].lstrip("-").isdigit():
+        if len(fields) != 4 or not fields[3].lstrip("-").isdecimal():
             loaded.problems.append(ImportProblem(f"line {number}", "expected 'query_id 0 claim_id 1'"))
             continue
         if int(fields[3]) > 0:

@@ -72,7 +72,7 @@ def fetch(client: httpx.Client, url: str, policy: HttpPolicy, *, etag: str | Non
             if response.status_code >= 400:
                 raise FetchError(f"HTTP {response.status_code} from {response.url}")
             declared = response.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > policy.max_bytes:
+            if declared.isdecimal() and int(declared) > policy.max_bytes:
                 raise FetchError(f"response of {declared} bytes is over the {policy.max_bytes}-byte cap")
             body = bytearray()
             for chunk in response.iter_bytes():
@@ -96,7 +96,7 @@ def retry_after_seconds(value: str | None) -> float | None:
     """Retry-After is either seconds or an HTTP date."""
     if not value:
         return None
-    if value.strip().isdigit():
+    if value.strip().isdecimal():
         return float(value.strip())
     try:
         when = parsedate_to_datetime(value)

@@ -202,7 +202,7 @@ def forwarding_edges(posts: list[Post], names: dict[str, str] | None = None) -> 
 def _channel_names(session: Session, posts: list[Post]) -> dict[str, str]:
     ids = {int(post.forwarded_from_id[4:]) for post in posts
            if post.forwarded_from_id and post.forwarded_from_id.startswith("-100")
-           and post.forwarded_from_id[4:].isdigit()}
+           and post.forwarded_from_id[4:].isdecimal()}
     if not ids:
         return {}
     return {f"-100{source.telegram_id}": source_name(source)

@@ -13,8 +13,12 @@ from monitor.messages import UserError
 from monitor.telegram.messages import channel_key
 
 USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
-LINK = re.compile(r"(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?(?P<name>[A-Za-z0-9_]+)/?(?:\d+)?/?$")
-PRIVATE_LINK = re.compile(r"(?:https?://)?t\.me/c/(?P<id>\d+)(?:/\d+)?/?$")
+LINK = re.compile(r"(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?(?P<name>[A-Za-z0-9_]+)/?(?:[0-9]+)?/?$")
+# Ids in ASCII digits only: str.isdigit and \d take superscripts and other scripts' digits,
+# which int() refuses or which would give one channel two keys.
+PRIVATE_LINK = re.compile(r"(?:https?://)?t\.me/c/(?P<id>[0-9]+)(?:/[0-9]+)?/?$")
+MARKED_ID = re.compile(r"-100[0-9]+")
+BARE_ID = re.compile(r"[0-9]+")
 
 
 def parse_channel(reference: str) -> str:
@@ -24,9 +28,9 @@ def parse_channel(reference: str) -> str:
         return channel_key(int(match["id"]))
     if match := LINK.fullmatch(text):
         text = "@" + match["name"]
-    if re.fullmatch(r"-100\d+", text):
+    if MARKED_ID.fullmatch(text):
         return text
-    if text.isdigit():
+    if BARE_ID.fullmatch(text):
         return channel_key(int(text))
     if text.startswith("@") and USERNAME.fullmatch(text[1:]):
         return text.lower()

@@ -183,7 +183,7 @@ class ChannelListener:
             if source.telegram_id is not None:
                 return InputPeerChannel(source.telegram_id, source.access_hash or 0)
             key = source.key
-        reference = int(key) if key.lstrip("-").isdigit() else key
+        reference = int(key) if key.lstrip("-").isdecimal() else key
         entity = await self._call(self.client.get_entity, reference)
         with unit_of_work(self.sessions) as session:
             remember_entity(session.get(Source, source_id), entity.id, entity.access_hash,
