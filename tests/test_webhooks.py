@@ -97,26 +97,19 @@ def test_a_failed_attempt_is_retried_with_the_same_webhook_id(database, pipeline
     assert receiver.duplicates() == (0 if failure == 500 else 1)
 
 
-def test_429_waits_at_least_what_retry_after_says(database, pipeline, receiver):
+# "²" passes str.isdigit and float() refuses it: such a header crashed the delivery once.
+@pytest.mark.parametrize("retry_after, waits_its_seconds", [("120", True), ("²", False)])
+def test_429_waits_at_least_what_retry_after_says_and_a_header_that_is_no_number_leaves_it_to_the_backoff(
+        database, pipeline, receiver, retry_after, waits_its_seconds):
     subscribe(database, receiver)
-    receiver.script = ["429:120"]
+    receiver.script = [f"429:{retry_after}"]
     before = utcnow()
     import_file(pipeline, SAMPLE)
     delivery, = deliveries(database)
     assert delivery.status == "pending"
-    assert delivery.next_attempt_at >= before + timedelta(seconds=120)
-    assert retry_due_webhooks_task() == 0
-
-
-def test_a_retry_after_that_is_no_number_leaves_the_backoff_to_decide(database, pipeline, receiver):
-    # "²" passes str.isdigit, and float() refuses it: the delivery crashed before.
-    subscribe(database, receiver)
-    receiver.script = ["429:²"]
-    before = utcnow()
-    import_file(pipeline, SAMPLE)
-    delivery, = deliveries(database)
-    assert delivery.status == "pending"
-    assert before < delivery.next_attempt_at < before + timedelta(seconds=120)
+    assert (delivery.next_attempt_at >= before + timedelta(seconds=120)) == waits_its_seconds
+    if waits_its_seconds:
+        assert retry_due_webhooks_task() == 0  # not due yet
 
 
 def test_other_client_errors_are_not_retried_and_repeated_failures_disable_the_subscription(
