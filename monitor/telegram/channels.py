@@ -14,8 +14,8 @@ from monitor.telegram.messages import channel_key
 
 USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 LINK = re.compile(r"(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?(?P<name>[A-Za-z0-9_]+)/?(?:[0-9]+)?/?$")
-# Ids in ASCII digits only: str.isdigit and \d take superscripts and other scripts' digits,
-# which int() refuses or which would give one channel two keys.
+# Ids in ASCII digits only: str.isdigit takes superscripts, which int() refuses, and \d
+# other scripts' digits, which would give one channel two keys.
 PRIVATE_LINK = re.compile(r"(?:https?://)?t\.me/c/(?P<id>[0-9]+)(?:/[0-9]+)?/?$")
 MARKED_ID = re.compile(r"-100[0-9]+")
 BARE_ID = re.compile(r"[0-9]+")
