@@ -20,7 +20,7 @@ import torch
 
 log = logging.getLogger(__name__)
 
-# The inputs a BERT-like encoder's forward pass takes, as the model's tokenizer names them.
+# The tokenizer's outputs a BERT-like encoder is traced with (and then takes).
 _INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -31,12 +31,13 @@ class OpenVINOForward(torch.nn.Module):
     def __init__(self, compiled, config) -> None:
         super().__init__()
         self.config = config  # sentence-transformers reads the model's config from here
+        self._input_names = [port.get_any_name() for port in compiled.inputs]
         self._output = compiled.output(0)
         # One request, reused: an encoder is used by one thread at a time.
         self._request = compiled.create_infer_request()
 
     def forward(self, **features) -> dict[str, torch.Tensor]:
-        inputs = {name: features[name].numpy() for name in _INPUT_NAMES if name in features}
+        inputs = {name: features[name].numpy() for name in self._input_names}
         # infer() copies the outputs out of the request's buffers (share_outputs=False).
         return {"last_hidden_state": torch.from_numpy(self._request.infer(inputs)[self._output])}
 
