@@ -107,6 +107,7 @@ def test_429_waits_at_least_what_retry_after_says_and_a_header_that_is_no_number
     import_file(pipeline, SAMPLE)
     delivery, = deliveries(database)
     assert delivery.status == "pending"
+    assert delivery.next_attempt_at > before
     assert (delivery.next_attempt_at >= before + timedelta(seconds=120)) == waits_its_seconds
     if waits_its_seconds:
         assert retry_due_webhooks_task() == 0  # not due yet
