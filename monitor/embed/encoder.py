@@ -110,7 +110,8 @@ class Encoder:
 
     Texts are sorted by length, so that every forward pass holds texts of about the same
     length and little padding. On a CPU OpenVINO runs the model's forward pass, unless
-    PyTorch is asked for (``backend``); on CUDA PyTorch runs it in half precision, and
+    PyTorch is asked for (``backend``) or OpenVINO cannot take the model; on CUDA PyTorch
+    runs it in half precision, and
     batches are tokenized by a pool of threads ahead of the forward pass that needs them.
     """
 
