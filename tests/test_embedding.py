@@ -2,6 +2,7 @@
 tokenization overlapped with the model where it pays, posts claimed so that a task takes
 the waiting ones and no two tasks encode the same, and known claims given vectors."""
 
+import os
 import subprocess
 import sys
 import threading
@@ -73,6 +74,22 @@ def test_loading_the_model_writes_log_lines_only():
     assert "Loading weights" not in loading.stderr + loading.stdout
     # Nor the warnings of converting the model for OpenVINO, each a plain line.
     assert "Warning" not in loading.stderr and "[transformers]" not in loading.stderr
+
+
+def test_running_the_model_on_openvino_tells_no_one_and_writes_nothing_in_the_home_folder(tmp_path):
+    """OpenVINO's telemetry sends events to Google Analytics by default, and keeps a client
+    id in ~/intel."""
+    program = ("from monitor.embed.encoder import Encoder\n"
+               "encoder = Encoder('all-MiniLM-L6-v2', backend='openvino')\n"
+               "encoder.encode(['Акимат призывает выйти на шествие'])\n"
+               "from openvino.tools.ovc import telemetry_utils\n"
+               "print(telemetry_utils.tm.__name__)")
+    home = tmp_path / "home"
+    home.mkdir()
+    loading = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
+                             env={**os.environ, "HOME": str(home), "HF_HUB_OFFLINE": "1"})
+    assert loading.stdout.split() == ["openvino.tools.ovc.telemetry_stub"]
+    assert list(home.iterdir()) == []
 
 
 def test_tokenizing_ahead_of_the_model_gives_the_vectors_of_the_plain_path(encoder):

@@ -8,15 +8,26 @@ holds the cosines between real posts to within 1e-5 of PyTorch's), and they come
 sentence-transformers' own ``backend="openvino"`` goes through optimum-intel, whose
 releases pin transformers below the version this project runs and require torchvision;
 OpenVINO converts the PyTorch module itself, which is all that path did for a CPU.
+
+OpenVINO sends usage events to Google Analytics (openvino-telemetry: one on import, one
+for each kind of operation a conversion meets) unless a consent file in the user's home
+says no, and writes a client id there. A service that watches disinformation tells no
+third party when and what it runs: the package is kept from importing, and OpenVINO then
+takes its own stub, as where the package is not installed. This module must therefore be
+imported before OpenVINO is.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 from contextlib import contextmanager
 
 import torch
+
+if "openvino" not in sys.modules:
+    sys.modules.setdefault("openvino_telemetry", None)  # None: its import raises ImportError
 
 log = logging.getLogger(__name__)
 
