@@ -23,6 +23,7 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from bench.host import describe_host  # noqa: E402
 from bench.posts import real_posts  # noqa: E402
 from config import load_settings  # noqa: E402
 from monitor.embed.encoder import Encoder  # noqa: E402
@@ -57,7 +58,7 @@ def main() -> None:
                 posts_per_s = len(texts) / (time.perf_counter() - started)
                 seen.setdefault(f"forward {forward}, task {task}", []).append(round(posts_per_s, 1))
     print(json.dumps({"model": encoder.model_id, "device": encoder.device, "backend": encoder.backend,
-                      "texts": len(texts),
+                      "host": describe_host(), "texts": len(texts),
                       "posts_per_s": {key: statistics.median(values) for key, values in seen.items()},
                       "rounds": seen}))
 

@@ -35,6 +35,7 @@ from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import sessionmaker  # noqa: E402
 
+from bench.host import describe_host  # noqa: E402
 from bench.posts import WARM_UP_POSTS, real_posts  # noqa: E402
 from bench.topology import fresh_database  # noqa: E402
 from config import load_settings  # noqa: E402
@@ -135,7 +136,8 @@ def main() -> None:
     if len(clusters) > 1:
         raise SystemExit(f"the rounds made different numbers of clusters: {sorted(clusters)}")
     print(json.dumps({"model": encoder.model_id, "database": make_url(url).get_backend_name(),
-                      "posts": len(ready), "batch": args.batch, "clusters": clusters.pop(),
+                      "host": describe_host(), "posts": len(ready), "batch": args.batch,
+                      "clusters": clusters.pop(),
                       "posts_per_s": statistics.median(rounds), "rounds": rounds}))
 
 

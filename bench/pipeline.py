@@ -29,6 +29,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.cluster_stage import TASK_POSTS, place_all  # noqa: E402
+from bench.host import describe_host  # noqa: E402
 from bench.placement import measure_placement  # noqa: E402
 from bench.posts import WARM_UP_POSTS, real_posts  # noqa: E402
 from bench.topology import measure_topology  # noqa: E402
@@ -121,7 +122,7 @@ def main() -> None:
     settings = load_settings()
     encoder = Encoder.from_settings(settings)
     figures: dict = {"model": encoder.model_id, "device": encoder.device, "backend": encoder.backend,
-                     "posts": len(backfill)}
+                     "host": describe_host(), "posts": len(backfill)}
     with tempfile.TemporaryDirectory() as folder:
         figures |= measure_in_process(backfill, encoder, settings, f"sqlite:///{Path(folder) / 'bench.db'}")
     end_to_end = measure_topology(warm_up, backfill, live, args.rate, args.postgres_admin_url,

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from tests.conftest import REPO
 from tests.services import POSTGRES_ADMIN_URL, REDIS_URL
@@ -24,6 +25,10 @@ def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
     figures = json.loads(result.stdout.splitlines()[-1])
 
     assert figures["posts"] == 30 and figures["device"] == "cpu"
+    # Hosts of one CPU name have differed: the figures say which one they come from.
+    host = figures["host"]
+    assert host["cores"] == len(os.sched_getaffinity(0)) and host["gpu"] is None and host["cpu"]
+    assert host["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
     assert figures["encode_posts_per_s"] > 0 and figures["cluster_stage_posts_per_s"] > 0
     # The model's speed is that of its faster layout: one process, or the embed worker's processes.
     cores = len(os.sched_getaffinity(0))
@@ -60,6 +65,7 @@ def test_the_batch_size_benchmark_measures_every_combination_on_a_small_sample()
     assert set(figures["posts_per_s"]) == set(figures["rounds"]) == combinations
     assert all(len(rounds) == 2 and min(rounds) > 0 for rounds in figures["rounds"].values())
     assert 0 < figures["texts"] <= 24
+    assert figures["host"]["cores"] == len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -72,7 +78,7 @@ def test_the_cluster_stage_benchmark_places_the_same_posts_alike_in_every_round(
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout.splitlines()[-1])
 
-    assert figures["database"] == database
+    assert figures["database"] == database and figures["host"]["cores"] == len(os.sched_getaffinity(0))
     assert len(figures["rounds"]) == 2 and min(figures["rounds"]) > 0
     assert min(figures["rounds"]) <= figures["posts_per_s"] <= max(figures["rounds"])
     assert 0 < figures["clusters"] <= figures["posts"] <= 40
