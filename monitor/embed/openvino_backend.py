@@ -26,8 +26,8 @@ from contextlib import contextmanager
 
 import torch
 
-if "openvino" not in sys.modules:
-    sys.modules.setdefault("openvino_telemetry", None)  # None: its import raises ImportError
+# None: its import raises ImportError. Once OpenVINO is imported the package is too, and stays.
+sys.modules.setdefault("openvino_telemetry", None)
 
 log = logging.getLogger(__name__)
 
