@@ -12,11 +12,14 @@ import pytest
 
 from monitor.evaluation.datasets import (
     LabelledPair,
+    checkthat_claim_text,
     is_dev,
     paraphraser_clusters,
     paraphraser_pairs,
     read_cluster_items,
     read_pairs,
+    read_qrels,
+    read_queries,
     write_pairs,
 )
 from monitor.evaluation.measures import average_precision_at, bcubed, precision_recall_f1
@@ -88,8 +91,6 @@ def test_a_pairs_file_with_bad_lines_says_where_and_keeps_the_good_ones(tmp_path
 
 
 def test_a_qrels_file_with_bad_lines_says_where_and_keeps_the_good_ones(tmp_path):
-    from monitor.evaluation.datasets import read_qrels
-
     path = tmp_path / "qrels.tsv"
     path.write_text("q1 0 c1 1\nq2 0 c2 ²\nq3 0 c3\nq4 0 c4 0\n", encoding="utf-8")
     loaded = read_qrels(path)
@@ -180,8 +181,6 @@ def test_russian_posts_on_one_event_stay_different_claims_when_one_was_taken_for
 
 
 def test_eval_retrieval_finds_the_fact_checks_of_real_tweets(encoder, rules):
-    from monitor.evaluation.datasets import checkthat_claim_text, read_qrels, read_queries
-
     relevant = read_qrels(CHECKTHAT / "dev-qrels.tsv").items[0]
     queries = [(query_id, text) for query_id, text in read_queries(CHECKTHAT / "train-dev-queries.tsv").items
                if query_id in relevant][:40]
