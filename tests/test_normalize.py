@@ -23,6 +23,11 @@ def test_texts_too_short_to_tell_claims_apart_get_no_fingerprint():
     assert fingerprint("🔥🔥🔥") is None
 
 
+def test_links_in_any_case_and_mentions_do_not_count_for_matching_but_an_address_stays():
+    assert matching_text(f"{CLAIM} HTTPS://T.ME/X/1 Www.Tengri.kz/a @Almaty_Inside") == matching_text(CLAIM)
+    assert matching_text("пишите на info@tengri.kz") == "пишите на info tengri kz"
+
+
 def test_readable_text_keeps_link_labels_and_drops_markup():
     assert readable_text("**Важно:** [читать](https://x.kz/a?b=1) далее") == "Важно: читать далее"
 
