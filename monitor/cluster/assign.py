@@ -106,6 +106,10 @@ class PlacedPosts:
         """The claims of these placed posts (ones the index has no vector for are left out)."""
         post_ids = list(post_ids)
         self._load({post_id for post_id in post_ids if post_id not in self._claims and post_id in self.index})
+        return self.read_claims(post_ids)
+
+    def read_claims(self, post_ids: Iterable[int]) -> list[PostClaim]:
+        """The claims of those of these posts whose claims claims() has read already."""
         return [self._claims[post_id] for post_id in post_ids if post_id in self._claims]
 
     def _load(self, post_ids: set[int], representatives: bool = True) -> None:
@@ -292,18 +296,21 @@ def _first_clustered_by_fingerprint(known: PlacedPosts, fingerprints: set[str]) 
 
 def judge_batch(known: PlacedPosts, compared: list[tuple[PostClaim, set[int]]],
                 rules: MatchRules) -> list[list[SameClaim]]:
-    """Each post of COMPARED judged against its candidates (their post ids), all at once:
-    for each post, the candidates that carry its claim (a few of the dozens judged)."""
-    their_claims = [known.claims(candidate_ids) for _, candidate_ids in compared]
+    """Each post of COMPARED judged against its candidates (their post ids, whose claims
+    KNOWN has read), all at once: for each post, the candidates that carry its claim (a few
+    of the dozens judged)."""
+    their_claims = [known.read_claims(candidate_ids) for _, candidate_ids in compared]
     found: list[list[SameClaim]] = [[] for _ in compared]
     if not any(their_claims):
         return found
     theirs = [claim for claims in their_claims for claim in claims]
-    stacked = np.vstack([claim.vector for claim in theirs])
+    # Each candidate's vector stacked once: the batch's posts share most of their candidates.
+    distinct = {claim.post_id: claim for claim in theirs}
+    row_of = {post_id: row for row, post_id in enumerate(distinct)}
+    stacked = np.vstack([claim.vector for claim in distinct.values()])
+    cosines = np.concatenate([stacked[[row_of[claim.post_id] for claim in claims]] @ post.vector
+                              for (post, _), claims in zip(compared, their_claims, strict=True)])
     judged_each = [len(claims) for claims in their_claims]
-    ends = np.cumsum(judged_each).tolist()
-    cosines = np.concatenate([stacked[end - judged : end] @ post.vector
-                              for (post, _), judged, end in zip(compared, judged_each, ends, strict=True)])
     probabilities, same_claim = rules.judge_pairs(
         cosines, [incoming.evidence for incoming, _ in compared],
         [[claim.evidence for claim in claims] for claims in their_claims],
