@@ -17,6 +17,7 @@ from config import load_settings
 from monitor.alerts.rules import AlertPolicy
 from monitor.cluster.assign import PlacedPosts, assign_posts
 from monitor.cluster.index import LSH_THRESHOLD, ClusterIndex
+from monitor.cluster.merge import separate
 from monitor.cluster.shingle_lsh import ShingleLSH
 from monitor.db.expressions import is_one_of
 from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post
@@ -466,6 +467,26 @@ def test_a_post_that_carries_the_claim_of_two_clusters_merges_them_into_the_larg
         audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "cluster.merge")).one()
         assert (audit.actor, audit.object_id) == ("cluster stage", str(larger))
         assert (audit.details["absorbed_cluster_id"], audit.details["posts_moved"]) == (smaller, 2)
+
+
+def test_a_merge_beside_a_cluster_kept_apart_counts_the_posts_it_moved(database, encoder):
+    original, edited, again, reshared, urgent = embedded_posts(
+        database, encoder, [CLAIM, EDITED, EDITED, RESHARED, CLAIM + " Срочно"])
+    with database.session() as session:  # three clusters of one claim, the second the largest
+        assign_posts(session, ClusterIndex(encoder.model_id), [original, edited, again, reshared],
+                     NOTHING_MATCHES)
+    claim, largest, third = (cluster_of(database, post) for post in (original, edited, reshared))
+    with database.session() as session:
+        separate(session, claim, largest, "aigerim")
+
+    # The new post is nearest the claim's cluster, kept apart from the largest: the third
+    # cluster merges into the largest, and the new post joins the claim's cluster.
+    with database.session() as session:
+        assign_posts(session, ClusterIndex(encoder.model_id), [urgent], RULES)
+    assert (cluster_of(database, urgent), cluster_of(database, reshared)) == (claim, largest)
+    with database.session() as session:
+        assert session.get(Cluster, third).merged_into_id == largest
+        assert (session.get(Cluster, largest).post_count, session.get(Cluster, claim).post_count) == (3, 2)
 
 
 def test_clusters_a_moderator_split_apart_stay_apart_when_a_later_post_carries_both(database, encoder):

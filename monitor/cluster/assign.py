@@ -259,6 +259,9 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         placement = (place(known, incoming, judgements[post.id], rules) if post.id in judgements
                      else reposted[post.fingerprint])
         if placement.same_claim_clusters:
+            # Their counts change: the posts of those merged move to the largest, which the
+            # post may not join (a moderator kept it apart from the post's nearest cluster).
+            touched.update(placement.same_claim_clusters)
             placement, merged = _merge_same_claim(session, known, placement, post.id)
             event_ids += merged
         cluster = (known.current(placement.cluster) if placement.cluster is not None
