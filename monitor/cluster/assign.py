@@ -161,17 +161,19 @@ class PlacedPosts:
         self._joined.append((post_id, cluster, placement))
 
     def write(self) -> None:
-        """Write the clusters opened and the posts placed since the last write, each kind in
-        one statement instead of an ORM object a row (the unit of work's flush was a tenth of
-        the stage's time, py-spy: docs/performance.md)."""
+        """Write the clusters opened (with the figures of their first post, placed in the same
+        write) and the posts placed since the last write, each kind in one statement instead
+        of an ORM object a row (the unit of work's flush was a tenth of the stage's time,
+        py-spy: docs/performance.md)."""
         # Rows come back in no set order: asking for the parameters' order makes SQLAlchemy
         # insert one row a statement on SQLite, whose RETURNING promises no order.
         if opened := {cluster.representative_post_id: cluster
                       for cluster in self._opened if cluster.id is None}:
             for cluster_id, first_post_id in self.connection.execute(
                     insert(Cluster).returning(Cluster.id, Cluster.representative_post_id), [
-                        {"representative_post_id": cluster.representative_post_id,
-                         "first_seen_at": cluster.first_seen_at, "last_seen_at": cluster.first_seen_at}
+                        {"representative_post_id": cluster.representative_post_id, "post_count": 1,
+                         "source_count": 1, "first_seen_at": cluster.first_seen_at,
+                         "last_seen_at": cluster.first_seen_at}
                         for cluster in opened.values()]):
                 opened[first_post_id].id = cluster_id  # each opened by a post of its own
                 self._cluster_by_id[cluster_id] = opened[first_post_id]
@@ -232,7 +234,8 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
             embedded.where(Post.id.not_in(post_ids)).order_by(Post.id).limit(take_waiting)).all()
     rows.sort(key=lambda post: (post.published_at, post.id))
     reposted = _first_clustered_by_fingerprint(known, {post.fingerprint for post in rows} - {None})
-    touched: set[PlacedCluster] = set()
+    grown: set[PlacedCluster] = set()  # posts joined them, or merges moved posts into them
+    opened: set[PlacedCluster] = set()
     event_ids: list[int] = []
     arriving = [(post, PostClaim(post.id, vector_from_bytes(post.vector),
                                  index.evidence(post.id, post.text, post.fingerprint), post.language))
@@ -259,25 +262,30 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         placement = (place(known, incoming, judgements[post.id], rules) if post.id in judgements
                      else reposted[post.fingerprint])
         if placement.same_claim_clusters:
-            # Their counts change: the posts of those merged move to the largest, which the
-            # post may not join (a moderator kept it apart from the post's nearest cluster).
-            touched.update(placement.same_claim_clusters)
+            # The posts of those merged move to the largest, which the post may not join (a
+            # moderator kept it apart from the post's nearest cluster).
+            grown.update(placement.same_claim_clusters)
             placement, merged = _merge_same_claim(session, known, placement, post.id)
             event_ids += merged
-        cluster = (known.current(placement.cluster) if placement.cluster is not None
-                   else known.open(post.id, post.published_at))
+        if placement.cluster is None:
+            cluster = known.open(post.id, post.published_at)
+            opened.add(cluster)
+        else:
+            cluster = known.current(placement.cluster)
+            grown.add(cluster)
         known.join(post.id, cluster, placement)
         known.placed(incoming, cluster)
         if post.fingerprint:
             reposted.setdefault(post.fingerprint, Placement(cluster, "fingerprint", 1.0, post.id))
-        touched.add(cluster)
     if arriving:
         index.add_vectors([post.id for post, _ in arriving], vectors)
     known.write()
     if known.last_written is not None:
         index.placed_up_to(*known.last_written)
-    touched_ids = {known.current(cluster).id for cluster in touched}
-    refresh_cluster_stats(session, touched_ids)
+    # A cluster opened here that no other post joined was written with its first post's
+    # figures (PlacedPosts.write): most clusters, each a statement's row less.
+    refresh_cluster_stats(session, {known.current(cluster).id for cluster in grown})
+    touched_ids = {known.current(cluster).id for cluster in grown | opened}
     return Assigned(sorted(touched_ids), len(rows), event_ids)
 
 
