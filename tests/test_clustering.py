@@ -79,6 +79,19 @@ def test_an_edited_repost_joins_the_original_and_unrelated_news_does_not(databas
         assert membership.method == "nearest" and membership.matched_post_id == original
 
 
+def test_each_cluster_counts_its_posts_sources_and_times_whether_opened_alone_or_joined(database, encoder):
+    original, edited, unrelated = embedded_posts(database, encoder, [CLAIM, EDITED, UNRELATED])
+    with database.session() as session:
+        placed = assign_posts(session, ClusterIndex(encoder.model_id), [original, edited, unrelated], RULES)
+    claim, alone = cluster_of(database, original), cluster_of(database, unrelated)
+    assert placed.cluster_ids == sorted([claim, alone])  # both go to the alert rules
+    with database.session() as session:
+        figures = {cluster.id: (cluster.post_count, cluster.source_count, cluster.first_seen_at,
+                                cluster.last_seen_at) for cluster in session.scalars(select(Cluster))}
+    assert figures == {claim: (2, 2, T0, T0 + timedelta(minutes=1)),
+                       alone: (1, 1, T0 + timedelta(minutes=2), T0 + timedelta(minutes=2))}
+
+
 def test_two_workers_placing_near_duplicates_at_once_open_one_cluster(database, encoder):
     first, second = embedded_posts(database, encoder, [CLAIM, EDITED])
     start = threading.Barrier(2)
