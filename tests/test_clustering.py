@@ -469,7 +469,7 @@ def test_a_post_that_carries_the_claim_of_two_clusters_merges_them_into_the_larg
 
     # The copy joins the smaller cluster earlier in the same batch, and moves with it.
     with database.session() as session:
-        held = session.get(Cluster, larger)  # as the alert rules, next in this transaction, hold it
+        held = session.get(Cluster, larger)  # loaded before the placing, in the same transaction
         placed = assign_posts(session, ClusterIndex(encoder.model_id), [copy, reshared], RULES)
         assert held.post_count == 5
     assert {cluster_of(database, post) for post in (original, edited, again, copy, reshared)} == {larger}

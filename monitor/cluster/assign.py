@@ -98,7 +98,7 @@ class PlacedPosts:
         self._claims: dict[int, PostClaim] = {}
         self._cluster_of_post: dict[int, PlacedCluster] = {}
         self._cluster_by_id: dict[int, PlacedCluster] = {}
-        self._opened: list[PlacedCluster] = []
+        self.opened: list[PlacedCluster] = []  # by this call, written or not
         self._joined: list[tuple[int, PlacedCluster, Placement]] = []  # not written yet
         self.last_written: tuple[int, int, datetime] | None = None  # membership: id, post id, made at
 
@@ -153,7 +153,7 @@ class PlacedPosts:
     def open(self, post_id: int, published_at: datetime | None) -> PlacedCluster:
         """A new cluster, first seen with this post."""
         cluster = PlacedCluster(None, post_id, first_seen_at=published_at)
-        self._opened.append(cluster)
+        self.opened.append(cluster)
         return cluster
 
     def join(self, post_id: int, cluster: PlacedCluster, placement: Placement) -> None:
@@ -168,7 +168,7 @@ class PlacedPosts:
         # Rows come back in no set order: asking for the parameters' order makes SQLAlchemy
         # insert one row a statement on SQLite, whose RETURNING promises no order.
         if opened := {cluster.representative_post_id: cluster
-                      for cluster in self._opened if cluster.id is None}:
+                      for cluster in self.opened if cluster.id is None}:
             for cluster_id, first_post_id in self.connection.execute(
                     insert(Cluster).returning(Cluster.id, Cluster.representative_post_id), [
                         {"representative_post_id": cluster.representative_post_id, "post_count": 1,
@@ -235,7 +235,6 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     rows.sort(key=lambda post: (post.published_at, post.id))
     reposted = _first_clustered_by_fingerprint(known, {post.fingerprint for post in rows} - {None})
     grown: set[PlacedCluster] = set()  # posts joined them, or merges moved posts into them
-    opened: set[PlacedCluster] = set()
     event_ids: list[int] = []
     arriving = [(post, PostClaim(post.id, vector_from_bytes(post.vector),
                                  index.evidence(post.id, post.text, post.fingerprint), post.language))
@@ -269,7 +268,6 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
             event_ids += merged
         if placement.cluster is None:
             cluster = known.open(post.id, post.published_at)
-            opened.add(cluster)
         else:
             cluster = known.current(placement.cluster)
             grown.add(cluster)
@@ -285,7 +283,7 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     # A cluster opened here that no other post joined was written with its first post's
     # figures (PlacedPosts.write): most clusters, each a statement's row less.
     refresh_cluster_stats(session, {known.current(cluster).id for cluster in grown})
-    touched_ids = {known.current(cluster).id for cluster in grown | opened}
+    touched_ids = {known.current(cluster).id for cluster in (*grown, *known.opened)}
     return Assigned(sorted(touched_ids), len(rows), event_ids)
 
 
