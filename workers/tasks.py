@@ -19,7 +19,7 @@ from monitor.alerts.rules import AlertPolicy, evaluate_alerts
 from monitor.cluster.assign import WAITING_TAKEN, assign_posts
 from monitor.db.models import AlertEvent, utcnow
 from monitor.db.session import unit_of_work
-from monitor.embed.stage import claim_pending, new_claim, store_embeddings
+from monitor.embed.stage import claim_pending, embedded_among, new_claim, store_embeddings
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.news.feeds import FeedEntry
@@ -122,8 +122,6 @@ def fetch_article_task(source_id: int, source_key: str, entry: dict) -> int:
     return _store_and_forward(settings, [record])
 
 
-
-
 @app.task(name="monitor.embed.embed_posts", bind=True, **RETRYING)
 def embed_posts_task(task, post_ids: list[int]) -> int:
     settings = _settings()
@@ -132,13 +130,18 @@ def embed_posts_task(task, post_ids: list[int]) -> int:
         # Claimed under the task's id: delivered again after a crash, it takes its posts back.
         pending = claim_pending(session, post_ids, task.request.id or new_claim(),
                                 max(0, settings.embed_batch_size - len(post_ids)))
+        # Under a stream of one-post tasks most find their post taken by an earlier task:
+        # nothing to encode or store. One delivered again after storing its vectors finds
+        # its posts embedded, and sends them on as its first delivery did not.
+        ready = [] if pending.post_ids else embedded_among(session, post_ids)
     metrics.EMBED_BATCH_SIZE.observe(len(pending.texts))
-    with metrics.EMBED_SECONDS.time():
-        vectors = encoder.encode(pending.texts)  # no transaction open while the model works
-    with unit_of_work(sessions) as session:
-        ready = store_embeddings(session, post_ids, pending, vectors, encoder.model_id)
-    log.info("embedded %d posts with %s", len(pending.texts), encoder.model_id)
-    embed_new_claims(sessions, encoder)
+    if pending.post_ids:
+        with metrics.EMBED_SECONDS.time():
+            vectors = encoder.encode(pending.texts)  # no transaction open while the model works
+        with unit_of_work(sessions) as session:
+            ready = store_embeddings(session, post_ids, pending, vectors, encoder.model_id)
+        log.info("embedded %d posts with %s", len(pending.texts), encoder.model_id)
+        embed_new_claims(sessions, encoder)
     if ready:
         cluster_posts_task.delay(ready)
     return len(ready)

@@ -89,9 +89,13 @@ def store_embeddings(session: Session, post_ids: list[int], pending: PendingText
     for post in claimed:
         post.stage, post.stage_changed_at, post.embed_claim = Stage.embedded, now, None
     session.flush()
+    return embedded_among(session, [*post_ids, *pending.post_ids])
+
+
+def embedded_among(session: Session, post_ids: list[int]) -> list[int]:
+    """Those of POST_IDS embedded and not clustered yet, in id order."""
     return list(session.scalars(
-        select(Post.id).where(Post.id.in_({*post_ids, *pending.post_ids}), Post.stage == Stage.embedded)
-        .order_by(Post.id)))
+        select(Post.id).where(Post.id.in_(set(post_ids)), Post.stage == Stage.embedded).order_by(Post.id)))
 
 
 def embed_posts(session: Session, encoder: Encoder, post_ids: list[int]) -> list[int]:
