@@ -127,6 +127,12 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def _worker_cpu_seconds(workers, since: dict[str, float] | None = None) -> dict[str, float]:
+    """The CPU seconds each worker's processes have used, or used SINCE (an earlier answer)."""
+    used = {service.name: cpu_seconds(service.process.pid) for service in workers}
+    return used if since is None else {name: round(seconds - since[name], 1) for name, seconds in used.items()}
+
+
 def wait_until_clustered(sessions, expected: int, timeout: float, workers) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -171,13 +177,12 @@ def measure_topology(warm_up: list[PostRecord], backfill: list[PostRecord], live
             wait_until_clustered(sessions, len(warm_up), 300, workers)
 
             before_backfill = _last_post_id(sessions)
-            cpu_before = {service.name: cpu_seconds(service.process.pid) for service in workers}
+            cpu_before = _worker_cpu_seconds(workers)
             for start in range(0, len(backfill), SEND_CHUNK):
                 chunk = backfill[start : start + SEND_CHUNK]
                 store_posts_task.delay([record.to_message() for record in chunk])
             wait_until_clustered(sessions, len(warm_up) + len(backfill), 3600, workers)
-            cpu = {service.name: round(cpu_seconds(service.process.pid) - cpu_before[service.name], 1)
-                   for service in workers}
+            cpu = _worker_cpu_seconds(workers, since=cpu_before)
             with unit_of_work(sessions) as session:
                 first_stored, last_clustered = session.execute(
                     select(func.min(Post.fetched_at), func.max(ClusterMembership.created_at))
@@ -186,6 +191,7 @@ def measure_topology(warm_up: list[PostRecord], backfill: list[PostRecord], live
             throughput = len(backfill) / (last_clustered - first_stored).total_seconds()
 
             first_live_id = _last_post_id(sessions) + 1
+            cpu_before = _worker_cpu_seconds(workers)
             started = time.monotonic()
             for number, record in enumerate(live):
                 time.sleep(max(0.0, started + number / rate - time.monotonic()))
@@ -193,6 +199,7 @@ def measure_topology(warm_up: list[PostRecord], backfill: list[PostRecord], live
                 store_posts_task.delay([replace(record, published_at=now).to_message()])
             offered_seconds = time.monotonic() - started
             wait_until_clustered(sessions, len(warm_up) + len(backfill) + len(live), 3600, workers)
+            live_cpu = _worker_cpu_seconds(workers, since=cpu_before)
             memory = {service.name: peak_memory_mb(service.process.pid) for service in workers}
             held = {service.name: total_pss_mb(service.process.pid) for service in workers}
         with unit_of_work(sessions) as session:
@@ -205,7 +212,8 @@ def measure_topology(warm_up: list[PostRecord], backfill: list[PostRecord], live
             "latency": {"offered_posts_per_s": round(len(live) / offered_seconds, 1),
                         "stored_to_cluster": _quantiles(to_cluster),
                         "stored_to_alert": _quantiles(to_alert)},
-            "worker_peak_rss_mb": memory, "worker_pss_mb": held, "backfill_worker_cpu_s": cpu}
+            "worker_peak_rss_mb": memory, "worker_pss_mb": held, "backfill_worker_cpu_s": cpu,
+            "live_worker_cpu_s": live_cpu}
 
 
 def _alert_latencies(session, first_live_id: int) -> list[float]:

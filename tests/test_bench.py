@@ -49,6 +49,8 @@ def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
     held = end_to_end["worker_pss_mb"]
     assert set(held) == set(memory) and max(held, key=held.get) == "worker-embed"
     assert set(cpu) == set(memory) and max(cpu, key=cpu.get) == "worker-embed"
+    live_cpu = end_to_end["live_worker_cpu_s"]
+    assert set(live_cpu) == set(memory) and max(live_cpu, key=live_cpu.get) == "worker-embed"
     assert set(figures["placement"]) == {"500", "1000"}
     assert all(0 < size["p50_ms"] <= size["p95_ms"] for size in figures["placement"].values())
 
