@@ -130,7 +130,9 @@ def cpu_seconds(pid: int) -> float:
 def _worker_cpu_seconds(workers, since: dict[str, float] | None = None) -> dict[str, float]:
     """The CPU seconds each worker's processes have used, or used SINCE (an earlier answer)."""
     used = {service.name: cpu_seconds(service.process.pid) for service in workers}
-    return used if since is None else {name: round(seconds - since[name], 1) for name, seconds in used.items()}
+    if since is None:
+        return used
+    return {name: round(seconds - since[name], 1) for name, seconds in used.items()}
 
 
 def wait_until_clustered(sessions, expected: int, timeout: float, workers) -> None:

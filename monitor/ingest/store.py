@@ -8,6 +8,7 @@ storing the same post at once still leave one row.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -30,15 +31,25 @@ class StoreResult:
 def ensure_sources(session: Session, records: list[PostRecord]) -> dict[tuple[str, str], int]:
     """Source ids by (kind, key), creating the sources not seen before."""
     wanted = {(r.source_kind, r.source_key): r.source_title or r.source_key for r in records}
+    found = _source_ids(session, wanted.keys())
+    # Looked up first: the sources of a stream of one-post messages are known but for the
+    # first, and a lookup is one statement where inserting and reading back are two.
+    if missing := wanted.keys() - found.keys():
+        rows = [{"kind": kind, "key": key, "title": wanted[kind, key], "enabled": True,
+                 "created_at": utcnow()} for kind, key in sorted(missing)]
+        session.execute(dialect_insert(session, Source).values(rows).on_conflict_do_nothing(
+            index_elements=["kind", "key"]))
+        found |= _source_ids(session, missing)
+    return found
+
+
+def _source_ids(session: Session, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    wanted = set(wanted)
     if not wanted:
         return {}
-    rows = [{"kind": kind, "key": key, "title": title, "enabled": True, "created_at": utcnow()}
-            for (kind, key), title in sorted(wanted.items())]
-    session.execute(dialect_insert(session, Source).values(rows).on_conflict_do_nothing(
-        index_elements=["kind", "key"]))
-    keys = {key for _, key in wanted}
-    found = session.execute(select(Source.id, Source.kind, Source.key).where(Source.key.in_(keys)))
-    return {(kind, key): source_id for source_id, kind, key in found if (kind, key) in wanted}
+    rows = session.execute(select(Source.id, Source.kind, Source.key)
+                           .where(Source.key.in_({key for _, key in wanted})))
+    return {(kind, key): source_id for source_id, kind, key in rows if (kind, key) in wanted}
 
 
 def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
