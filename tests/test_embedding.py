@@ -14,17 +14,18 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import StaticEmbedding
-from sqlalchemy import select
+from sqlalchemy import func, select
 from tokenizers import Tokenizer
 
 from monitor.alerts.known_claims import add_known_claim, embed_new_claims
-from monitor.db.models import Embedding, KnownClaim, Post, Stage, utcnow
+from monitor.db.models import ClusterMembership, Embedding, KnownClaim, Post, Stage, utcnow
 from monitor.embed.encoder import Encoder, resolve_backend
 from monitor.embed.stage import CLAIM_EXPIRES, claim_pending, store_embeddings, write_vectors
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.normalize import readable_text
 from tests.conftest import real_channel_posts
+from workers.tasks import embed_posts_task
 
 TEXTS = ["Аким Алматы призвал всех выйти 9 мая на шествие Бессмертного полка",
          "Hot water every fifteen minutes does not kill the coronavirus",
@@ -149,6 +150,29 @@ def test_a_task_delivered_again_after_its_worker_died_takes_its_own_claim_back_a
     with database.session() as session:
         assert claim_pending(session, ids, "task b").post_ids == [ids[2]]
         assert claim_pending(session, ids[:1], "task a").post_ids == ids[:2]  # the waiting one too
+
+
+def test_an_embed_task_whose_posts_another_task_took_leaves_them_to_it(database, eager_pipeline):
+    ids = store(database, TEXTS[:3])
+    with database.session() as session:
+        claim_pending(session, ids, "an earlier task")  # encoding them now
+    assert embed_posts_task(ids[:1]) == 0
+    assert stages(database, ids) == [Stage.embedding] * 3
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(ClusterMembership)) == 0
+
+
+def test_an_embed_task_delivered_again_after_its_vectors_were_stored_sends_its_posts_on(
+        database, eager_pipeline, encoder):
+    ids = store(database, TEXTS[:3])
+    with database.session() as session:  # the first delivery, whose worker then died
+        pending = claim_pending(session, ids, "the first delivery")
+    with database.session() as session:
+        store_embeddings(session, ids, pending, encoder.encode(pending.texts), encoder.model_id)
+    assert stages(database, ids) == [Stage.embedded] * 3
+
+    assert embed_posts_task(ids) == 3
+    assert stages(database, ids) == [Stage.clustered] * 3
 
 
 def test_a_claim_left_by_a_worker_that_died_is_taken_again_and_the_late_vectors_are_not_stored(

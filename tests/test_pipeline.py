@@ -8,9 +8,6 @@ from sqlalchemy import func, select
 
 from cli.main import import_file
 from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, Post, Source, Stage
-from monitor.embed.stage import claim_pending, store_embeddings
-from monitor.ingest.records import PostRecord
-from monitor.ingest.store import store_posts
 from workers.tasks import cluster_posts_task, embed_posts_task
 
 SAMPLE = Path(str(resources.files("monitor") / "sample_data" / "demo_posts.jsonl"))
@@ -76,41 +73,6 @@ def test_redelivered_tasks_and_a_second_import_duplicate_nothing(database, eager
 
     after = {model: count(database, model) for model in before}
     assert after == before
-
-
-def stored_posts(database, count: int) -> list[int]:
-    lines = SAMPLE.read_text().splitlines()[:count]
-    records = [PostRecord(source_kind="telegram", source_key=f"@channel_{n}", external_id="1",
-                          text=json.loads(line)["text"]) for n, line in enumerate(lines)]
-    with database.session() as session:
-        return store_posts(session, records).new_post_ids
-
-
-def stages(database, post_ids: list[int]) -> list[Stage]:
-    with database.session() as session:
-        return [session.get(Post, post_id).stage for post_id in post_ids]
-
-
-def test_an_embed_task_whose_posts_another_task_took_leaves_them_to_it(database, eager_pipeline):
-    ids = stored_posts(database, 3)
-    with database.session() as session:
-        claim_pending(session, ids, "an earlier task")  # encoding them now
-    assert embed_posts_task(ids[:1]) == 0
-    assert stages(database, ids) == [Stage.embedding] * 3
-    assert count(database, ClusterMembership) == 0
-
-
-def test_an_embed_task_delivered_again_after_its_vectors_were_stored_sends_its_posts_on(
-        database, eager_pipeline, encoder):
-    ids = stored_posts(database, 3)
-    with database.session() as session:  # the first delivery, whose worker then died
-        pending = claim_pending(session, ids, "the first delivery")
-    with database.session() as session:
-        store_embeddings(session, ids, pending, encoder.encode(pending.texts), encoder.model_id)
-    assert stages(database, ids) == [Stage.embedded] * 3
-
-    assert embed_posts_task(ids) == 3
-    assert stages(database, ids) == [Stage.clustered] * 3
 
 
 def test_a_growing_cluster_updates_its_alert_instead_of_opening_another(
