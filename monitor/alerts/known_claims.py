@@ -73,7 +73,7 @@ def list_known_claims(session: Session) -> list[KnownClaim]:
 
 def embed_new_claims(session_factory: sessionmaker[Session], encoder: Encoder) -> int:
     """Give the active claims that have no vector of the encoder's model one (run by the embed
-    worker after each batch: claims are few); return how many."""
+    worker after each batch it encodes: claims are few); return how many."""
     with unit_of_work(session_factory) as session:
         claims = list(session.execute(select(KnownClaim.id, KnownClaim.text).where(
             KnownClaim.active.is_(True),
