@@ -8,7 +8,7 @@ storing the same post at once still leave one row.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -43,8 +43,7 @@ def ensure_sources(session: Session, records: list[PostRecord]) -> dict[tuple[st
     return found
 
 
-def _source_ids(session: Session, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    wanted = set(wanted)
+def _source_ids(session: Session, wanted: AbstractSet[tuple[str, str]]) -> dict[tuple[str, str], int]:
     if not wanted:
         return {}
     rows = session.execute(select(Source.id, Source.kind, Source.key)
