@@ -111,8 +111,9 @@ class Encoder:
     Texts are sorted by length, so that every forward pass holds texts of about the same
     length and little padding. On a CPU OpenVINO runs the model's forward pass, unless
     PyTorch is asked for (``backend``) or OpenVINO cannot take the model; on CUDA PyTorch
-    runs it in half precision, and
-    batches are tokenized by a pool of threads ahead of the forward pass that needs them.
+    runs it in half precision, and batches are tokenized by a pool of threads ahead of the
+    forward pass that needs them, by the model's Rust tokenizer itself where it gives what
+    sentence-transformers' ``preprocess`` gives (monitor/embed/batch_tokenizer.py).
     """
 
     def __init__(self, model: str, device: str = "auto", batch_size: int = 0, model_dir: str | None = None,
@@ -142,6 +143,11 @@ class Encoder:
                                          else AUTO_BATCH_SIZE.get(kind, 16))
         self.tokenizer_threads = AUTO_TOKENIZER_THREADS.get(kind, 0) if tokenizer_threads is None \
             else tokenizer_threads
+        self._tokenize = self._model.preprocess
+        if self.tokenizer_threads:
+            from monitor.embed.batch_tokenizer import BatchTokenizer
+
+            self._tokenize = BatchTokenizer.of_model(self._model) or self._model.preprocess
         self.dimensions = int(self._model.get_embedding_dimension())
 
     def _run_on_openvino(self, threads: int, asked: bool) -> None:
@@ -181,19 +187,22 @@ class Encoder:
 
     def _encode_overlapped(self, texts: list[str]) -> np.ndarray:
         """The forward passes of sentence-transformers' own ``encode``, fed by tokenizer
-        threads that run ahead (``Executor.map`` submits every batch at once)."""
+        threads that run ahead (``Executor.map`` submits every batch at once). The vectors
+        stay on the device until the last pass is queued: reading each batch's back would
+        leave the GPU idle while the next one is launched."""
         import torch
         from sentence_transformers.util import batch_to_device
 
         order = sorted(range(len(texts)), key=lambda position: -len(texts[position]))
         batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
-        vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        outputs = []
         with ThreadPoolExecutor(self.tokenizer_threads, thread_name_prefix="tokenizer") as pool:
-            tokenized = pool.map(
-                lambda batch: self._model.preprocess([texts[position] for position in batch]), batches)
-            for batch, features in zip(batches, tokenized, strict=True):
-                with torch.inference_mode():
+            tokenized = pool.map(lambda batch: self._tokenize([texts[at] for at in batch]), batches)
+            with torch.inference_mode():
+                for features in tokenized:
                     output = self._model(batch_to_device(features, self._model.device))["sentence_embedding"]
-                    output = torch.nn.functional.normalize(output.float(), dim=1)
-                vectors[batch] = output.cpu().numpy()
+                    outputs.append(torch.nn.functional.normalize(output.float(), dim=1))
+                in_sorted_order = torch.cat(outputs).cpu().numpy()
+        vectors = np.empty_like(in_sorted_order)
+        vectors[order] = in_sorted_order
         return vectors

@@ -1,0 +1,184 @@
+"""The embed stage's model call alone, on one device: what each of its parts costs.
+
+    python -m bench.encoder [--posts N | --texts FILE] [--paragraphs] [--device auto]
+                            [--model all-MiniLM-L6-v2] [--batch-sizes 256,512,1024]
+                            [--tokenizer-threads 2,4,8] [--call-sizes 64,512,4096]
+                            [--rounds 3] [--save-texts FILE] [--save-vectors FILE]
+                            [--reference FILE]
+
+Runs on the texts the embed stage encodes: the real posts' (``readable_text``), newest
+first, or with ``--paragraphs`` their paragraphs (the issue's GPU figures were of news
+paragraphs of about 42 tokens; the posts have about 190). ``--save-texts`` writes them to
+a file that ``--texts`` reads on a machine without ../shared (a lent GPU machine).
+
+Prints one JSON object: the texts' mean tokens; texts/s of the model's Rust tokenizer
+alone (``batch_tokenizer``) and of sentence-transformers' ``preprocess``; of the forward
+pass alone on texts tokenized beforehand; of sentence-transformers' own ``encode``; of
+``Encoder.encode`` on every text at once for each batch size and tokenizer-thread count
+(on a GPU; on a CPU the plain path has no such knobs), and in calls of each call size (an
+embed task encodes EMBED_BATCH_SIZE posts a call). Each figure is the median of
+``--rounds`` after a warm-up pass (``--rounds 0`` measures nothing). ``--reference`` (a
+.npy of vectors of the first texts, made by ``--save-vectors`` with another device or
+precision) adds how far this device's vectors are from those: the least cosine between a
+text's two vectors, and the largest difference between two texts' cosines, which is what
+the cluster stage compares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from bench.host import describe_host  # noqa: E402
+from monitor.embed.batch_tokenizer import BatchTokenizer  # noqa: E402
+from monitor.embed.encoder import Encoder  # noqa: E402
+from monitor.normalize import readable_text  # noqa: E402
+
+
+def post_texts(count: int | None, paragraphs: bool) -> list[str]:
+    """The texts the embed stage encodes of the COUNT newest real posts, or of their paragraphs."""
+    from bench.posts import real_posts
+
+    posts = [post.text for post in real_posts(count or 10**9)]
+    pieces = [piece for text in posts for piece in text.split("\n")] if paragraphs else posts
+    return [text for text in map(readable_text, pieces) if text]
+
+
+def read_texts(path: Path) -> list[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines]
+
+
+def write_texts(path: Path, texts: list[str]) -> None:
+    with gzip.open(path, "wt", encoding="utf-8") as lines:
+        lines.writelines(json.dumps(text, ensure_ascii=False) + "\n" for text in texts)
+
+
+def median_rate(count: int, run, rounds: int) -> float:
+    """COUNT items over the median seconds of ROUNDS runs of RUN, after one unmeasured."""
+    run()
+    seconds = []
+    for _ in range(rounds):
+        _synchronize()
+        started = time.perf_counter()
+        run()
+        _synchronize()
+        seconds.append(time.perf_counter() - started)
+    return round(count / statistics.median(seconds), 1)
+
+
+def _synchronize() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def sorted_batches(texts: list[str], size: int) -> list[list[str]]:
+    """TEXTS longest first in batches of SIZE, as the encoder forms them."""
+    ordered = sorted(texts, key=len, reverse=True)
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+
+
+def measure(encoder: Encoder, texts: list[str], batch_sizes: list[int], tokenizer_threads: list[int],
+            call_sizes: list[int], rounds: int) -> dict:
+    model = encoder._model  # the forward pass alone is what this bench isolates
+    batches = sorted_batches(texts, encoder.batch_size)
+    tokenizer = BatchTokenizer.of_model(model)
+    tokenize = tokenizer or model.preprocess
+    tokenized = [tokenize(batch) for batch in batches]
+    on_device = [{name: value.to(model.device) for name, value in features.items()
+                  if isinstance(value, torch.Tensor)} for features in tokenized]
+
+    def forward() -> None:
+        with torch.inference_mode():
+            for features in on_device:
+                model(features)
+
+    figures = {
+        "mean_tokens": round(sum(int(f["attention_mask"].sum()) for f in tokenized) / len(texts), 1),
+        "batch_tokenizer_texts_per_s": tokenizer and median_rate(
+            len(texts), lambda: [tokenizer(batch) for batch in batches], rounds),
+        "preprocess_texts_per_s": median_rate(
+            len(texts), lambda: [model.preprocess(batch) for batch in batches], rounds),
+        "forward_texts_per_s": median_rate(len(texts), forward, rounds),
+        "sentence_transformers_encode_texts_per_s": median_rate(
+            len(texts), lambda: model.encode(texts, batch_size=encoder.batch_size, show_progress_bar=False,
+                                             normalize_embeddings=True), rounds),
+        "encode_texts_per_s": {},
+        "encode_by_call_size_texts_per_s": {},
+    }
+    overlapped = bool(encoder.tokenizer_threads)
+    configured = encoder.batch_size, encoder.tokenizer_threads
+    for batch_size in batch_sizes if overlapped else [encoder.batch_size]:
+        for threads in tokenizer_threads if overlapped else [0]:
+            encoder.batch_size, encoder.tokenizer_threads = batch_size, threads
+            figures["encode_texts_per_s"][f"batch {batch_size}, {threads} tokenizer threads"] = median_rate(
+                len(texts), lambda: encoder.encode(texts), rounds)
+    encoder.batch_size, encoder.tokenizer_threads = configured
+    for size in call_sizes:
+        calls = [texts[start : start + size] for start in range(0, len(texts), size)]
+        figures["encode_by_call_size_texts_per_s"][size] = median_rate(
+            len(texts), lambda calls=calls: [encoder.encode(call) for call in calls], rounds)
+    if torch.cuda.is_available():
+        figures["gpu_peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+    return figures
+
+
+def compare(vectors: np.ndarray, reference: np.ndarray) -> dict:
+    """How far VECTORS are from REFERENCE, over the texts both have (the first ones)."""
+    count = min(len(vectors), len(reference))
+    mine, reference = vectors[:count], reference[:count]
+    return {"reference_texts": count,
+            "least_cosine_to_reference": round(float(np.sum(mine * reference, axis=1).min()), 6),
+            "largest_pairwise_cosine_difference":
+                round(float(np.abs(mine @ mine.T - reference @ reference.T).max()), 6)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--posts", type=int, help="the newest N real posts (default: all)")
+    source.add_argument("--texts", type=Path, help="texts saved by --save-texts (gzip, a JSON string a line)")
+    parser.add_argument("--paragraphs", action="store_true", help="the posts' paragraphs, not whole posts")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--batch-sizes", default="256,512,1024")
+    parser.add_argument("--tokenizer-threads", default="2,4,8")
+    parser.add_argument("--call-sizes", default="64,512,4096")
+    parser.add_argument("--rounds", type=int, default=3, help="0: only save or compare vectors")
+    parser.add_argument("--save-texts", type=Path)
+    parser.add_argument("--save-vectors", type=Path)
+    parser.add_argument("--reference", type=Path)
+    args = parser.parse_args()
+
+    texts = read_texts(args.texts) if args.texts else post_texts(args.posts, args.paragraphs)
+    if args.save_texts:
+        write_texts(args.save_texts, texts)
+    encoder = Encoder(args.model, args.device)
+    numbers = lambda text: [int(value) for value in text.split(",") if value]  # noqa: E731
+    figures = {"host": describe_host(), "device": encoder.device, "backend": encoder.backend,
+               "model": encoder.model_id, "batch_size": encoder.batch_size,
+               "tokenizer_threads": encoder.tokenizer_threads, "texts": len(texts)}
+    if args.rounds:
+        figures |= measure(encoder, texts, numbers(args.batch_sizes), numbers(args.tokenizer_threads),
+                           numbers(args.call_sizes), args.rounds)
+    if args.save_vectors or args.reference:
+        vectors = encoder.encode(texts)
+        if args.save_vectors:
+            np.save(args.save_vectors, vectors)
+        if args.reference:
+            figures["reference"] = compare(vectors, np.load(args.reference))
+    print(json.dumps(figures, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The model's own Rust tokenizer, called on a whole batch at once, for the GPU path.
+
+sentence-transformers' ``preprocess`` goes through transformers' tokenizer wrapper, whose
+Python work for each text (checking its modality, a dict and lists per text, tensors built
+from lists of ints) holds the GIL; on a GPU that work, not the model, bounded the embed
+stage (docs/performance.md). The tokenizers library's ``encode_batch_fast`` tokenizes,
+truncates and pads a batch on every core with the GIL released, and its ids become tensors
+through one array each.
+
+Only for a model whose ``preprocess`` gives these very tensors: each model is checked on
+load against ``preprocess`` on probe texts, and keeps ``preprocess`` where they differ.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+# Cased, Cyrillic and Kazakh letters, spaces around a text, an empty text, and one longer than
+# the model reads (truncated).
+PROBE_TEXTS = ["  Аким Алматы ПРИЗВАЛ выйти 9 мая на шествие  ", "Ақпарат: Қазақстан", "",
+               "Hot water does NOT kill the coronavirus. " * 80]
+
+
+class BatchTokenizer:
+    """Texts → the features the model's forward pass takes (ids, attention mask and, where
+    the model takes them, token type ids), padded to the batch's longest text."""
+
+    def __init__(self, tokenizer, max_length: int, pad_id: int, pad_token: str, type_ids: bool):
+        from tokenizers import Tokenizer
+
+        # A copy: transformers sets truncation and padding on the tokenizer it wraps at each call.
+        self._tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.enable_padding(pad_id=pad_id, pad_token=pad_token)
+        self._type_ids = type_ids
+
+    @classmethod
+    def of_model(cls, model) -> BatchTokenizer | None:
+        """MODEL's (a SentenceTransformer's) tokenizer, if it gives what ``preprocess``
+        gives on the probe texts; else None."""
+        wrapper = getattr(model[0], "tokenizer", None)
+        if not getattr(wrapper, "is_fast", False) or wrapper.pad_token is None:
+            return None
+        tokenizer = cls(wrapper.backend_tokenizer, model.max_seq_length, wrapper.pad_token_id,
+                        wrapper.pad_token, "token_type_ids" in wrapper.model_input_names)
+        expected = {name: value for name, value in model.preprocess(PROBE_TEXTS).items()
+                    if isinstance(value, torch.Tensor)}
+        found = tokenizer(PROBE_TEXTS)
+        if expected.keys() != found.keys() or not all(torch.equal(expected[name], found[name])
+                                                      for name in expected):
+            log.info("model %s tokenizes through sentence-transformers: its own tokenizer "
+                     "alone gives other features", type(model[0]).__name__)
+            return None
+        return tokenizer
+
+    def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        encodings = self._tokenizer.encode_batch_fast(texts)
+        ids = torch.from_numpy(np.array([encoding.ids for encoding in encodings], dtype=np.int64))
+        mask = torch.from_numpy(np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64))
+        features = {"input_ids": ids, "attention_mask": mask}
+        if self._type_ids:
+            features["token_type_ids"] = torch.from_numpy(
+                np.array([encoding.type_ids for encoding in encodings], dtype=np.int64))
+        return features
