@@ -1,10 +1,9 @@
 """The embed stage's model call alone, on one device: what each of its parts costs.
 
     python -m bench.encoder [--posts N | --texts FILE] [--paragraphs] [--device auto]
-                            [--model all-MiniLM-L6-v2] [--batch-sizes 256,512,1024]
-                            [--tokenizer-threads 2,4,8] [--call-sizes 64,512,4096]
-                            [--rounds 3] [--save-texts FILE] [--save-vectors FILE]
-                            [--reference FILE]
+                            [--model all-MiniLM-L6-v2] [--batch-size N]
+                            [--tokenizer-threads 1,2,8] [--rounds 3] [--save-texts FILE]
+                            [--save-vectors FILE] [--reference FILE]
 
 Runs on the texts the embed stage encodes: the real posts' (``readable_text``), newest
 first, or with ``--paragraphs`` their paragraphs (the issue's GPU figures were of news
@@ -13,10 +12,10 @@ a file that ``--texts`` reads on a machine without ../shared (a lent GPU machine
 
 Prints one JSON object: the texts' mean tokens; texts/s of the model's Rust tokenizer
 alone (``batch_tokenizer``) and of sentence-transformers' ``preprocess``; of the forward
-pass alone on texts tokenized beforehand; of sentence-transformers' own ``encode``; of
-``Encoder.encode`` on every text at once for each batch size and tokenizer-thread count
-(on a GPU; on a CPU the plain path has no such knobs), and in calls of each call size (an
-embed task encodes EMBED_BATCH_SIZE posts a call). Each figure is the median of
+pass alone on texts tokenized beforehand; of sentence-transformers' own ``encode``; and
+of ``Encoder.encode`` on every text at once, for each count of tokenizer threads (on a GPU;
+on a CPU the encoder has none). Texts per forward pass and per embed task are
+bench.batches' to compare. Each figure is the median of
 ``--rounds`` after a warm-up pass (``--rounds 0`` measures nothing). ``--reference`` (a
 .npy of vectors of the first texts, made by ``--save-vectors`` with another device or
 precision) adds how far this device's vectors are from those: the least cosine between a
@@ -88,8 +87,7 @@ def sorted_batches(texts: list[str], size: int) -> list[list[str]]:
     return [ordered[start : start + size] for start in range(0, len(ordered), size)]
 
 
-def measure(encoder: Encoder, texts: list[str], batch_sizes: list[int], tokenizer_threads: list[int],
-            call_sizes: list[int], rounds: int) -> dict:
+def measure(encoder: Encoder, texts: list[str], tokenizer_threads: list[int], rounds: int) -> dict:
     model = encoder._model  # the forward pass alone is what this bench isolates
     batches = sorted_batches(texts, encoder.batch_size)
     tokenizer = BatchTokenizer.of_model(model)
@@ -114,20 +112,13 @@ def measure(encoder: Encoder, texts: list[str], batch_sizes: list[int], tokenize
             len(texts), lambda: model.encode(texts, batch_size=encoder.batch_size, show_progress_bar=False,
                                              normalize_embeddings=True), rounds),
         "encode_texts_per_s": {},
-        "encode_by_call_size_texts_per_s": {},
     }
-    overlapped = bool(encoder.tokenizer_threads)
-    configured = encoder.batch_size, encoder.tokenizer_threads
-    for batch_size in batch_sizes if overlapped else [encoder.batch_size]:
-        for threads in tokenizer_threads if overlapped else [0]:
-            encoder.batch_size, encoder.tokenizer_threads = batch_size, threads
-            figures["encode_texts_per_s"][f"batch {batch_size}, {threads} tokenizer threads"] = median_rate(
-                len(texts), lambda: encoder.encode(texts), rounds)
-    encoder.batch_size, encoder.tokenizer_threads = configured
-    for size in call_sizes:
-        calls = [texts[start : start + size] for start in range(0, len(texts), size)]
-        figures["encode_by_call_size_texts_per_s"][size] = median_rate(
-            len(texts), lambda calls=calls: [encoder.encode(call) for call in calls], rounds)
+    configured = encoder.tokenizer_threads
+    for threads in tokenizer_threads if configured else [0]:
+        encoder.tokenizer_threads = threads
+        figures["encode_texts_per_s"][f"{threads} tokenizer threads"] = median_rate(
+            len(texts), lambda: encoder.encode(texts), rounds)
+    encoder.tokenizer_threads = configured
     if torch.cuda.is_available():
         figures["gpu_peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
     return figures
@@ -151,9 +142,8 @@ def main() -> None:
     parser.add_argument("--paragraphs", action="store_true", help="the posts' paragraphs, not whole posts")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
-    parser.add_argument("--batch-sizes", default="256,512,1024")
-    parser.add_argument("--tokenizer-threads", default="2,4,8")
-    parser.add_argument("--call-sizes", default="64,512,4096")
+    parser.add_argument("--batch-size", type=int, default=0, help="texts per forward pass (0: the device's)")
+    parser.add_argument("--tokenizer-threads", default="1,2,8")
     parser.add_argument("--rounds", type=int, default=3, help="0: only save or compare vectors")
     parser.add_argument("--save-texts", type=Path)
     parser.add_argument("--save-vectors", type=Path)
@@ -163,14 +153,13 @@ def main() -> None:
     texts = read_texts(args.texts) if args.texts else post_texts(args.posts, args.paragraphs)
     if args.save_texts:
         write_texts(args.save_texts, texts)
-    encoder = Encoder(args.model, args.device)
-    numbers = lambda text: [int(value) for value in text.split(",") if value]  # noqa: E731
+    encoder = Encoder(args.model, args.device, args.batch_size)
     figures = {"host": describe_host(), "device": encoder.device, "backend": encoder.backend,
                "model": encoder.model_id, "batch_size": encoder.batch_size,
                "tokenizer_threads": encoder.tokenizer_threads, "texts": len(texts)}
     if args.rounds:
-        figures |= measure(encoder, texts, numbers(args.batch_sizes), numbers(args.tokenizer_threads),
-                           numbers(args.call_sizes), args.rounds)
+        threads = [int(count) for count in args.tokenizer_threads.split(",")]
+        figures |= measure(encoder, texts, threads, args.rounds)
     if args.save_vectors or args.reference:
         vectors = encoder.encode(texts)
         if args.save_vectors:

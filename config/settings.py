@@ -40,9 +40,9 @@ class Settings(BaseSettings):
     # What runs the model: auto is OpenVINO on a CPU and PyTorch on a GPU; or torch, openvino.
     embedding_backend: Literal["auto", "torch", "openvino"] = "auto"
     embed_batch_size: int = Field(default=64, ge=1)  # posts per embed task, its own and waiting ones
-    # Texts per forward pass of the model; 0: 2 on one CPU thread, 8 on more, 512 on a GPU.
+    # Texts per forward pass of the model; 0: 2 on one CPU thread, 8 on more, 1024 on a GPU.
     encode_batch_size: int = Field(default=0, ge=0)
-    # Threads tokenizing batches ahead of the model; unset: 8 on a GPU, none on a CPU.
+    # Threads tokenizing batches ahead of the model; unset: 1 on a GPU, none on a CPU.
     encode_tokenizer_threads: int | None = Field(default=None, ge=0)
     # Processes of the embed worker (`monitor run`); 0: one per core on a CPU, one on a GPU.
     embed_processes: int = Field(default=0, ge=0)

@@ -70,6 +70,32 @@ def test_the_batch_size_benchmark_measures_every_combination_on_a_small_sample()
     assert figures["host"]["cores"] == len(os.sched_getaffinity(0))
 
 
+def test_the_encoder_benchmark_measures_each_part_and_compares_vectors_on_texts_it_saved(tmp_path):
+    def bench_encoder(*arguments: str) -> dict:
+        result = subprocess.run([sys.executable, "-m", "bench.encoder", *arguments], cwd=REPO,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.splitlines()[-1])
+
+    texts, vectors = tmp_path / "texts.jsonl.gz", tmp_path / "vectors.npy"
+    figures = bench_encoder("--posts", "12", "--rounds", "1", "--save-texts", str(texts),
+                            "--save-vectors", str(vectors))
+    assert figures["device"] == "cpu" and figures["host"]["gpu"] is None and 0 < figures["texts"] <= 12
+    assert figures["mean_tokens"] > 0
+    parts = ("batch_tokenizer", "preprocess", "forward", "sentence_transformers_encode")
+    assert all(figures[f"{part}_texts_per_s"] > 0 for part in parts)
+    # On a CPU the encoder tokenizes in line with the model: one figure, with no threads.
+    assert list(figures["encode_texts_per_s"]) == ["0 tokenizer threads"]
+
+    # Another machine reads the texts saved, and compares its vectors with the first one's.
+    compared = bench_encoder("--texts", str(texts), "--rounds", "0", "--reference", str(vectors))
+    assert compared["texts"] == figures["texts"] and "forward_texts_per_s" not in compared
+    assert compared["reference"]["reference_texts"] == figures["texts"]
+    assert compared["reference"]["least_cosine_to_reference"] > 0.99999
+    assert compared["reference"]["largest_pairwise_cosine_difference"] < 1e-5
+
+
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_the_cluster_stage_benchmark_places_the_same_posts_alike_in_every_round(database):
     on_postgres = ["--postgres-admin-url", POSTGRES_ADMIN_URL] if database == "postgresql" else []

