@@ -95,15 +95,16 @@ def usable_cores() -> int:
 # text. A process on one thread encoded fastest with 2 texts a pass (4 % faster than with
 # 4, 7 % than with 8); one on two threads with 8, which gives each thread enough to do
 # (docs/performance.md). A GPU needs wide batches to be busy: on an H100, 1,024 texts a
-# pass encoded real posts 10-20 % faster than 256, 512 or 2,048.
+# pass with one tokenizer thread was the fastest pair tried (256 and 2,048 were slower
+# than 512 and 1,024).
 AUTO_BATCH_SIZE = {"cpu": 8, "cuda": 1024}
 ONE_THREAD_CPU_BATCH_SIZE = 2
 
 
 # Threads tokenizing ahead of the model; 0 turns the overlap off. On a GPU the tokenizer
 # is the bottleneck; one thread is enough to run ahead, since the Rust tokenizer spreads a
-# batch over every core itself (more threads, each doing so, were 12-20 % slower on an H100:
-# docs/performance.md). On a CPU the model is the bottleneck, and a tokenizer thread would
+# batch over every core itself (on an H100 four threads, each doing so, were 9-21 % slower
+# than one: docs/performance.md). On a CPU the model is the bottleneck, and a tokenizer thread would
 # only take a core from it.
 AUTO_TOKENIZER_THREADS = {"cpu": 0, "cuda": 1}
 
@@ -114,9 +115,10 @@ class Encoder:
     Texts are sorted by length, so that every forward pass holds texts of about the same
     length and little padding. On a CPU OpenVINO runs the model's forward pass, unless
     PyTorch is asked for (``backend``) or OpenVINO cannot take the model; on CUDA PyTorch
-    runs it in half precision, and batches are tokenized by a pool of threads ahead of the
-    forward pass that needs them, by the model's Rust tokenizer itself where it gives what
-    sentence-transformers' ``preprocess`` gives (monitor/embed/batch_tokenizer.py).
+    runs it in half precision, and batches are tokenized ahead of the forward pass that
+    needs them (by ``tokenizer_threads`` threads, one by default), with the model's Rust
+    tokenizer itself where it gives what sentence-transformers' ``preprocess`` gives
+    (monitor/embed/batch_tokenizer.py).
     """
 
     def __init__(self, model: str, device: str = "auto", batch_size: int = 0, model_dir: str | None = None,
