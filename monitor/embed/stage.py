@@ -17,13 +17,15 @@ are then not stored.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.db.expressions import is_one_of
 from monitor.db.models import Embedding, Post, Stage, utcnow
 from monitor.db.session import dialect_insert, unit_of_work
 from monitor.embed.encoder import Encoder
@@ -53,25 +55,30 @@ def claim_pending(session: Session, post_ids: list[int], claim: str, take_waitin
     claimed before, and up to TAKE_WAITING others waiting longest; read their texts. Posts
     another task has claimed are left to it (on PostgreSQL, rows it is claiming at this
     moment are skipped, not waited for). Posts with no words to compare (a photo without
-    caption) are marked skipped."""
+    caption) are marked skipped.
+
+    Rows are read and written as plain columns, a statement for all of them (set-based,
+    not an ORM object a post): on a GPU a task takes thousands of posts, and the ORM's
+    work for each was most of the stage's own (docs/performance.md). Post objects already
+    in SESSION are not refreshed."""
     now = now or utcnow()
-    claimable = select(Post).with_for_update(skip_locked=True)
+    claimable = select(Post.id, Post.text, Post.fingerprint).with_for_update(skip_locked=True)
     mine = (Post.stage == Stage.embedding) & (Post.embed_claim == claim)
     abandoned = (Post.stage == Stage.embedding) & (Post.stage_changed_at < now - CLAIM_EXPIRES)
-    posts = list(session.scalars(claimable.where(
-        (Post.id.in_(post_ids) & ((Post.stage == Stage.stored) | abandoned)) | mine)))
+    rows = list(session.execute(claimable.where(
+        (_among(session, post_ids) & ((Post.stage == Stage.stored) | abandoned)) | mine)))
     if take_waiting:  # abandoned ones among them come back through the sweep, by id
-        taken = [post.id for post in posts]
-        posts += session.scalars(claimable.where(Post.stage == Stage.stored, Post.id.not_in(taken))
-                                 .order_by(Post.id).limit(take_waiting))
-    kept = []
-    for post in sorted(posts, key=lambda post: post.id):
-        has_words = bool(matching_text(post.text))
-        post.stage, post.stage_changed_at = (Stage.embedding if has_words else Stage.skipped), now
-        post.embed_claim = claim if has_words else None
-        if has_words:
-            kept.append(post)
-    return PendingTexts([post.id for post in kept], [readable_text(post.text) for post in kept], claim)
+        taken = [row.id for row in rows]
+        rows += session.execute(claimable.where(Post.stage == Stage.stored, ~_among(session, taken))
+                                .order_by(Post.id).limit(take_waiting))
+    rows.sort()
+    # A fingerprint took words to make (monitor/normalize.py): only posts without one are looked at.
+    has_words = [fingerprint is not None or bool(matching_text(text)) for _, text, fingerprint in rows]
+    kept = [row for row, words in zip(rows, has_words, strict=True) if words]
+    skipped = [row.id for row, words in zip(rows, has_words, strict=True) if not words]
+    _move(session, [row.id for row in kept], Stage.embedding, now, claim)
+    _move(session, skipped, Stage.skipped, now, None)
+    return PendingTexts([row.id for row in kept], [readable_text(row.text) for row in kept], claim)
 
 
 def store_embeddings(session: Session, post_ids: list[int], pending: PendingTexts,
@@ -82,20 +89,29 @@ def store_embeddings(session: Session, post_ids: list[int], pending: PendingText
     Idempotent: a redelivered batch finds its posts already embedded and only returns them.
     """
     vector_of = dict(zip(pending.post_ids, vectors, strict=True))
-    now = utcnow()
-    claimed = list(session.scalars(select(Post).where(
-        Post.id.in_(pending.post_ids), Post.stage == Stage.embedding, Post.embed_claim == pending.claim)))
-    write_vectors(session, [(post.id, vector_of[post.id]) for post in claimed], model_id)
-    for post in claimed:
-        post.stage, post.stage_changed_at, post.embed_claim = Stage.embedded, now, None
-    session.flush()
+    claimed = list(session.scalars(select(Post.id).where(
+        _among(session, pending.post_ids), Post.stage == Stage.embedding, Post.embed_claim == pending.claim)))
+    write_vectors(session, [(post_id, vector_of[post_id]) for post_id in claimed], model_id)
+    _move(session, claimed, Stage.embedded, utcnow(), None)
     return embedded_among(session, [*post_ids, *pending.post_ids])
+
+
+def _move(session: Session, post_ids: list[int], stage: Stage, now: datetime, claim: str | None) -> None:
+    """Put these posts in STAGE, under CLAIM: one statement for all."""
+    if post_ids:
+        session.execute(update(Post.__table__).where(_among(session, post_ids))
+                        .values(stage=stage, stage_changed_at=now, embed_claim=claim))
+
+
+def _among(session: Session, post_ids: Iterable[int]) -> ColumnElement[bool]:
+    """The post's id is one of POST_IDS: on PostgreSQL one array parameter, however many."""
+    return is_one_of(Post.id, post_ids, session.get_bind().dialect)
 
 
 def embedded_among(session: Session, post_ids: list[int]) -> list[int]:
     """Those of POST_IDS embedded and not clustered yet, in id order."""
-    return list(session.scalars(
-        select(Post.id).where(Post.id.in_(set(post_ids)), Post.stage == Stage.embedded).order_by(Post.id)))
+    embedded = select(Post.id).where(_among(session, set(post_ids)), Post.stage == Stage.embedded)
+    return list(session.scalars(embedded.order_by(Post.id)))
 
 
 def embed_posts(session: Session, encoder: Encoder, post_ids: list[int]) -> list[int]:
