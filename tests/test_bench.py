@@ -110,3 +110,20 @@ def test_the_cluster_stage_benchmark_places_the_same_posts_alike_in_every_round(
     assert len(figures["rounds"]) == 2 and min(figures["rounds"]) > 0
     assert min(figures["rounds"]) <= figures["posts_per_s"] <= max(figures["rounds"])
     assert 0 < figures["clusters"] <= figures["posts"] <= 40
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_embed_stage_benchmark_claims_and_stores_every_post_with_words_in_every_round(database):
+    on_postgres = ["--postgres-admin-url", POSTGRES_ADMIN_URL] if database == "postgresql" else []
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.embed_stage", "--posts", "60", "--task", "16", "--rounds", "2",
+         *on_postgres],
+        cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.splitlines()[-1])
+
+    assert figures["database"] == database and figures["task"] == 16
+    assert 0 < figures["posts"] <= 60  # posts without words are skipped, not embedded
+    assert len(figures["rounds"]) == len(figures["cpu_us_per_post"]) == 2
+    assert min(figures["rounds"]) <= figures["posts_per_s"] <= max(figures["rounds"])
+    assert min(figures["cpu_us_per_post"]) > 0
