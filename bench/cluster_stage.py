@@ -64,6 +64,15 @@ def place_all(sessions: sessionmaker, post_ids: list[int], model_id: str, rules:
     return time.perf_counter() - started
 
 
+def template_database(postgres_admin_url: str | None, folder: Path):
+    """A database to store the posts in once, and how to make a fresh copy of it for each
+    round: a new PostgreSQL database (copied by the server) given an admin URL, else SQLite
+    in FOLDER."""
+    if postgres_admin_url:
+        return fresh_database(postgres_admin_url), postgres_copy
+    return sqlite_database(folder), sqlite_copy
+
+
 @contextmanager
 def sqlite_database(folder: Path) -> Iterator[str]:
     url = f"sqlite:///{folder / 'embedded.db'}"
@@ -108,9 +117,7 @@ def main() -> None:
     settings = load_settings()
     encoder, rules = Encoder.from_settings(settings), MatchRules.from_settings(settings)
     with tempfile.TemporaryDirectory() as folder:
-        postgres = args.postgres_admin_url
-        database, copy_of = ((fresh_database(postgres), postgres_copy) if postgres
-                             else (sqlite_database(Path(folder)), sqlite_copy))
+        database, copy_of = template_database(args.postgres_admin_url, Path(folder))
         with database as url:
             engine = make_engine(url)
             sessions = make_session_factory(engine)

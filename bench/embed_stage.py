@@ -28,10 +28,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench.cluster_stage import postgres_copy, sqlite_copy, sqlite_database  # noqa: E402
+from bench.cluster_stage import template_database  # noqa: E402
 from bench.host import describe_host  # noqa: E402
 from bench.posts import real_posts  # noqa: E402
-from bench.topology import fresh_database  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from monitor.embed.stage import claim_pending, new_claim, store_embeddings  # noqa: E402
 from monitor.ingest.store import store_posts  # noqa: E402
@@ -69,9 +68,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
-        postgres = args.postgres_admin_url
-        database, copy_of = ((fresh_database(postgres), postgres_copy) if postgres
-                             else (sqlite_database(Path(folder)), sqlite_copy))
+        database, copy_of = template_database(args.postgres_admin_url, Path(folder))
         with database as url:
             engine = make_engine(url)
             with unit_of_work(make_session_factory(engine)) as session:

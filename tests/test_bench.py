@@ -15,14 +15,19 @@ from tests.services import POSTGRES_ADMIN_URL, REDIS_URL
 BENCH_REDIS_DB = 14  # neither the test worker's nor `monitor run`'s
 
 
-def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.pipeline", "--posts", "30", "--rate", "5", "--live-seconds", "2",
-         "--index-sizes", "500,1000", "--postgres-admin-url", POSTGRES_ADMIN_URL,
-         "--broker-url", f"{REDIS_URL}/{BENCH_REDIS_DB}"],
-        cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=900)
+def run_bench(module: str, *arguments: str) -> dict:
+    """Run `python -m bench.MODULE ARGUMENTS`; the JSON object it prints last."""
+    result = subprocess.run([sys.executable, "-m", f"bench.{module}", *arguments], cwd=REPO,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
+                            timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout.splitlines()[-1])
+    return json.loads(result.stdout.splitlines()[-1])
+
+
+def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
+    figures = run_bench("pipeline", "--posts", "30", "--rate", "5", "--live-seconds", "2",
+                        "--index-sizes", "500,1000", "--postgres-admin-url", POSTGRES_ADMIN_URL,
+                        "--broker-url", f"{REDIS_URL}/{BENCH_REDIS_DB}")
 
     assert figures["posts"] == 30 and figures["device"] == "cpu"
     # Hosts of one CPU name have differed: the figures say which one they come from.
@@ -56,12 +61,7 @@ def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
 
 
 def test_the_batch_size_benchmark_measures_every_combination_on_a_small_sample():
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.batches", "--posts", "24", "--forward", "4,8", "--task", "8,64",
-         "--rounds", "2"],
-        cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout.splitlines()[-1])
+    figures = run_bench("batches", "--posts", "24", "--forward", "4,8", "--task", "8,64", "--rounds", "2")
 
     combinations = {"forward 4, task 8", "forward 4, task 64", "forward 8, task 8", "forward 8, task 64"}
     assert set(figures["posts_per_s"]) == set(figures["rounds"]) == combinations
@@ -71,15 +71,8 @@ def test_the_batch_size_benchmark_measures_every_combination_on_a_small_sample()
 
 
 def test_the_encoder_benchmark_measures_each_part_and_compares_vectors_on_texts_it_saved(tmp_path):
-    def bench_encoder(*arguments: str) -> dict:
-        result = subprocess.run([sys.executable, "-m", "bench.encoder", *arguments], cwd=REPO,
-                                env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True,
-                                timeout=600)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads(result.stdout.splitlines()[-1])
-
     texts, vectors = tmp_path / "texts.jsonl.gz", tmp_path / "vectors.npy"
-    figures = bench_encoder("--posts", "12", "--rounds", "1", "--save-texts", str(texts),
+    figures = run_bench("encoder", "--posts", "12", "--rounds", "1", "--save-texts", str(texts),
                             "--save-vectors", str(vectors))
     assert figures["device"] == "cpu" and figures["host"]["gpu"] is None and 0 < figures["texts"] <= 12
     assert figures["mean_tokens"] > 0
@@ -89,7 +82,7 @@ def test_the_encoder_benchmark_measures_each_part_and_compares_vectors_on_texts_
     assert list(figures["encode_texts_per_s"]) == ["0 tokenizer threads"]
 
     # Another machine reads the texts saved, and compares its vectors with the first one's.
-    compared = bench_encoder("--texts", str(texts), "--rounds", "0", "--reference", str(vectors))
+    compared = run_bench("encoder", "--texts", str(texts), "--rounds", "0", "--reference", str(vectors))
     assert compared["texts"] == figures["texts"] and "forward_texts_per_s" not in compared
     assert compared["reference"]["reference_texts"] == figures["texts"]
     assert compared["reference"]["least_cosine_to_reference"] > 0.99999
@@ -99,12 +92,7 @@ def test_the_encoder_benchmark_measures_each_part_and_compares_vectors_on_texts_
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_the_cluster_stage_benchmark_places_the_same_posts_alike_in_every_round(database):
     on_postgres = ["--postgres-admin-url", POSTGRES_ADMIN_URL] if database == "postgresql" else []
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.cluster_stage", "--posts", "40", "--batch", "16", "--rounds", "2",
-         *on_postgres],
-        cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout.splitlines()[-1])
+    figures = run_bench("cluster_stage", "--posts", "40", "--batch", "16", "--rounds", "2", *on_postgres)
 
     assert figures["database"] == database and figures["host"]["cores"] == len(os.sched_getaffinity(0))
     assert len(figures["rounds"]) == 2 and min(figures["rounds"]) > 0
@@ -115,12 +103,7 @@ def test_the_cluster_stage_benchmark_places_the_same_posts_alike_in_every_round(
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_the_embed_stage_benchmark_claims_and_stores_every_post_with_words_in_every_round(database):
     on_postgres = ["--postgres-admin-url", POSTGRES_ADMIN_URL] if database == "postgresql" else []
-    result = subprocess.run(
-        [sys.executable, "-m", "bench.embed_stage", "--posts", "60", "--task", "16", "--rounds", "2",
-         *on_postgres],
-        cwd=REPO, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    figures = json.loads(result.stdout.splitlines()[-1])
+    figures = run_bench("embed_stage", "--posts", "60", "--task", "16", "--rounds", "2", *on_postgres)
 
     assert figures["database"] == database and figures["task"] == 16
     assert 0 < figures["posts"] <= 60  # posts without words are skipped, not embedded
