@@ -42,14 +42,14 @@ def embed_all(url: str, task: int) -> tuple[int, float, float]:
     """Claim and store every waiting post at URL in tasks of TASK posts: (posts, seconds, CPU seconds)."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    vectors = np.random.default_rng(0)
+    random = np.random.default_rng(0)
     done, started, cpu = 0, time.perf_counter(), time.process_time()
     while True:
         with unit_of_work(sessions) as session:
             pending = claim_pending(session, [], new_claim(), take_waiting=task)
         if not pending.post_ids:
             break
-        batch = vectors.standard_normal((len(pending.post_ids), DIMENSIONS)).astype(np.float32)
+        batch = random.standard_normal((len(pending.post_ids), DIMENSIONS)).astype(np.float32)
         batch /= np.linalg.norm(batch, axis=1, keepdims=True)
         with unit_of_work(sessions) as session:
             done += len(store_embeddings(session, pending.post_ids, pending, batch, "bench/random"))

@@ -71,7 +71,7 @@ def claim_pending(session: Session, post_ids: list[int], claim: str, take_waitin
         taken = [row.id for row in rows]
         rows += session.execute(claimable.where(Post.stage == Stage.stored, ~_among(session, taken))
                                 .order_by(Post.id).limit(take_waiting))
-    rows.sort()
+    rows.sort(key=lambda row: row.id)
     # A fingerprint took words to make (monitor/normalize.py): only posts without one are looked at.
     has_words = [fingerprint is not None or bool(matching_text(text)) for _, text, fingerprint in rows]
     kept = [row for row, words in zip(rows, has_words, strict=True) if words]
