@@ -64,10 +64,9 @@ class BatchTokenizer:
 
     def __call__(self, texts: list[str]) -> dict[str, torch.Tensor]:
         encodings = self._tokenizer.encode_batch_fast(texts)
-        ids = torch.from_numpy(np.array([encoding.ids for encoding in encodings], dtype=np.int64))
-        mask = torch.from_numpy(np.array([encoding.attention_mask for encoding in encodings], dtype=np.int64))
-        features = {"input_ids": ids, "attention_mask": mask}
+        fields = {"input_ids": "ids", "attention_mask": "attention_mask"}
         if self._type_ids:
-            features["token_type_ids"] = torch.from_numpy(
-                np.array([encoding.type_ids for encoding in encodings], dtype=np.int64))
-        return features
+            fields["token_type_ids"] = "type_ids"
+        return {name: torch.from_numpy(np.array([getattr(encoding, field) for encoding in encodings],
+                                                dtype=np.int64))
+                for name, field in fields.items()}

@@ -104,8 +104,8 @@ ONE_THREAD_CPU_BATCH_SIZE = 2
 # Threads tokenizing ahead of the model; 0 turns the overlap off. On a GPU the tokenizer
 # is the bottleneck; one thread is enough to run ahead, since the Rust tokenizer spreads a
 # batch over every core itself (on an H100 four threads, each doing so, were 9-21 % slower
-# than one: docs/performance.md). On a CPU the model is the bottleneck, and a tokenizer thread would
-# only take a core from it.
+# than one: docs/performance.md). On a CPU the model is the bottleneck, and a tokenizer
+# thread would only take a core from it.
 AUTO_TOKENIZER_THREADS = {"cpu": 0, "cuda": 1}
 
 
@@ -148,11 +148,11 @@ class Encoder:
                                          else AUTO_BATCH_SIZE.get(kind, 16))
         self.tokenizer_threads = AUTO_TOKENIZER_THREADS.get(kind, 0) if tokenizer_threads is None \
             else tokenizer_threads
-        self._tokenize = self._model.preprocess
-        if self.tokenizer_threads:
-            from monitor.embed.batch_tokenizer import BatchTokenizer
+        from monitor.embed.batch_tokenizer import BatchTokenizer
 
-            self._tokenize = BatchTokenizer.of_model(self._model) or self._model.preprocess
+        # What the overlapped path tokenizes with (the plain one is sentence-transformers' encode).
+        batch_tokenizer = BatchTokenizer.of_model(self._model) if self.tokenizer_threads else None
+        self._tokenize = batch_tokenizer or self._model.preprocess
         self.dimensions = int(self._model.get_embedding_dimension())
 
     def _run_on_openvino(self, threads: int, asked: bool) -> None:

@@ -71,13 +71,13 @@ def claim_pending(session: Session, post_ids: list[int], claim: str, take_waitin
         taken = [row.id for row in rows]
         rows += session.execute(claimable.where(Post.stage == Stage.stored, ~_among(session, taken))
                                 .order_by(Post.id).limit(take_waiting))
-    rows.sort(key=lambda row: row.id)
-    # A fingerprint took words to make (monitor/normalize.py): only posts without one are looked at.
-    has_words = [fingerprint is not None or bool(matching_text(text)) for _, text, fingerprint in rows]
-    kept = [row for row, words in zip(rows, has_words, strict=True) if words]
-    skipped = [row.id for row, words in zip(rows, has_words, strict=True) if not words]
+    kept, skipped = [], []
+    for row in sorted(rows, key=lambda row: row.id):
+        # A fingerprint took words to make (monitor/normalize.py): only posts without one are looked at.
+        has_words = row.fingerprint is not None or matching_text(row.text)
+        (kept if has_words else skipped).append(row)
     _move(session, [row.id for row in kept], Stage.embedding, now, claim)
-    _move(session, skipped, Stage.skipped, now, None)
+    _move(session, [row.id for row in skipped], Stage.skipped, now, None)
     return PendingTexts([row.id for row in kept], [readable_text(row.text) for row in kept], claim)
 
 
