@@ -24,10 +24,9 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from bench.host import describe_host  # noqa: E402
-from bench.posts import real_posts  # noqa: E402
+from bench.posts import real_posts, texts_to_encode  # noqa: E402
 from config import load_settings  # noqa: E402
 from monitor.embed.encoder import Encoder  # noqa: E402
-from monitor.normalize import matching_text, readable_text  # noqa: E402
 
 
 def _sizes(text: str) -> list[int]:
@@ -44,7 +43,7 @@ def main() -> None:
 
     # The texts the embed stage encodes, in the order it takes them (oldest first).
     posts = reversed(real_posts(args.posts))
-    texts = [readable_text(post.text) for post in posts if matching_text(post.text)]
+    texts = texts_to_encode(post.text for post in posts)
     encoder = Encoder.from_settings(load_settings())
     encoder.encode(texts[:16])  # warm-up
     seen: dict[str, list[float]] = {}

@@ -5,8 +5,8 @@
                             [--tokenizer-threads 1,2,8] [--rounds 3] [--save-texts FILE]
                             [--save-vectors FILE] [--reference FILE]
 
-Runs on the texts the embed stage encodes: the real posts' (``readable_text``), newest
-first, or with ``--paragraphs`` their paragraphs (the issue's GPU figures were of news
+Runs on the texts the embed stage encodes (bench/posts.py: ``texts_to_encode``) of the
+real posts, newest first, or with ``--paragraphs`` their paragraphs (the issue's GPU figures were of news
 paragraphs of about 42 tokens; the posts have about 190). ``--save-texts`` writes them to
 a file that ``--texts`` reads on a machine without ../shared (a lent GPU machine).
 
@@ -41,16 +41,14 @@ import torch  # noqa: E402
 from bench.host import describe_host  # noqa: E402
 from monitor.embed.batch_tokenizer import BatchTokenizer  # noqa: E402
 from monitor.embed.encoder import Encoder  # noqa: E402
-from monitor.normalize import readable_text  # noqa: E402
 
 
 def post_texts(count: int | None, paragraphs: bool) -> list[str]:
     """The texts the embed stage encodes of the COUNT newest real posts, or of their paragraphs."""
-    from bench.posts import real_posts
+    from bench.posts import real_posts, texts_to_encode
 
     posts = [post.text for post in real_posts(count or 10**9)]
-    pieces = [piece for text in posts for piece in text.split("\n")] if paragraphs else posts
-    return [text for text in map(readable_text, pieces) if text]
+    return texts_to_encode([piece for text in posts for piece in text.split("\n")] if paragraphs else posts)
 
 
 def read_texts(path: Path) -> list[str]:

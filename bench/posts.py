@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 from monitor.evaluation.datasets import channel_posts
 from monitor.ingest.records import PostRecord
+from monitor.normalize import matching_text, readable_text
 
 CHANNELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "telegram" / "channels"
 # Posts a benchmark sends through before it measures, and leaves out of its figures.
@@ -23,3 +25,9 @@ def real_posts(count: int) -> list[PostRecord]:
                        source_title=post["channel"], external_id=str(post["message_id"]),
                        text=post["text"], published_at=datetime.fromisoformat(post["date"]))
             for post in newest]
+
+
+def texts_to_encode(texts: Iterable[str]) -> list[str]:
+    """What the embed stage encodes of TEXTS: those with words to compare, without markup
+    and links (monitor/embed/stage.py)."""
+    return [readable_text(text) for text in texts if matching_text(text)]
