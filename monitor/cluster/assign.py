@@ -91,7 +91,7 @@ class PlacedPosts:
 
     def __init__(self, session: Session, index: ClusterIndex):
         self.session, self.index = session, index
-        # Its reads and inserts run as Core statements on the session's connection: rows of
+        # Its reads and writes run as Core statements on the session's connection: rows of
         # plain columns then skip the ORM's loading and bulk-insert layers (docs/performance.md).
         self.connection = session.connection()
         self.is_one_of = partial(is_one_of, dialect=self.connection.dialect)
@@ -185,8 +185,9 @@ class PlacedPosts:
             {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
              "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
             for post_id, cluster, placement in self._joined]).all()
-        self.session.execute(update(Post).where(Post.id.in_([post_id for post_id, _, _ in self._joined]))
-                             .values(stage=Stage.clustered, stage_changed_at=utcnow()))
+        self.connection.execute(update(Post.__table__)
+                                .where(self.is_one_of(Post.id, [post_id for post_id, _, _ in self._joined]))
+                                .values(stage=Stage.clustered, stage_changed_at=utcnow()))
         self._joined, self.last_written = [], tuple(max(written))  # the newest: the index's watermark
 
     def arriving(self, claims: list[PostClaim]) -> None:
