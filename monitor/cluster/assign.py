@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import distinct, func, insert, select, update
+from sqlalchemy import bindparam, distinct, func, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from monitor.cluster.index import ClusterIndex
@@ -84,6 +84,59 @@ AUTO_MERGE_ACTOR = "cluster stage"
 WAITING_TAKEN = 256
 
 
+class PlacementStatements:
+    """The statements a cluster task runs, built once for each kind of database (they differ
+    in how a list of ids is passed: is_one_of) with the lists, the model and the time as
+    parameters: building them again every task, with their cache keys, was about a fifth
+    of a one-post task's time (docs/performance.md)."""
+
+    def __init__(self, dialect: Dialect):
+        def one_of(column, name: str):
+            return is_one_of(column, None, dialect, name)
+
+        embedded = (select(Post.id, Post.text, Post.language, Post.fingerprint, Post.published_at,
+                           Embedding.vector)
+                    .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == bindparam("model")))
+                    .where(Post.stage == Stage.embedded))
+        self.embedded = embedded.where(one_of(Post.id, "post_ids"))  # of POST_IDS
+        self.waiting = (embedded.where(~one_of(Post.id, "post_ids"))  # the TAKEN oldest of the others
+                        .order_by(Post.id).limit(bindparam("taken")))
+        self.clustered_by_fingerprint = (
+            select(Post.fingerprint, ClusterMembership.cluster_id, Post.id)
+            .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+            .where(one_of(Post.fingerprint, "fingerprints")).order_by(ClusterMembership.id))
+        self.placed = (select(Post.id, Post.fingerprint, Post.language,
+                              Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
+                       .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+                       .join(Cluster, Cluster.id == ClusterMembership.cluster_id)
+                       .where(one_of(Post.id, "post_ids")))
+        self.texts = select(Post.id, Post.text, Post.fingerprint).where(one_of(Post.id, "post_ids"))
+        self.clusters = (select(Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
+                         .where(one_of(Cluster.id, "cluster_ids")))
+        self.open_clusters = insert(Cluster).returning(Cluster.id, Cluster.representative_post_id)
+        self.join_clusters = insert(ClusterMembership).returning(
+            ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at)
+        self.mark_clustered = (update(Post.__table__).where(one_of(Post.id, "post_ids"))
+                               .values(stage=Stage.clustered,
+                                       stage_changed_at=bindparam("now", type_=Post.stage_changed_at.type)))
+        self.cluster_figures = (
+            select(ClusterMembership.cluster_id, func.count(Post.id), func.count(distinct(Post.source_id)),
+                   func.min(Post.published_at), func.max(Post.published_at))
+            .join(Post, Post.id == ClusterMembership.post_id)
+            .where(one_of(ClusterMembership.cluster_id, "cluster_ids"))
+            .group_by(ClusterMembership.cluster_id))
+
+
+_BUILT: dict[str, PlacementStatements] = {}  # by the name of the kind of database
+
+
+def statements_for(session: Session) -> PlacementStatements:
+    dialect = session.get_bind().dialect
+    if dialect.name not in _BUILT:
+        _BUILT[dialect.name] = PlacementStatements(dialect)
+    return _BUILT[dialect.name]
+
+
 class PlacedPosts:
     """What one assign_posts call knows of placed posts: each one's claim and cluster, read
     from the database once per call (a batch's posts share most of their candidates), and
@@ -94,7 +147,7 @@ class PlacedPosts:
         # Its reads and writes run as Core statements on the session's connection: rows of
         # plain columns then skip the ORM's loading and bulk-insert layers (docs/performance.md).
         self.connection = session.connection()
-        self.is_one_of = partial(is_one_of, dialect=self.connection.dialect)
+        self.statements = statements_for(session)
         self._claims: dict[int, PostClaim] = {}
         self._cluster_of_post: dict[int, PlacedCluster] = {}
         self._cluster_by_id: dict[int, PlacedCluster] = {}
@@ -117,20 +170,15 @@ class PlacedPosts:
         clusters' first posts, which place() compares with next."""
         if not post_ids:
             return
-        rows = self.connection.execute(
-            select(Post.id, Post.fingerprint, Post.language,
-                   Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
-            .join(ClusterMembership, ClusterMembership.post_id == Post.id)
-            .join(Cluster, Cluster.id == ClusterMembership.cluster_id)
-            .where(self.is_one_of(Post.id, post_ids))).all()
+        rows = self.connection.execute(self.statements.placed, {"post_ids": list(post_ids)}).all()
         for *_, cluster_id, representative_post_id, merged_into_id in rows:  # read with them: one query less
             self._cluster_by_id.setdefault(cluster_id, PlacedCluster(cluster_id, representative_post_id,
                                                                      merged_into_id))
         evidence = {post_id: self.index.cached_evidence(post_id, fingerprint)
                     for post_id, fingerprint, *_ in rows}
         if not_cached := [post_id for post_id, found in evidence.items() if found is None]:
-            for post_id, text, fingerprint in self.connection.execute(
-                    select(Post.id, Post.text, Post.fingerprint).where(self.is_one_of(Post.id, not_cached))):
+            for post_id, text, fingerprint in self.connection.execute(self.statements.texts,
+                                                                      {"post_ids": not_cached}):
                 evidence[post_id] = self.index.evidence(post_id, text, fingerprint)
         clusters = self.clusters({cluster_id for _, _, _, cluster_id, _, _ in rows})
         vectors = self.index.vectors([post_id for post_id, *_ in rows])
@@ -146,8 +194,7 @@ class PlacedPosts:
         """By id; each read once per call."""
         if missing := cluster_ids - self._cluster_by_id.keys():
             self._cluster_by_id |= {row.id: PlacedCluster(*row) for row in self.connection.execute(
-                select(Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
-                .where(self.is_one_of(Cluster.id, missing)))}
+                self.statements.clusters, {"cluster_ids": list(missing)})}
         return {cluster_id: self._cluster_by_id[cluster_id] for cluster_id in cluster_ids}
 
     def open(self, post_id: int, published_at: datetime | None) -> PlacedCluster:
@@ -169,25 +216,21 @@ class PlacedPosts:
         # insert one row a statement on SQLite, whose RETURNING promises no order.
         if opened := {cluster.representative_post_id: cluster
                       for cluster in self.opened if cluster.id is None}:
-            for cluster_id, first_post_id in self.connection.execute(
-                    insert(Cluster).returning(Cluster.id, Cluster.representative_post_id), [
-                        {"representative_post_id": cluster.representative_post_id, "post_count": 1,
-                         "source_count": 1, "first_seen_at": cluster.first_seen_at,
-                         "last_seen_at": cluster.first_seen_at}
-                        for cluster in opened.values()]):
+            for cluster_id, first_post_id in self.connection.execute(self.statements.open_clusters, [
+                    {"representative_post_id": cluster.representative_post_id, "post_count": 1,
+                     "source_count": 1, "first_seen_at": cluster.first_seen_at,
+                     "last_seen_at": cluster.first_seen_at}
+                    for cluster in opened.values()]):
                 opened[first_post_id].id = cluster_id  # each opened by a post of its own
                 self._cluster_by_id[cluster_id] = opened[first_post_id]
         if not self._joined:
             return
-        memberships = insert(ClusterMembership).returning(
-            ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at)
-        written = self.connection.execute(memberships, [
+        written = self.connection.execute(self.statements.join_clusters, [
             {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
              "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
             for post_id, cluster, placement in self._joined]).all()
-        self.connection.execute(update(Post.__table__)
-                                .where(self.is_one_of(Post.id, [post_id for post_id, _, _ in self._joined]))
-                                .values(stage=Stage.clustered, stage_changed_at=utcnow()))
+        self.connection.execute(self.statements.mark_clustered, {
+            "post_ids": [post_id for post_id, _, _ in self._joined], "now": utcnow()})
         self._joined, self.last_written = [], tuple(max(written))  # the newest: the index's watermark
 
     def arriving(self, claims: list[PostClaim]) -> None:
@@ -224,15 +267,11 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     """
     lock_cluster_assignment(session)
     index.sync(session)
-    embedded = (select(Post.id, Post.text, Post.language, Post.fingerprint, Post.published_at,
-                       Embedding.vector)
-                .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == index.model_id))
-                .where(Post.stage == Stage.embedded))
     known = PlacedPosts(session, index)
-    rows = known.connection.execute(embedded.where(known.is_one_of(Post.id, post_ids))).all()
+    asked = {"post_ids": list(post_ids), "model": index.model_id}
+    rows = known.connection.execute(known.statements.embedded, asked).all()
     if take_waiting:
-        rows += known.connection.execute(
-            embedded.where(Post.id.not_in(post_ids)).order_by(Post.id).limit(take_waiting)).all()
+        rows += known.connection.execute(known.statements.waiting, asked | {"taken": take_waiting}).all()
     rows.sort(key=lambda post: (post.published_at, post.id))
     reposted = _first_clustered_by_fingerprint(known, {post.fingerprint for post in rows} - {None})
     grown: set[PlacedCluster] = set()  # posts joined them, or merges moved posts into them
@@ -292,11 +331,8 @@ def _first_clustered_by_fingerprint(known: PlacedPosts, fingerprints: set[str]) 
     """For each fingerprint, the first clustered post with it: an exact repost joins its cluster."""
     if not fingerprints:
         return {}
-    found = known.connection.execute(
-        select(Post.fingerprint, ClusterMembership.cluster_id, Post.id)
-        .join(ClusterMembership, ClusterMembership.post_id == Post.id)
-        .where(known.is_one_of(Post.fingerprint, fingerprints))
-        .order_by(ClusterMembership.id)).all()
+    found = known.connection.execute(known.statements.clustered_by_fingerprint,
+                                     {"fingerprints": list(fingerprints)}).all()
     clusters = known.clusters({cluster_id for _, cluster_id, _ in found})
     first: dict[str, Placement] = {}
     for fingerprint, cluster_id, post_id in found:
@@ -392,18 +428,7 @@ def _merge_same_claim(session: Session, known: PlacedPosts, placement: Placement
 def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:
     if not cluster_ids:
         return
-    stats = session.execute(
-        select(
-            ClusterMembership.cluster_id,
-            func.count(Post.id),
-            func.count(distinct(Post.source_id)),
-            func.min(Post.published_at),
-            func.max(Post.published_at),
-        )
-        .join(Post, Post.id == ClusterMembership.post_id)
-        .where(is_one_of(ClusterMembership.cluster_id, cluster_ids, session.get_bind().dialect))
-        .group_by(ClusterMembership.cluster_id)
-    ).all()
+    stats = session.execute(statements_for(session).cluster_figures, {"cluster_ids": list(cluster_ids)}).all()
     now = utcnow()
     # One UPDATE by primary key for all of them (the ORM's flush wrote one a set of changed columns).
     session.execute(update(Cluster), [

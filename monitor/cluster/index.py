@@ -23,7 +23,7 @@ from collections import OrderedDict
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from usearch.index import BatchMatches, Index
 
@@ -50,6 +50,23 @@ ANN_EXPANSION_ADD = 64
 THREADED_ADD = 1_000
 
 
+def _since_watermark(*columns):
+    """COLUMNS of the memberships after the parameter WATERMARK, with their posts' vectors of MODEL."""
+    return (select(*columns).select_from(ClusterMembership)
+            .join(Post, Post.id == ClusterMembership.post_id)
+            .join(Embedding, Embedding.post_id == Post.id)
+            .where(ClusterMembership.id > bindparam("watermark"), Embedding.model == bindparam("model")))
+
+
+# Built once: every cluster task syncs (see assign.PlacementStatements).
+_PLACED_SINCE = (_since_watermark(ClusterMembership.id, ClusterMembership.created_at, Post.id, Post.text,
+                                  Post.fingerprint, Embedding.vector)
+                 .order_by(ClusterMembership.id).limit(bindparam("chunk")))
+_COUNT_SINCE = _since_watermark(func.count())
+_WATERMARK_STAMP = (select(ClusterMembership.post_id, ClusterMembership.created_at)
+                    .where(ClusterMembership.id == bindparam("watermark")))
+
+
 class ClusterIndex:
     def __init__(self, model_id: str, lsh_window: int = LSH_WINDOW):
         self.model_id = model_id
@@ -71,22 +88,18 @@ class ClusterIndex:
     def sync(self, session: Session) -> int:
         """Add the memberships committed since the watermark; return how many were added."""
         if self.watermark and self._watermark_stamp != session.execute(
-                select(ClusterMembership.post_id, ClusterMembership.created_at)
-                .where(ClusterMembership.id == self.watermark)).first():
+                _WATERMARK_STAMP, {"watermark": self.watermark}).first():
             # Not the database this index was built on (emptied, restored from a backup):
             # its ids may now name other posts. Start again.
             self.reset()
         pending, added = None, 0  # memberships to add: counted only if they fill more than a chunk
         while True:
-            rows = session.execute(self._since_watermark(
-                ClusterMembership.id, ClusterMembership.created_at, Post.id, Post.text, Post.fingerprint,
-                Embedding.vector)
-                .order_by(ClusterMembership.id).limit(SYNC_CHUNK)).all()
+            since = {"watermark": self.watermark, "model": self.model_id, "chunk": SYNC_CHUNK}
+            rows = session.execute(_PLACED_SINCE, since).all()
             if not rows:
                 return added
             if pending is None:
-                pending = (len(rows) if len(rows) < SYNC_CHUNK
-                           else session.scalar(self._since_watermark(func.count())))
+                pending = len(rows) if len(rows) < SYNC_CHUNK else session.scalar(_COUNT_SINCE, since)
             signatures = [shingle_signatures(self.evidence(post_id, text, fingerprint))
                           # older ones would leave the shingle window at once
                           if position >= pending - self.lsh_window else []
@@ -96,12 +109,6 @@ class ClusterIndex:
                            np.vstack([vector_from_bytes(blob) for *_, blob in rows]), signatures)
             self.placed_up_to(membership_id, post_id, placed_at)
             added += len(rows)
-
-    def _since_watermark(self, *columns):
-        return (select(*columns).select_from(ClusterMembership)
-                .join(Post, Post.id == ClusterMembership.post_id)
-                .join(Embedding, Embedding.post_id == Post.id)
-                .where(ClusterMembership.id > self.watermark, Embedding.model == self.model_id))
 
     def evidence(self, post_id: int, text: str, fingerprint: str | None) -> TextEvidence:
         """The evidence of the post's TEXT (whose fingerprint is FINGERPRINT), from the cache
