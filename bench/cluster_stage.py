@@ -8,7 +8,8 @@ The posts are stored and encoded once, in a SQLite database (the embedded mode's
 ``--postgres-admin-url`` (a database to create others from, as bench.pipeline's), in a
 new PostgreSQL database (production's); each round places them all, in tasks of
 ``--batch`` posts, on a fresh copy of it with a fresh index, as ``bench.pipeline``
-measures ``cluster_stage_posts_per_s`` once on SQLite. Prints one JSON object: the median
+measures ``cluster_stage_posts_per_s`` once on SQLite (``--batch 1``: the one-post tasks
+of a live stream, as the Telegram listener sends posts). Prints one JSON object: the median
 posts/s, every round's, and how many clusters were made (the same number in every round,
 or the placements are not deterministic and the run fails).
 """
