@@ -87,8 +87,9 @@ WAITING_TAKEN = 256
 class PlacementStatements:
     """The statements a cluster task runs, built once for each kind of database (they differ
     in how a list of ids is passed: is_one_of) with the lists, the model and the time as
-    parameters: building them again every task, with their cache keys, was about a fifth
-    of a one-post task's time (docs/performance.md)."""
+    parameters. Built again every task, each with its cache key computed again before
+    SQLAlchemy found its compiled form, they made a one-post task about half as long again
+    on PostgreSQL (docs/performance.md)."""
 
     def __init__(self, dialect: Dialect):
         def one_of(column, name: str):
