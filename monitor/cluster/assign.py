@@ -30,6 +30,7 @@ from monitor.cluster.merge import merge_into, separated
 from monitor.db.expressions import is_one_of
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
+from monitor.db.statements import built_once, move_posts
 from monitor.embed.stage import vector_from_bytes
 from monitor.similarity import MatchRules, TextEvidence, shingle_signatures
 
@@ -85,11 +86,8 @@ WAITING_TAKEN = 256
 
 
 class PlacementStatements:
-    """The statements a cluster task runs, built once for each kind of database (they differ
-    in how a list of ids is passed: is_one_of) with the lists, the model and the time as
-    parameters. Built again every task, each with its cache key computed again before
-    SQLAlchemy found its compiled form, they made a one-post task about half as long again
-    on PostgreSQL (docs/performance.md)."""
+    """The statements a cluster task runs, with the lists, the model and the watermark as
+    parameters: built once for each kind of database (monitor/db/statements.py)."""
 
     def __init__(self, dialect: Dialect):
         def one_of(column, name: str):
@@ -117,25 +115,12 @@ class PlacementStatements:
         self.open_clusters = insert(Cluster).returning(Cluster.id, Cluster.representative_post_id)
         self.join_clusters = insert(ClusterMembership).returning(
             ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at)
-        self.mark_clustered = (update(Post.__table__).where(one_of(Post.id, "post_ids"))
-                               .values(stage=Stage.clustered,
-                                       stage_changed_at=bindparam("now", type_=Post.stage_changed_at.type)))
         self.cluster_figures = (
             select(ClusterMembership.cluster_id, func.count(Post.id), func.count(distinct(Post.source_id)),
                    func.min(Post.published_at), func.max(Post.published_at))
             .join(Post, Post.id == ClusterMembership.post_id)
             .where(one_of(ClusterMembership.cluster_id, "cluster_ids"))
             .group_by(ClusterMembership.cluster_id))
-
-
-_BUILT: dict[str, PlacementStatements] = {}  # by the name of the kind of database
-
-
-def statements_for(session: Session) -> PlacementStatements:
-    dialect = session.get_bind().dialect
-    if dialect.name not in _BUILT:
-        _BUILT[dialect.name] = PlacementStatements(dialect)
-    return _BUILT[dialect.name]
 
 
 class PlacedPosts:
@@ -148,7 +133,7 @@ class PlacedPosts:
         # Its reads and writes run as Core statements on the session's connection: rows of
         # plain columns then skip the ORM's loading and bulk-insert layers (docs/performance.md).
         self.connection = session.connection()
-        self.statements = statements_for(session)
+        self.statements = built_once(session, PlacementStatements)
         self._claims: dict[int, PostClaim] = {}
         self._cluster_of_post: dict[int, PlacedCluster] = {}
         self._cluster_by_id: dict[int, PlacedCluster] = {}
@@ -230,8 +215,7 @@ class PlacedPosts:
             {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
              "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
             for post_id, cluster, placement in self._joined]).all()
-        self.connection.execute(self.statements.mark_clustered, {
-            "post_ids": [post_id for post_id, _, _ in self._joined], "now": utcnow()})
+        move_posts(self.session, [post_id for post_id, _, _ in self._joined], Stage.clustered, utcnow())
         self._joined, self.last_written = [], tuple(max(written))  # the newest: the index's watermark
 
     def arriving(self, claims: list[PostClaim]) -> None:
@@ -429,7 +413,8 @@ def _merge_same_claim(session: Session, known: PlacedPosts, placement: Placement
 def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:
     if not cluster_ids:
         return
-    stats = session.execute(statements_for(session).cluster_figures, {"cluster_ids": list(cluster_ids)}).all()
+    stats = session.execute(built_once(session, PlacementStatements).cluster_figures,
+                            {"cluster_ids": list(cluster_ids)}).all()
     now = utcnow()
     # One UPDATE by primary key for all of them (the ORM's flush wrote one a set of changed columns).
     session.execute(update(Cluster), [

@@ -58,7 +58,7 @@ def _since_watermark(*columns):
             .where(ClusterMembership.id > bindparam("watermark"), Embedding.model == bindparam("model")))
 
 
-# Built once: every cluster task syncs (see assign.PlacementStatements).
+# Built once: every cluster task syncs (monitor/db/statements.py says why).
 _PLACED_SINCE = (_since_watermark(ClusterMembership.id, ClusterMembership.created_at, Post.id, Post.text,
                                   Post.fingerprint, Embedding.vector)
                  .order_by(ClusterMembership.id).limit(bindparam("chunk")))

@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.db.expressions import is_one_of
 from monitor.db.models import Embedding, Post, Stage, utcnow
 from monitor.db.session import dialect_insert, unit_of_work
+from monitor.db.statements import move_posts
 from monitor.embed.encoder import Encoder
 from monitor.normalize import matching_text, readable_text
 
@@ -76,8 +77,8 @@ def claim_pending(session: Session, post_ids: list[int], claim: str, take_waitin
         # A fingerprint took words to make (monitor/normalize.py): only posts without one are looked at.
         has_words = row.fingerprint is not None or matching_text(row.text)
         (kept if has_words else skipped).append(row)
-    _move(session, [row.id for row in kept], Stage.embedding, now, claim)
-    _move(session, [row.id for row in skipped], Stage.skipped, now, None)
+    move_posts(session, [row.id for row in kept], Stage.embedding, now, claim)
+    move_posts(session, [row.id for row in skipped], Stage.skipped, now)
     return PendingTexts([row.id for row in kept], [readable_text(row.text) for row in kept], claim)
 
 
@@ -92,15 +93,8 @@ def store_embeddings(session: Session, post_ids: list[int], pending: PendingText
     claimed = list(session.scalars(select(Post.id).where(
         _among(session, pending.post_ids), Post.stage == Stage.embedding, Post.embed_claim == pending.claim)))
     write_vectors(session, [(post_id, vector_of[post_id]) for post_id in claimed], model_id)
-    _move(session, claimed, Stage.embedded, utcnow(), None)
+    move_posts(session, claimed, Stage.embedded, utcnow())
     return embedded_among(session, [*post_ids, *pending.post_ids])
-
-
-def _move(session: Session, post_ids: list[int], stage: Stage, now: datetime, claim: str | None) -> None:
-    """Put these posts in STAGE, under CLAIM: one statement for all."""
-    if post_ids:
-        session.execute(update(Post.__table__).where(_among(session, post_ids))
-                        .values(stage=stage, stage_changed_at=now, embed_claim=claim))
 
 
 def _among(session: Session, post_ids: Iterable[int]) -> ColumnElement[bool]:

@@ -1,0 +1,49 @@
+"""Statements every task runs, built once for each kind of database.
+
+Built again for every task, a statement costs its construction and its cache key, computed
+again before SQLAlchemy finds its compiled form: for a one-post cluster task that made it
+about half as long again on PostgreSQL (docs/performance.md). Built once, with what
+changes from task to task (lists of ids, times) as parameters, it costs neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+from monitor.db.expressions import is_one_of
+from monitor.db.models import Post, Stage
+
+Built = TypeVar("Built")
+_BUILT: dict[tuple[str, Callable], object] = {}  # by the kind of database and the builder
+
+
+def built_once(session: Session, build: Callable[[Dialect], Built]) -> Built:
+    """What BUILD makes for the session's kind of database (they differ in how a list of ids
+    is passed: is_one_of), made at the first call."""
+    dialect = session.get_bind().dialect
+    key = (dialect.name, build)
+    if key not in _BUILT:
+        _BUILT[key] = build(dialect)
+    return _BUILT[key]
+
+
+def _posts_moved(dialect: Dialect):
+    return (update(Post.__table__).where(is_one_of(Post.id, None, dialect, "post_ids"))
+            .values(stage=bindparam("stage", type_=Post.stage.type),
+                    stage_changed_at=bindparam("now", type_=Post.stage_changed_at.type),
+                    embed_claim=bindparam("claim", type_=Post.embed_claim.type)))
+
+
+def move_posts(session: Session, post_ids: list[int], stage: Stage, now: datetime,
+               claim: str | None = None) -> None:
+    """Put these posts in STAGE (under an embed task's CLAIM, or none): one statement for all,
+    on the session's connection. Post objects already in SESSION are not refreshed."""
+    if post_ids:
+        session.execute(built_once(session, _posts_moved),
+                        {"post_ids": list(post_ids), "stage": stage, "now": now, "claim": claim})
