@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
+from monitor.embed.stage import text_to_encode
 from monitor.evaluation.datasets import channel_posts
 from monitor.ingest.records import PostRecord
-from monitor.normalize import matching_text, readable_text
 
 CHANNELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "telegram" / "channels"
 # Posts a benchmark sends through before it measures, and leaves out of its figures.
@@ -28,6 +28,5 @@ def real_posts(count: int) -> list[PostRecord]:
 
 
 def texts_to_encode(texts: Iterable[str]) -> list[str]:
-    """What the embed stage encodes of TEXTS: those with words to compare, without markup
-    and links (monitor/embed/stage.py)."""
-    return [readable_text(text) for text in texts if matching_text(text)]
+    """What the embed stage encodes of TEXTS (those with words to compare), in order."""
+    return [encoded for text in texts if (encoded := text_to_encode(text)) is not None]

@@ -72,14 +72,23 @@ def claim_pending(session: Session, post_ids: list[int], claim: str, take_waitin
         taken = [row.id for row in rows]
         rows += session.execute(claimable.where(Post.stage == Stage.stored, ~_among(session, taken))
                                 .order_by(Post.id).limit(take_waiting))
-    kept, skipped = [], []
+    kept, texts, skipped = [], [], []
     for row in sorted(rows, key=lambda row: row.id):
-        # A fingerprint took words to make (monitor/normalize.py): only posts without one are looked at.
-        has_words = row.fingerprint is not None or matching_text(row.text)
-        (kept if has_words else skipped).append(row)
-    move_posts(session, [row.id for row in kept], Stage.embedding, now, claim)
-    move_posts(session, [row.id for row in skipped], Stage.skipped, now)
-    return PendingTexts([row.id for row in kept], [readable_text(row.text) for row in kept], claim)
+        if (text := text_to_encode(row.text, row.fingerprint)) is None:
+            skipped.append(row.id)
+        else:
+            kept.append(row.id)
+            texts.append(text)
+    move_posts(session, kept, Stage.embedding, now, claim)
+    move_posts(session, skipped, Stage.skipped, now)
+    return PendingTexts(kept, texts, claim)
+
+
+def text_to_encode(text: str, fingerprint: str | None = None) -> str | None:
+    """What the model is given of a post's TEXT: without markup and links; None for a text
+    with no words to compare (a photo's empty caption, emoji only), which is not encoded.
+    A FINGERPRINT took words to make (monitor/normalize.py): a text with one has them."""
+    return readable_text(text) if fingerprint is not None or matching_text(text) else None
 
 
 def store_embeddings(session: Session, post_ids: list[int], pending: PendingTexts,
@@ -125,8 +134,9 @@ def posts_without_vectors(session: Session, model_id: str, after: int, limit: in
                            Post.id.not_in(has_vector))
         .order_by(Post.id).limit(limit)
     ).all()
-    kept = [post for post in posts if matching_text(post.text)]
-    return PendingTexts([post.id for post in kept], [readable_text(post.text) for post in kept],
+    kept = [(post.id, text) for post in posts
+            if (text := text_to_encode(post.text, post.fingerprint)) is not None]
+    return PendingTexts([post_id for post_id, _ in kept], [text for _, text in kept],
                         last_id=posts[-1].id if posts else None)
 
 
