@@ -78,6 +78,19 @@ def test_loading_the_model_writes_log_lines_only():
     assert "Warning" not in loading.stderr and "[transformers]" not in loading.stderr
 
 
+def test_a_process_that_imports_the_cluster_index_first_still_loads_the_model():
+    """usearch links its own copy of the C++ library; imported before anything else that
+    used C++, it left PyTorch's tracer (which the OpenVINO conversion runs) unwinding an
+    exception forever, at full CPU. A hang, hence the generous timeout: it loads in seconds."""
+    program = ("import monitor.cluster.index\n"
+               "from monitor.embed.encoder import Encoder\n"
+               "encoder = Encoder('all-MiniLM-L6-v2', device='cpu')\n"
+               "print(encoder.backend, encoder.encode(['Акимат призывает выйти на шествие']).shape)")
+    loading = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
+                             timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert loading.stdout.split() == ["openvino", "(1,", "384)"]
+
+
 def test_running_the_model_on_openvino_tells_no_one_and_writes_nothing_in_the_home_folder(tmp_path):
     """OpenVINO's telemetry sends events to Google Analytics by default, and keeps a client
     id in ~/intel."""

@@ -1,1 +1,19 @@
-"""Cluster stage: place each post in a cluster of near-duplicate claims."""
+"""Cluster stage: place each post in a cluster of near-duplicate claims.
+
+Importing it first loads the system's C++ standard library for every library loaded after
+it to bind to. usearch's compiled module (index.py) carries a copy of its own, linked
+statically; where that copy was the first C++ code in a process, PyTorch's tracer, which
+converting the model for OpenVINO runs, later threw and unwound in an endless loop
+(pytorch/pytorch#109923): a process that imported the cluster index before loading the
+model spun at full CPU and never encoded (tests/test_embedding.py). The workers and the
+CLI loaded the shared library earlier through other packages, by the luck of their imports.
+"""
+
+import ctypes
+import sys
+
+if sys.platform.startswith("linux"):
+    try:
+        ctypes.CDLL("libstdc++.so.6", mode=ctypes.RTLD_GLOBAL)
+    except OSError:  # none installed: no other copy for usearch's to clash with
+        pass
