@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 from datasketch import MinHash
@@ -149,52 +150,71 @@ class TextEvidence:
         return self._kind(2)
 
 
+class Pairs(NamedTuple):
+    """Texts paired with other texts: pair k is ``texts[first[k]]`` with ``others[second[k]]``.
+
+    A batch's posts share most of their candidates (a cluster task of 64 posts judged about
+    1,800 pairs among 600 candidates): each other text is given once, and what is read of
+    it (its counts, words, numbers) is read once, then gathered for its pairs by NumPy."""
+
+    texts: list[TextEvidence]
+    others: list[TextEvidence]
+    first: np.ndarray  # int64, one a pair
+    second: np.ndarray
+
+    @classmethod
+    def of(cls, texts: list[TextEvidence], others_of_each: list[list[TextEvidence]]) -> "Pairs":
+        """Each of TEXTS with each of its OTHERS_OF_EACH, in that order."""
+        distinct = {id(other): other for others in others_of_each for other in others}
+        position_of = {key: position for position, key in enumerate(distinct)}
+        return cls(texts, list(distinct.values()),
+                   np.repeat(np.arange(len(texts), dtype=np.int64), [len(each) for each in others_of_each]),
+                   np.array([position_of[id(other)] for each in others_of_each for other in each],
+                            dtype=np.int64))
+
+    def words(self) -> tuple[np.ndarray, np.ndarray]:
+        """The words of the shorter and of the longer text of each pair."""
+        mine = np.array([text.words for text in self.texts], dtype=np.float64)[self.first]
+        theirs = np.array([other.words for other in self.others], dtype=np.float64)[self.second]
+        return np.minimum(mine, theirs), np.maximum(mine, theirs)
+
+    def numbers_differ(self) -> np.ndarray:
+        """1.0 for each pair whose texts both have numbers, not the same ones; else 0.0."""
+        number_sets: dict[frozenset[str], int] = {}  # each set of numbers met, numbered
+        mine, theirs = ([number_sets.setdefault(text.numbers, len(number_sets)) for text in texts]
+                        for texts in (self.texts, self.others))
+        mine = np.array(mine, dtype=np.int64)[self.first]
+        theirs = np.array(theirs, dtype=np.int64)[self.second]
+        none = number_sets.get(frozenset(), -1)
+        return ((mine != none) & (theirs != none) & (mine != theirs)).astype(np.float64)
+
+
 def pair_features(cosine: float, a: TextEvidence, b: TextEvidence) -> tuple[float, ...]:
     """The signals, in the order of FEATURES."""
-    return tuple(features_of_pairs(np.array([cosine]), [a], [[b]])[0].tolist())
+    return tuple(features_of_pairs(np.array([cosine]), Pairs.of([a], [[b]]))[0].tolist())
 
 
-def features_of_pairs(cosines: np.ndarray, texts: list[TextEvidence],
-                      others: list[list[TextEvidence]]) -> np.ndarray:
-    """The signals of each of TEXTS paired with each of its OTHERS, one row a pair, in that
-    order (COSINES: of those pairs). The shingles they share are counted in one compiled
-    pass; the rest is computed for all pairs at once."""
-    pairs_of = np.array([len(each) for each in others], dtype=np.int64)
-    seconds = [other for each in others for other in each]
-    # A batch's posts share many candidates: each one's shingles are passed once.
-    distinct = {id(other): other for other in seconds}
-    position_of = {key: position for position, key in enumerate(distinct)}
-    distinct_counts = np.array([other.counts for other in distinct.values()],
-                               dtype=np.int64).reshape(-1, len(SHINGLE_KINDS))
-    pair_others = np.array([position_of[id(other)] for other in seconds], dtype=np.int64)
+def features_of_pairs(cosines: np.ndarray, pairs: Pairs) -> np.ndarray:
+    """The signals of each of PAIRS, one row a pair, in their order (COSINES: of those
+    pairs). The shingles they share are counted in one compiled pass; the rest is computed
+    for all pairs at once."""
+    text_counts, other_counts = (np.array([text.counts for text in texts], dtype=np.int64)
+                                 .reshape(-1, len(SHINGLE_KINDS)) for texts in (pairs.texts, pairs.others))
     shared = _kernels().shared_shingles(
-        _joined([text.shingles for text in texts]),
-        np.cumsum([text.shingles.size for text in texts], dtype=np.int64),
-        _joined([other.shingles for other in distinct.values()]),
-        np.cumsum(distinct_counts, dtype=np.int64).reshape(distinct_counts.shape),
-        np.repeat(np.arange(len(texts)), pairs_of), pair_others)
-    counts = distinct_counts[pair_others]
-    first_counts = np.repeat(np.array([text.counts for text in texts]).reshape(len(texts), -1), pairs_of,
-                             axis=0)
-    jaccards = _jaccards(first_counts, counts, shared)
-    numbers_differ = [1.0 if text.numbers and other.numbers and text.numbers != other.numbers else 0.0
-                      for text, its in zip(texts, others, strict=True) for other in its]
-    shortest, longest = _pair_words(texts, others)
-    length_ratio = shortest / np.maximum(longest, 1)
-    return np.column_stack([cosines, jaccards, _containments(first_counts[:, 1], counts[:, 1], shared[:, 1]),
-                            numbers_differ, length_ratio]).reshape(len(seconds), len(FEATURES))
+        _joined([text.shingles for text in pairs.texts]),
+        np.cumsum([text.shingles.size for text in pairs.texts], dtype=np.int64),
+        _joined([other.shingles for other in pairs.others]),
+        np.cumsum(other_counts, dtype=np.int64).reshape(other_counts.shape), pairs.first, pairs.second)
+    first_counts, counts = text_counts[pairs.first], other_counts[pairs.second]
+    shortest, longest = pairs.words()
+    return np.column_stack([cosines, _jaccards(first_counts, counts, shared),
+                            _containments(first_counts[:, 1], counts[:, 1], shared[:, 1]),
+                            pairs.numbers_differ(), shortest / np.maximum(longest, 1)]
+                           ).reshape(len(pairs.first), len(FEATURES))
 
 
 def _joined(arrays: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
-
-
-def _pair_words(texts: list[TextEvidence], others: list[list[TextEvidence]]) -> tuple[np.ndarray, np.ndarray]:
-    """The words of the shorter and of the longer text of each pair, as features_of_pairs orders them."""
-    words = np.array([other.words for its in others for other in its], dtype=np.float64)
-    first_words = np.repeat(np.array([text.words for text in texts], dtype=np.float64),
-                            [len(its) for its in others])
-    return np.minimum(first_words, words), np.maximum(first_words, words)
 
 
 @dataclass(frozen=True)
@@ -232,7 +252,8 @@ class Calibration:
     model: str  # the embedding model whose cosines it was fitted on
     fitted_on: dict = field(default_factory=dict)  # files, pair counts: how to reproduce it
 
-    def judge_many(self, features: np.ndarray, languages: list[str | None], shortest_words: np.ndarray,
+    def judge_many(self, features: np.ndarray, languages: list[str | None] | np.ndarray,
+                   shortest_words: np.ndarray,
                    longest_words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each row of FEATURES, with its pair's language and word counts: the probability
         of the same claim, and the threshold it must reach."""
@@ -358,29 +379,27 @@ class MatchRules:
     def judge(self, cosine: float, a: TextEvidence, b: TextEvidence, language: str | None,
               other_language: str | None) -> tuple[float, bool]:
         """(the same-claim probability, whether it passes the threshold) of two texts in their languages."""
-        probabilities, same_claim = self.judge_pairs(np.array([cosine]), [a], [[b]], [language],
-                                                     [[other_language]])
+        probabilities, same_claim = self.judge_pairs(np.array([cosine]), Pairs.of([a], [[b]]), [language],
+                                                     [other_language])
         return float(probabilities[0]), bool(same_claim[0])
 
-    def judge_pairs(self, cosines: np.ndarray, texts: list[TextEvidence], others: list[list[TextEvidence]],
-                    languages: list[str | None], other_languages: list[list[str | None]]
-                    ) -> tuple[np.ndarray, np.ndarray]:
-        """Judge each of TEXTS (in LANGUAGES) against each of its OTHERS (in OTHER_LANGUAGES),
-        all at once: (probabilities, whether each passes), one a pair, in that order.
+    def judge_pairs(self, cosines: np.ndarray, pairs: Pairs, languages: list[str | None],
+                    other_languages: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Judge PAIRS (COSINES: of each), their texts in LANGUAGES and their other texts in
+        OTHER_LANGUAGES, all at once: (probabilities, whether each passes), one a pair.
 
         Texts in two languages must pass the weighing of each: a weighing fitted on English
         trusts the embedding cosine, which an English model gives any two Russian texts on
         one topic, so a Russian post taken for English would join them all."""
-        features = features_of_pairs(cosines, texts, others)
-        shortest, longest = _pair_words(texts, others)
-        firsts = [language for language, its in zip(languages, others, strict=True) for _ in its]
-        seconds = [language for its in other_languages for language in its]
+        features = features_of_pairs(cosines, pairs)
+        shortest, longest = pairs.words()
+        firsts = np.array(languages, dtype=object)[pairs.first]
+        seconds = np.array(other_languages, dtype=object)[pairs.second]
         probabilities, thresholds = self.calibration.judge_many(features, firsts, shortest, longest)
         same_claim = probabilities >= thresholds
-        if differ := [row for row, (first, second) in enumerate(zip(firsts, seconds, strict=True))
-                      if first != second]:
+        if (differ := np.flatnonzero(firsts != seconds)).size:
             theirs, their_thresholds = self.calibration.judge_many(
-                features[differ], [seconds[row] for row in differ], shortest[differ], longest[differ])
+                features[differ], seconds[differ], shortest[differ], longest[differ])
             probabilities[differ] = np.minimum(probabilities[differ], theirs)
             same_claim[differ] &= theirs >= their_thresholds
         return probabilities, same_claim

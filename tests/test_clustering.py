@@ -27,12 +27,14 @@ from monitor.ingest.store import store_posts
 from monitor.normalize import fingerprint, matching_text
 from monitor.review.clusters import split_post
 from monitor.similarity import (
+    FEATURES,
     MINHASH_PERMUTATIONS,
     PACKAGED_CALIBRATION,
     SHINGLE_SIZE,
     STEM_LENGTH,
     Calibration,
     MatchRules,
+    Pairs,
     TextEvidence,
     features_of_pairs,
     jaccard,
@@ -382,11 +384,18 @@ def test_a_text_judged_against_many_others_at_once_gets_the_features_of_each_pai
     text = TextEvidence.of(EDITED)
     others = [TextEvidence.of(each) for each in (CLAIM, "", EDITED, LONG_POST, "!!")]
     cosines = np.array([0.9, 0.1, 1.0, 0.5, 0.2])
-    at_once = features_of_pairs(cosines, [text], [others])
+    at_once = features_of_pairs(cosines, Pairs.of([text], [others]))
     assert at_once.tolist() == [list(pair_features(cosine, text, other))
                                 for cosine, other in zip(cosines, others, strict=True)]
     assert at_once[:, 1].tolist() == [at_once[0, 1], 0.0, 1.0, at_once[3, 1], 0.0]  # char3 Jaccard
     assert 0.5 < at_once[0, 1] < 1.0
+
+
+def test_numbers_differ_between_two_texts_only_if_both_have_numbers_and_not_the_same():
+    texts = [TextEvidence.of(text) for text in ("Шествие 9 мая в 10 часов", "Шествие пройдёт")]
+    others = [TextEvidence.of(text) for text in ("Шествие в 10 часов 9 мая", "Шествие 1 мая", "Шествие")]
+    features = features_of_pairs(np.zeros(6), Pairs.of(texts, [others, others]))
+    assert features[:, FEATURES.index("numbers_differ")].tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
 
 
 def _shingle_sets(text: str) -> list[set[str]]:
@@ -413,8 +422,8 @@ def test_the_shingles_two_texts_share_are_counted_as_their_sets_intersect():
     # Each text against itself, the next texts (reposts are often next to each other) and the hostile ones.
     others = [[*range(first, min(first + 6, len(texts))), *range(len(texts) - len(HOSTILE_TEXTS), len(texts))]
               for first in range(len(texts))]
-    features = features_of_pairs(np.zeros(sum(map(len, others))), evidence,
-                                 [[evidence[other] for other in its] for its in others])
+    features = features_of_pairs(np.zeros(sum(map(len, others))),
+                                 Pairs.of(evidence, [[evidence[other] for other in its] for its in others]))
     expected = []
     for first, its in enumerate(others):
         for other in its:

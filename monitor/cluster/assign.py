@@ -32,7 +32,7 @@ from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
 from monitor.db.statements import built_once, move_posts
 from monitor.embed.stage import vector_from_bytes
-from monitor.similarity import MatchRules, TextEvidence, shingle_signatures
+from monitor.similarity import MatchRules, Pairs, TextEvidence, shingle_signatures
 
 
 @dataclass(eq=False)
@@ -334,22 +334,24 @@ def judge_batch(known: PlacedPosts, compared: list[tuple[PostClaim, set[int]]],
     found: list[list[SameClaim]] = [[] for _ in compared]
     if not any(their_claims):
         return found
-    theirs = [claim for claims in their_claims for claim in claims]
-    # Each candidate's vector stacked once: the batch's posts share most of their candidates.
-    distinct = {claim.post_id: claim for claim in theirs}
+    # Each candidate once: the batch's posts share most of their candidates.
+    distinct = {claim.post_id: claim for claims in their_claims for claim in claims}
     row_of = {post_id: row for row, post_id in enumerate(distinct)}
-    stacked = np.vstack([claim.vector for claim in distinct.values()])
-    cosines = np.concatenate([stacked[[row_of[claim.post_id] for claim in claims]] @ post.vector
-                              for (post, _), claims in zip(compared, their_claims, strict=True)])
+    candidates = list(distinct.values())
     judged_each = [len(claims) for claims in their_claims]
-    probabilities, same_claim = rules.judge_pairs(
-        cosines, [incoming.evidence for incoming, _ in compared],
-        [[claim.evidence for claim in claims] for claims in their_claims],
-        [incoming.language for incoming, _ in compared],
-        [[claim.language for claim in claims] for claims in their_claims])
-    judged_by = np.repeat(np.arange(len(compared)), judged_each)
+    posts = [incoming for incoming, _ in compared]
+    pairs = Pairs([post.evidence for post in posts], [claim.evidence for claim in candidates],
+                  np.repeat(np.arange(len(posts), dtype=np.int64), judged_each),
+                  np.array([row_of[claim.post_id] for claims in their_claims for claim in claims],
+                           dtype=np.int64))
+    stacked = np.vstack([claim.vector for claim in candidates])
+    ends = np.cumsum(judged_each)
+    cosines = np.concatenate([stacked[pairs.second[end - judged : end]] @ post.vector
+                              for post, judged, end in zip(posts, judged_each, ends, strict=True)])
+    probabilities, same_claim = rules.judge_pairs(cosines, pairs, [post.language for post in posts],
+                                                  [claim.language for claim in candidates])
     for pair in np.flatnonzero(same_claim).tolist():
-        found[judged_by[pair]].append(SameClaim(theirs[pair], float(probabilities[pair])))
+        found[pairs.first[pair]].append(SameClaim(candidates[pairs.second[pair]], float(probabilities[pair])))
     return found
 
 
