@@ -56,6 +56,15 @@ def _kernels() -> ModuleType:
     return shingle_kernels
 
 
+def load_compiled_loops() -> None:
+    """Load the compiled loops now (from numba's cache, or compiled if it has none) by
+    running each once: otherwise the first post a process compares waits for them (0.45-0.52
+    s from the cache in a process that has imported the tasks; docs/performance.md)."""
+    evidence = TextEvidence.of("Аким призвал выйти 9 мая на шествие")
+    shingle_signatures(evidence)
+    features_of_pairs(np.zeros(1), Pairs.of([evidence], [[evidence]]))
+
+
 def _code_points(words: str) -> np.ndarray:
     return np.frombuffer(words.encode("utf-32-le"), dtype=np.uint32)
 

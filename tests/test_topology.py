@@ -111,6 +111,19 @@ def test_a_worker_process_freezes_what_it_has_loaded_once_started():
         gc.unfreeze()
 
 
+def test_a_cluster_worker_process_loads_its_compiled_comparisons_before_its_first_post():
+    program = ("import sys\n"
+               "from celery import signals\n"
+               "from workers import celery_app\n"
+               "celery_app._consumed_queues.add('cluster')\n"
+               "signals.worker_process_init.send(sender=None)\n"
+               "from monitor import shingle_kernels as loops\n"
+               "print([bool(loop.signatures) for loop in\n"
+               "       (loops.text_shingles, loops.affine32_minimums, loops.shared_shingles)])")
+    started = subprocess.run([sys.executable, "-c", program], check=True, capture_output=True, text=True)
+    assert started.stdout.strip().splitlines()[-1] == "[True, True, True]"
+
+
 def test_on_a_cpu_the_embed_worker_runs_a_one_thread_process_per_core(tmp_path):
     # Processes going on apart beat one process whose threads wait for each other
     # (docs/performance.md).

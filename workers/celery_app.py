@@ -103,6 +103,11 @@ def _load_and_freeze(**_kwargs) -> None:
         from workers import runtime
 
         runtime.encoder(app.conf.monitor_settings)
+    # A cluster process loads its compiled text comparisons: the first post would wait for them too.
+    if "cluster" in _consumed_queues:
+        from monitor.similarity import load_compiled_loops
+
+        load_compiled_loops()
     # What the process has loaded by now (Celery, SQLAlchemy, numpy, scipy through
     # datasketch, and torch and the model in an embed process) lives as long as it does:
     # the garbage collector need not go through it again at every full collection, which
