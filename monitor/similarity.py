@@ -58,8 +58,8 @@ def _kernels() -> ModuleType:
 
 def load_compiled_loops() -> None:
     """Load the compiled loops now (from numba's cache, or compiled if it has none) by
-    running each once: otherwise the first post a process compares waits for them (0.45-0.52
-    s from the cache in a process that has imported the tasks; docs/performance.md)."""
+    running each once: otherwise the first post a process compares waits for them, about
+    half a second from the cache in a worker process (docs/performance.md)."""
     evidence = TextEvidence.of("Аким призвал выйти 9 мая на шествие")
     shingle_signatures(evidence)
     features_of_pairs(np.zeros(1), Pairs.of([evidence], [[evidence]]))
@@ -262,8 +262,7 @@ class Calibration:
     fitted_on: dict = field(default_factory=dict)  # files, pair counts: how to reproduce it
 
     def judge_many(self, features: np.ndarray, languages: list[str | None] | np.ndarray,
-                   shortest_words: np.ndarray,
-                   longest_words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   shortest_words: np.ndarray, longest_words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each row of FEATURES, with its pair's language and word counts: the probability
         of the same claim, and the threshold it must reach."""
         probabilities, thresholds = np.zeros(len(features)), np.zeros(len(features))

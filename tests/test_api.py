@@ -63,6 +63,12 @@ def test_bad_input_is_refused_with_what_and_where(api):
     assert missing.status_code == 404 and missing.json() == {"error": "no alert 999999"}
     bad_filter = httpx.get(f"{base}/alerts", params={"status": "everything"}, headers=headers["viewer"])
     assert bad_filter.status_code == 422
+    # A time whose offset takes it out of the years a time in UTC can have (found by test_api_fuzz).
+    before_year_one = httpx.get(f"{base}/alerts", params={"since": "0001-01-01T00:00:00+00:01"},
+                                headers=headers["viewer"])
+    assert before_year_one.status_code == 422
+    assert [problem["loc"] for problem in before_year_one.json()] == [["since"]]
+    assert "out of the range of times in UTC" in before_year_one.json()[0]["msg"]
 
 
 def test_merge_split_and_search_through_the_api(api):

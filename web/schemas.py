@@ -36,9 +36,15 @@ class AlertQuery(BaseModel):
 
     @field_validator("since", "until")
     @classmethod
-    def _utc_unless_said(cls, value: datetime | None) -> datetime | None:
-        # A date picker sends local wall time without an offset: read it as UTC, as the UI shows.
-        return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # a date picker's local wall time, without an offset: UTC, as the UI shows
+            return value.replace(tzinfo=timezone.utc)
+        try:
+            return value.astimezone(timezone.utc)  # as it is stored and compared
+        except OverflowError:  # 0001-01-01T00:00+00:01 is in year 0 in UTC
+            raise ValueError("out of the range of times in UTC (years 1 to 9999)") from None
 
     def filters(self) -> AlertFilters:
         return AlertFilters(status=None if self.status == "all" else AlertStatus(self.status),

@@ -143,8 +143,8 @@ class ClusterIndex:
         """The indexed vectors of POST_IDS, one row each, in that order."""
         if not post_ids:
             return np.zeros((0, self._vectors.ndim if self._vectors else 0), dtype=np.float32)
-        # Read as stored (half precision) and widened by NumPy: usearch's own widening, a
-        # vector at a time, took five times as long for a task's thousand candidates.
+        # Read as stored (half precision) and widened by NumPy: usearch widens a vector at a
+        # time (for a task's thousand candidates, 1.6 ms against 0.3 for reading them as stored).
         found = self._vectors.get(np.asarray(post_ids, dtype=np.uint64), dtype=np.float16)
         return np.array(found, dtype=np.float32)
 
