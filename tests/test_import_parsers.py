@@ -8,6 +8,7 @@ from monitor.db.models import Post
 from monitor.ingest.files import detect_format, parse_file
 from monitor.ingest.jsonl import parse_jsonl
 from monitor.ingest.telegram_export import ExportFormatError, parse_telegram_export
+from monitor.news.feeds import parse_feed
 from tests.conftest import SHARED_DATA
 
 DESKTOP_EXPORT = SHARED_DATA / "telegram" / "desktop-export" / "result.json"
@@ -44,6 +45,31 @@ def test_jsonl_dates_without_offset_are_utc_and_offsets_are_kept():
     naive, offset = (record.published_at for record in result.records)
     assert naive.utcoffset().total_seconds() == 0
     assert offset.utcoffset().total_seconds() == 5 * 3600
+
+
+def test_a_time_out_of_the_range_the_database_stores_is_a_bad_line_not_a_failed_import(tmp_path: Path):
+    """0001-01-01T00:00+00:01 is in year 0 in UTC, as times are stored: reported where it
+    came in, the other posts kept."""
+    before_year_one = "0001-01-01T00:00:00+00:01"
+    result = parse_jsonl([
+        json.dumps({"source": "@a", "id": 1, "text": "x", "date": before_year_one}),
+        json.dumps({"source": "@a", "id": 2, "text": "y", "date": "0001-01-01T00:00:00"}),
+    ])
+    assert [record.external_id for record in result.records] == ["2"]
+    assert [problem.location for problem in result.problems] == ["line 1"]
+    assert "out of the range of times in UTC" in result.problems[0].message
+    document = json.loads(DESKTOP_EXPORT.read_text())
+    document["messages"][2]["date"] = before_year_one
+    export = tmp_path / "result.json"
+    export.write_text(json.dumps(document))
+    exported = parse_telegram_export(export)
+    assert [problem.location for problem in exported.problems] == ["messages[2] (id 3)"]
+    assert len(exported.records) == len(parse_telegram_export(DESKTOP_EXPORT).records) - 1
+    feed = parse_feed(json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
+        {"url": "https://example.kz/1", "date_published": before_year_one},
+        {"url": "https://example.kz/2", "date_published": "2025-05-06T09:30:00+05:00"}]}).encode())
+    assert [entry.link for entry in feed.entries] == ["https://example.kz/2"]
+    assert feed.warning.startswith("items[0]: ") and "out of the range of times in UTC" in feed.warning
 
 
 def test_real_telegram_desktop_export_is_imported_with_rich_text_flattened():

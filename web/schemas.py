@@ -3,12 +3,12 @@ and are the source of the OpenAPI document. The alert queue's query is shared wi
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
 
-from monitor.db.models import AlertStatus
+from monitor.db.models import AlertStatus, storable_time
 from monitor.messages import UserError
 from monitor.review.labels import LABELS
 from monitor.review.queries import AlertFilters
@@ -36,15 +36,8 @@ class AlertQuery(BaseModel):
 
     @field_validator("since", "until")
     @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:  # a date picker's local wall time, without an offset: UTC, as the UI shows
-            return value.replace(tzinfo=timezone.utc)
-        try:
-            return value.astimezone(timezone.utc)  # as it is stored and compared
-        except OverflowError:  # 0001-01-01T00:00+00:01 is in year 0 in UTC
-            raise ValueError("out of the range of times in UTC (years 1 to 9999)") from None
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else storable_time(value)
 
     def filters(self) -> AlertFilters:
         return AlertFilters(status=None if self.status == "all" else AlertStatus(self.status),

@@ -32,6 +32,22 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def storable_time(value: datetime) -> datetime:
+    """VALUE as a time the database can store: UTC if it says no timezone (an export's or a
+    date picker's wall time: the one reading that does not depend on the machine), its own
+    offset kept otherwise. ValueError if it falls outside years 1-9999 once in UTC, as it
+    is stored (0001-01-01T00:00+00:01 is in year 0): said where it came in, not a failed
+    write later."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is out of the range of times in UTC "
+                         "(years 1 to 9999)") from None
+    return value
+
+
 class UTCDateTime(TypeDecorator):
     """Timezone-aware UTC datetimes on both databases (SQLite drops the offset)."""
 

@@ -6,11 +6,12 @@ A bad line is reported with its number and what is wrong; every good line is kep
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from monitor.db.models import storable_time
 from monitor.ingest.records import ImportProblem, ParseResult, PostRecord
 
 
@@ -34,10 +35,8 @@ class JsonlPost(BaseModel):
 
     @field_validator("date")
     @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else storable_time(value)
 
     def to_record(self) -> PostRecord:
         return PostRecord(

@@ -8,9 +8,10 @@ Rich text comes as a list of strings and ``{type, text}`` objects.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
+from monitor.db.models import storable_time
 from monitor.ingest.records import ImportProblem, ParseResult, PostRecord
 from monitor.messages import UserError
 
@@ -82,10 +83,8 @@ def _record(message: dict, source_key: str, title: str, username: str | None) ->
 
 
 def _date(value) -> datetime:
-    moment = datetime.fromisoformat(str(value))
-    # Desktop exports write local wall-clock time without an offset; UTC is the
-    # only reading that does not depend on the importing machine.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    # Desktop exports write local wall-clock time without an offset: read as UTC.
+    return storable_time(datetime.fromisoformat(str(value)))
 
 
 def _media_kind(message: dict) -> str | None:

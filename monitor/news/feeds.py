@@ -10,8 +10,9 @@ from datetime import datetime, timezone
 
 import charset_normalizer
 import feedparser
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from monitor.db.models import storable_time
 from monitor.messages import BrokerMessage, UserError
 
 
@@ -91,6 +92,11 @@ class _JsonFeedItem(BaseModel):
     date_published: datetime | None = None
     authors: list[dict] = []
 
+    @field_validator("date_published")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else storable_time(value)
+
 
 class _JsonFeed(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -120,11 +126,9 @@ def _parse_json_feed(body: bytes) -> ParsedFeed:
         if not link:
             problems.append(f"items[{index}]: no url")
             continue
-        published = item.date_published
-        if published is not None and published.tzinfo is None:
-            published = published.replace(tzinfo=timezone.utc)
         entries.append(FeedEntry(
             link=link, title=item.title,
             summary=item.summary or item.content_text or item.content_html or "",
-            author=(item.authors[0].get("name") if item.authors else None), published_at=published))
+            author=(item.authors[0].get("name") if item.authors else None),
+            published_at=item.date_published))
     return ParsedFeed(document.title, entries, "; ".join(problems) or None)
