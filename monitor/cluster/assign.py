@@ -86,8 +86,9 @@ WAITING_TAKEN = 256
 
 
 class PlacementStatements:
-    """The statements a cluster task runs, with the lists, the model and the watermark as
-    parameters: built once for each kind of database (monitor/db/statements.py)."""
+    """The statements a cluster task runs, with the lists of ids, the model and the number
+    of waiting posts taken as parameters: built once for each kind of database
+    (monitor/db/statements.py)."""
 
     def __init__(self, dialect: Dialect):
         def one_of(column, name: str):
