@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datasketch import MinHash, MinHashLSH
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from config import load_settings
 from monitor.alerts.rules import AlertPolicy
@@ -21,6 +21,7 @@ from monitor.cluster.merge import separate
 from monitor.cluster.shingle_lsh import ShingleLSH
 from monitor.db.expressions import is_one_of
 from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post
+from monitor.db.statements import RowsInsert
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
@@ -194,6 +195,36 @@ def test_a_list_of_values_selects_the_same_rows_on_each_database(database):
         assert selected(Post.id, []) == set()
         assert selected(Post.fingerprint, [fingerprint(EDITED)]) == {edited}
 
+
+def test_rows_of_any_number_are_inserted_by_one_statement_text_on_each_database(database):
+    """What a cluster task writes its new clusters with: every row's values stored as given
+    (times, nulls included), its RETURNING read back; on PostgreSQL, one statement text for
+    any number of rows, which is what lets the server prepare it once."""
+    opened = RowsInsert(Cluster.__table__, ("representative_post_id", "post_count", "first_seen_at"),
+                        (Cluster.id, Cluster.post_count), database.engine.dialect)
+    rows = [{"representative_post_id": None, "post_count": count,
+             "first_seen_at": T0 + timedelta(hours=count)} for count in (1, 2, 3)]
+    sent: list[str] = []
+
+    def record(connection, cursor, statement, *_):
+        sent.append(statement)
+
+    with database.session() as session:
+        connection = session.connection()
+        event.listen(connection, "before_cursor_execute", record)
+        returned = opened(connection, rows[:1]).all() + opened(connection, rows[1:]).all()
+        event.remove(connection, "before_cursor_execute", record)
+    assert sorted(count for _, count in returned) == [1, 2, 3]
+    with database.session() as session:
+        stored = {cluster.post_count: cluster for cluster in session.scalars(select(Cluster))}
+        assert {count: (cluster.representative_post_id, cluster.first_seen_at)
+                for count, cluster in stored.items()} == {
+            row["post_count"]: (None, row["first_seen_at"]) for row in rows}
+        assert {cluster.id for cluster in stored.values()} == {cluster_id for cluster_id, _ in returned}
+    if database.backend == "postgresql":
+        assert len(sent) == 2 and sent[0] == sent[1]
+    else:
+        assert len(sent) == 2
 
 def test_an_index_built_on_a_database_since_emptied_starts_again(database, encoder):
     """Ids are reused after the store is emptied or restored: the old vectors must go."""

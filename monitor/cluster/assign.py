@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import bindparam, distinct, func, insert, select, update
+from sqlalchemy import bindparam, distinct, func, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from monitor.cluster.merge import merge_into, separated
 from monitor.db.expressions import is_one_of
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
-from monitor.db.statements import built_once, move_posts
+from monitor.db.statements import RowsInsert, built_once, move_posts
 from monitor.embed.stage import vector_from_bytes
 from monitor.similarity import MatchRules, Pairs, TextEvidence, shingle_signatures
 
@@ -113,9 +113,12 @@ class PlacementStatements:
         self.texts = select(Post.id, Post.text, Post.fingerprint).where(one_of(Post.id, "post_ids"))
         self.clusters = (select(Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
                          .where(one_of(Cluster.id, "cluster_ids")))
-        self.open_clusters = insert(Cluster).returning(Cluster.id, Cluster.representative_post_id)
-        self.join_clusters = insert(ClusterMembership).returning(
-            ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at)
+        self.open_clusters = RowsInsert(
+            Cluster.__table__, ("representative_post_id", "post_count", "source_count", "first_seen_at",
+                                "last_seen_at"), (Cluster.id, Cluster.representative_post_id), dialect)
+        self.join_clusters = RowsInsert(
+            ClusterMembership.__table__, ("post_id", "cluster_id", "method", "similarity", "matched_post_id"),
+            (ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at), dialect)
         self.cluster_figures = (
             select(ClusterMembership.cluster_id, func.count(Post.id), func.count(distinct(Post.source_id)),
                    func.min(Post.published_at), func.max(Post.published_at))
@@ -203,7 +206,7 @@ class PlacedPosts:
         # insert one row a statement on SQLite, whose RETURNING promises no order.
         if opened := {cluster.representative_post_id: cluster
                       for cluster in self.opened if cluster.id is None}:
-            for cluster_id, first_post_id in self.connection.execute(self.statements.open_clusters, [
+            for cluster_id, first_post_id in self.statements.open_clusters(self.connection, [
                     {"representative_post_id": cluster.representative_post_id, "post_count": 1,
                      "source_count": 1, "first_seen_at": cluster.first_seen_at,
                      "last_seen_at": cluster.first_seen_at}
@@ -212,7 +215,7 @@ class PlacedPosts:
                 self._cluster_by_id[cluster_id] = opened[first_post_id]
         if not self._joined:
             return
-        written = self.connection.execute(self.statements.join_clusters, [
+        written = self.statements.join_clusters(self.connection, [
             {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
              "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
             for post_id, cluster, placement in self._joined]).all()
