@@ -200,8 +200,8 @@ def test_rows_of_any_number_are_inserted_by_one_statement_text_on_each_database(
     """What a cluster task writes its new clusters with: every row's values stored as given
     (times, nulls included), its RETURNING read back; on PostgreSQL, one statement text for
     any number of rows, which is what lets the server prepare it once."""
-    opened = RowsInsert(Cluster.__table__, ("representative_post_id", "post_count", "first_seen_at"),
-                        (Cluster.id, Cluster.post_count), database.engine.dialect)
+    opened = RowsInsert(Cluster.__table__, database.engine.dialect,
+                        lambda insert: insert.returning(Cluster.id, Cluster.post_count))
     rows = [{"representative_post_id": None, "post_count": count,
              "first_seen_at": T0 + timedelta(hours=count)} for count in (1, 2, 3)]
     sent: list[str] = []

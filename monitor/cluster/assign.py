@@ -113,12 +113,10 @@ class PlacementStatements:
         self.texts = select(Post.id, Post.text, Post.fingerprint).where(one_of(Post.id, "post_ids"))
         self.clusters = (select(Cluster.id, Cluster.representative_post_id, Cluster.merged_into_id)
                          .where(one_of(Cluster.id, "cluster_ids")))
-        self.open_clusters = RowsInsert(
-            Cluster.__table__, ("representative_post_id", "post_count", "source_count", "first_seen_at",
-                                "last_seen_at"), (Cluster.id, Cluster.representative_post_id), dialect)
-        self.join_clusters = RowsInsert(
-            ClusterMembership.__table__, ("post_id", "cluster_id", "method", "similarity", "matched_post_id"),
-            (ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at), dialect)
+        self.open_clusters = RowsInsert(Cluster.__table__, dialect, lambda insert: insert.returning(
+            Cluster.id, Cluster.representative_post_id))
+        self.join_clusters = RowsInsert(ClusterMembership.__table__, dialect, lambda insert: insert.returning(
+            ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at))
         self.cluster_figures = (
             select(ClusterMembership.cluster_id, func.count(Post.id), func.count(distinct(Post.source_id)),
                    func.min(Post.published_at), func.max(Post.published_at))

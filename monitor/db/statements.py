@@ -8,24 +8,24 @@ changes from task to task (lists of ids, times) as parameters, it costs neither.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import (
     ARRAY,
-    ColumnElement,
     Connection,
     CursorResult,
     Table,
     bindparam,
     func,
-    insert,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from monitor.db.expressions import is_one_of
 from monitor.db.models import Post, Stage
@@ -65,30 +65,38 @@ def move_posts(session: Session, post_ids: list[int], stage: Stage, now: datetim
 
 
 class RowsInsert:
-    """An INSERT of any number of rows into some COLUMNS of TABLE, returning RETURNING for
-    each row (in no set order), built once.
+    """An INSERT of any number of rows into TABLE, built once for each set of columns given
+    (FINISH completes it: RETURNING, ON CONFLICT).
 
     On PostgreSQL the rows go as one array a column, which the server unnests (INSERT ...
     SELECT FROM unnest): the statement's text is the same whatever the number of rows, so
     psycopg converts it once and the server prepares it once. SQLAlchemy's many-row VALUES
     is a new text for every number of rows, converted and planned each time: 4.2 ms against
     2.1 for a cluster task's 64 memberships (docs/performance.md). Elsewhere, that VALUES
-    form: SQLite plans a statement in microseconds, and has no arrays."""
+    form: SQLite plans a statement in microseconds, and has no arrays.
 
-    def __init__(self, table: Table, columns: Sequence[str], returning: Sequence[ColumnElement],
-                 dialect: Dialect):
-        self.columns = tuple(columns)
+    Not for columns of bytes: psycopg sends an array of them as escaped text, and the
+    embeddings' upsert took twice as long as with VALUES."""
+
+    def __init__(self, table: Table, dialect: Dialect,
+                 finish: Callable[[Insert], Insert] = lambda insert: insert):
+        self.table, self.finish = table, finish
         self.unnested = dialect.name == "postgresql"
-        if self.unnested:
-            arrays = func.unnest(*(bindparam(name, type_=ARRAY(table.c[name].type)) for name in self.columns))
-            rows = arrays.table_valued(*self.columns).render_derived()
-            self.statement = insert(table).from_select(self.columns, select(*rows.c)).returning(*returning)
-        else:
-            self.statement = insert(table).returning(*returning)
+        self._statements: dict[tuple[str, ...], Insert] = {}
 
     def __call__(self, connection: Connection, rows: list[dict]) -> CursorResult:
-        """Insert ROWS (each with a value for every column) on CONNECTION."""
+        """Insert ROWS (dicts with the same keys: the columns) on CONNECTION."""
+        columns = tuple(rows[0]) if rows else ()
+        if columns not in self._statements:
+            self._statements[columns] = self._built(columns)
         if self.unnested:
-            return connection.execute(self.statement,
-                                      {name: [row[name] for row in rows] for name in self.columns})
-        return connection.execute(self.statement, rows)
+            return connection.execute(self._statements[columns],
+                                      {name: [row[name] for row in rows] for name in columns})
+        return connection.execute(self._statements[columns], rows)
+
+    def _built(self, columns: tuple[str, ...]) -> Insert:
+        if not self.unnested:
+            return self.finish(sqlite.insert(self.table))
+        arrays = func.unnest(*(bindparam(name, type_=ARRAY(self.table.c[name].type)) for name in columns))
+        rows = arrays.table_valued(*columns).render_derived()
+        return self.finish(postgresql.insert(self.table).from_select(columns, select(*rows.c)))

@@ -12,10 +12,12 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Post, Source, Stage, utcnow
 from monitor.db.session import dialect_insert
+from monitor.db.statements import RowsInsert, built_once
 from monitor.ingest.records import PostRecord
 from monitor.language import detect_language
 from monitor.normalize import clean_text, fingerprint
@@ -49,6 +51,13 @@ def _source_ids(session: Session, wanted: AbstractSet[tuple[str, str]]) -> dict[
     rows = session.execute(select(Source.id, Source.kind, Source.key)
                            .where(Source.key.in_({key for _, key in wanted})))
     return {(kind, key): source_id for source_id, kind, key in rows if (kind, key) in wanted}
+
+
+def _new_posts(dialect: Dialect) -> RowsInsert:
+    # No conflict target: a post already stored under (source, external id), or an
+    # article already stored under its canonical URL, are both skipped.
+    return RowsInsert(Post.__table__, dialect,
+                      lambda insert: insert.on_conflict_do_nothing().returning(Post.id, Post.source_id))
 
 
 def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
@@ -88,11 +97,8 @@ def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
     if not rows:
         return result
     rows = list({(row["source_id"], row["external_id"]): row for row in rows}.values())
-    # No conflict target: a post already stored under (source, external id), or an
-    # article already stored under its canonical URL, are both skipped.
-    statement = dialect_insert(session, Post).on_conflict_do_nothing().returning(Post.id, Post.source_id)
     # RETURNING gives only the rows this call inserted; the conflicting ones were stored before.
-    inserted = session.execute(statement, rows).all()
+    inserted = built_once(session, _new_posts)(session.connection(), rows).all()
     result.new_post_ids = sorted(post_id for post_id, _ in inserted)
     result.already_stored = len(rows) - len(result.new_post_ids)
     source_of = {source_id: key for key, source_id in source_ids.items()}
