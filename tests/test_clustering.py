@@ -15,18 +15,18 @@ from sqlalchemy import event, func, select
 
 from config import load_settings
 from monitor.alerts.rules import AlertPolicy
-from monitor.cluster.assign import PlacedPosts, assign_posts
+from monitor.cluster.assign import PlacedPosts, assign_posts, placed_memory
 from monitor.cluster.index import LSH_THRESHOLD, ClusterIndex
 from monitor.cluster.merge import separate
 from monitor.cluster.shingle_lsh import ShingleLSH
 from monitor.db.expressions import is_one_of
-from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post
+from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, PlacementRevision, Post
 from monitor.db.statements import RowsInsert
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.normalize import fingerprint, matching_text
-from monitor.review.clusters import split_post
+from monitor.review.clusters import merge_clusters, split_post
 from monitor.similarity import (
     FEATURES,
     MINHASH_PERMUTATIONS,
@@ -261,13 +261,13 @@ def test_a_placed_post_edited_since_its_evidence_was_cached_is_compared_by_its_n
     index = ClusterIndex(encoder.model_id)
     with database.session() as session:
         assign_posts(session, index, [original], RULES)
-        cached = PlacedPosts(session, index).claims([original])[0].evidence
+        cached = PlacedPosts(session, index, placed_memory(session, index)).claims([original])[0].evidence
     with database.session() as session:
         source_id = session.get(Post, original).source_id
         assert apply_edit(session, source_id, PostRecord(source_kind="telegram", source_key="@channel_0",
                                                          external_id="1", text=UNRELATED))
     with database.session() as session:
-        evidence = PlacedPosts(session, index).claims([original])[0].evidence
+        evidence = PlacedPosts(session, index, placed_memory(session, index)).claims([original])[0].evidence
 
     assert evidence is not cached
     assert np.array_equal(evidence.shingles, TextEvidence.of(UNRELATED).shingles)
@@ -559,4 +559,61 @@ def test_clusters_a_moderator_split_apart_stay_apart_when_a_later_post_carries_b
     assert cluster_of(database, original) != split_off
     assert cluster_of(database, reshared) in (split_off, cluster_of(database, original))
     with database.session() as session:
+        assert session.scalars(select(AuditEntry).where(AuditEntry.actor == "cluster stage")).all() == []
+
+
+def test_the_placement_revision_rises_when_placed_posts_change_not_when_posts_are_placed(database, encoder):
+    """The database triggers a cluster worker's memory of placed posts relies on."""
+    original, edited, unrelated = embedded_posts(database, encoder, [CLAIM, EDITED, UNRELATED])
+    policy = AlertPolicy.from_settings(load_settings())
+
+    def revision_after(change) -> int:
+        with database.session() as session:
+            change(session)
+        with database.session() as session:
+            return session.scalar(select(PlacementRevision.revision))
+
+    before = revision_after(lambda session: None)
+    placed = revision_after(lambda session: assign_posts(session, ClusterIndex(encoder.model_id),
+                                                         [original, edited, unrelated], RULES))
+    assert placed == before  # opening clusters, joining them, counting their posts
+    split = revision_after(lambda session: split_post(session, edited, "aigerim", "satire", policy))
+    assert split > placed
+    merged = revision_after(lambda session: merge_clusters(
+        session, cluster_of(database, original), cluster_of(database, edited), "aigerim", "one", policy))
+    assert merged > split
+    counted = revision_after(lambda session: setattr(session.get(Post, original), "views", 1000))
+    assert counted == merged  # a post's views are nothing placing reads
+    with database.session() as session:
+        source_id = session.get(Post, unrelated).source_id
+    edited_text = revision_after(lambda session: apply_edit(session, source_id, PostRecord(
+        source_kind="telegram", source_key="@channel_2", external_id="1", text=UNRELATED + " Обновлено.")))
+    assert edited_text > counted
+
+
+def test_a_cluster_worker_keeps_what_it_read_of_placed_posts_till_a_moderator_changes_them(database, encoder):
+    original, edited, unrelated, reshared = embedded_posts(database, encoder,
+                                                           [CLAIM, EDITED, UNRELATED, RESHARED])
+    policy = AlertPolicy.from_settings(load_settings())
+    index = ClusterIndex(encoder.model_id)
+    with database.session() as session:
+        assign_posts(session, index, [original, edited], RULES)
+    with database.session() as session:
+        split_post(session, edited, "aigerim", "looked like satire", policy)
+    claim, split_off = cluster_of(database, original), cluster_of(database, edited)
+    with database.session() as session:
+        assign_posts(session, index, [unrelated], RULES)  # reads the claim's posts as candidates
+    memory = index.placed_memory
+    assert {original: claim, edited: split_off}.items() <= {
+        post_id: cluster.id for post_id, cluster in memory.cluster_of_post.items()}.items()
+
+    # The moderator takes it back: the claim's cluster merges into the split-off one. What
+    # the worker remembers of the claim's cluster (not merged) is no longer true.
+    with database.session() as session:
+        merge_clusters(session, split_off, claim, "aigerim", "one claim after all", policy)
+    with database.session() as session:
+        assign_posts(session, index, [reshared], RULES)
+    assert index.placed_memory is not memory
+    assert cluster_of(database, reshared) == split_off
+    with database.session() as session:  # nor does it merge again what the moderator merged
         assert session.scalars(select(AuditEntry).where(AuditEntry.actor == "cluster stage")).all() == []

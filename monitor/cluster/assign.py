@@ -16,7 +16,7 @@ larger (merge.py), unless a moderator has separated them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -29,7 +29,16 @@ from monitor.cluster.index import ClusterIndex
 from monitor.cluster.merge import merge_into, separated
 from monitor.db.expressions import is_one_of
 from monitor.db.locks import lock_cluster_assignment
-from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, Post, Stage, utcnow
+from monitor.db.models import (
+    AuditEntry,
+    Cluster,
+    ClusterMembership,
+    Embedding,
+    PlacementRevision,
+    Post,
+    Stage,
+    utcnow,
+)
 from monitor.db.statements import RowsInsert, built_once, move_posts
 from monitor.embed.stage import vector_from_bytes
 from monitor.similarity import MatchRules, Pairs, TextEvidence, shingle_signatures
@@ -80,9 +89,29 @@ class SameClaim(NamedTuple):
     probability: float
 
 
+@dataclass
+class PlacedMemory:
+    """What placing posts has read of posts placed before (their claims and clusters) and
+    placed itself, kept by a worker's index from one task to the next: a batch's
+    candidates are mostly the last batches' too, and reading them again was about a sixth
+    of a task (docs/performance.md).
+
+    True while the database's placement revision is still REVISION, read before any of it:
+    triggers raise it whenever anything changes what this holds (a moderator's merge or
+    split, an automatic merge, an edited text; see models.PlacementRevision)."""
+
+    revision: int | None
+    claims: dict[int, PostClaim] = field(default_factory=dict)
+    cluster_of_post: dict[int, PlacedCluster] = field(default_factory=dict)
+    cluster_by_id: dict[int, PlacedCluster] = field(default_factory=dict)
+
+
 AUTO_MERGE_ACTOR = "cluster stage"
 # Other waiting posts a cluster task takes (see assign_posts): a few seconds of work at most.
 WAITING_TAKEN = 256
+# Posts a PlacedMemory holds before it is started again: what it keeps of each, beside the
+# evidence the index caches anyway, is about 2 KB (its vector and a few objects).
+PLACED_MEMORY_POSTS = 20_000
 
 
 class PlacementStatements:
@@ -91,6 +120,8 @@ class PlacementStatements:
     (monitor/db/statements.py)."""
 
     def __init__(self, dialect: Dialect):
+        self.revision = select(PlacementRevision.revision).where(PlacementRevision.id == 1)
+
         def one_of(column, name: str):
             return is_one_of(column, None, dialect, name)
 
@@ -127,18 +158,17 @@ class PlacementStatements:
 
 class PlacedPosts:
     """What one assign_posts call knows of placed posts: each one's claim and cluster, read
-    from the database once per call (a batch's posts share most of their candidates), and
+    from the database once (MEMORY: what earlier calls read and placed, if still true), and
     the batch's own placements, written at the end (and before a merge) by write()."""
 
-    def __init__(self, session: Session, index: ClusterIndex):
+    def __init__(self, session: Session, index: ClusterIndex, memory: PlacedMemory):
         self.session, self.index = session, index
         # Its reads and writes run as Core statements on the session's connection: rows of
         # plain columns then skip the ORM's loading and bulk-insert layers (docs/performance.md).
         self.connection = session.connection()
         self.statements = built_once(session, PlacementStatements)
-        self._claims: dict[int, PostClaim] = {}
-        self._cluster_of_post: dict[int, PlacedCluster] = {}
-        self._cluster_by_id: dict[int, PlacedCluster] = {}
+        self._claims, self._cluster_of_post = memory.claims, memory.cluster_of_post
+        self._cluster_by_id = memory.cluster_by_id
         self.opened: list[PlacedCluster] = []  # by this call, written or not
         self._joined: list[tuple[int, PlacedCluster, Placement]] = []  # not written yet
         self.last_written: tuple[int, int, datetime] | None = None  # membership: id, post id, made at
@@ -254,7 +284,7 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     """
     lock_cluster_assignment(session)
     index.sync(session)
-    known = PlacedPosts(session, index)
+    known = PlacedPosts(session, index, placed_memory(session, index))
     asked = {"post_ids": list(post_ids), "model": index.model_id}
     rows = known.connection.execute(known.statements.embedded, asked).all()
     if take_waiting:
@@ -312,6 +342,16 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     refresh_cluster_stats(session, {known.current(cluster).id for cluster in grown})
     touched_ids = {known.current(cluster).id for cluster in (*grown, *known.opened)}
     return Assigned(sorted(touched_ids), len(rows), event_ids)
+
+
+def placed_memory(session: Session, index: ClusterIndex) -> PlacedMemory:
+    """The index's memory of placed posts if the database has not changed it since; a new
+    one otherwise, and when it has grown to PLACED_MEMORY_POSTS."""
+    revision = session.execute(built_once(session, PlacementStatements).revision).scalar()
+    memory = index.placed_memory
+    if memory is None or memory.revision != revision or len(memory.claims) > PLACED_MEMORY_POSTS:
+        index.placed_memory = memory = PlacedMemory(revision)
+    return memory
 
 
 def _first_clustered_by_fingerprint(known: PlacedPosts, fingerprints: set[str]) -> dict[str, Placement]:

@@ -14,13 +14,16 @@ an old claim coming back is still found by its embedding, and by the known claim
 
 The index also keeps the vectors (usearch stores them) and, for the posts placed most
 recently, their text evidence: a post's candidates are compared with it in full, and
-without these every comparison would read a vector and recompute shingles.
+without these every comparison would read a vector and recompute shingles. It holds
+what placing posts read of the placed ones too (assign.PlacedMemory), and forgets it with
+the rest.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import bindparam, func, select
@@ -31,6 +34,9 @@ from monitor.cluster.shingle_lsh import ShingleLSH
 from monitor.db.models import ClusterMembership, Embedding, Post
 from monitor.embed.stage import vector_from_bytes
 from monitor.similarity import MINHASH_PERMUTATIONS, TextEvidence, shingle_signatures
+
+if TYPE_CHECKING:
+    from monitor.cluster.assign import PlacedMemory
 
 SYNC_CHUNK = 5_000
 # Evidence kept for this many posts (about 8 KB each for a Telegram post); older
@@ -81,6 +87,8 @@ class ClusterIndex:
         self._evidence: OrderedDict[int, tuple[str | int, TextEvidence]] = OrderedDict()
         self.watermark = 0
         self._watermark_stamp: tuple | None = None  # (post id, placed at) of that membership
+        # What placing posts read of the placed ones, kept for the next task (assign.PlacedMemory).
+        self.placed_memory: PlacedMemory | None = None
 
     def __len__(self) -> int:
         return 0 if self._vectors is None else len(self._vectors)

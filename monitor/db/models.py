@@ -268,6 +268,24 @@ class ClusterMembership(Base):
     cluster: Mapped[Cluster] = relationship(back_populates="memberships")
 
 
+class PlacementRevision(Base):
+    """One row, whose revision database triggers raise (migration 0009) whenever something
+    changes what placing posts reads of posts already placed: a membership moved or removed
+    (a merge, a split), a cluster's first post or merge, a post's text, fingerprint or
+    language (an edit), a post or cluster deleted, by this code or by hand. A cluster worker
+    keeps what it read between tasks while the revision stays the same (PlacedMemory in
+    monitor/cluster/assign.py).
+
+    SQLite drops a table's triggers with the table: a migration that rebuilds posts,
+    clusters or cluster_memberships (batch_alter_table) must create them again
+    (tests/test_clustering.py fails if they are missing)."""
+
+    __tablename__ = "placement_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Alert(Base):
     """At most one alert per cluster; growth updates it."""
 
