@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, distinct, func, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from monitor.cluster.index import ClusterIndex
+from monitor.cluster.index import EVIDENCE_CACHE_SIZE, ClusterIndex
 from monitor.cluster.merge import merge_into, separated
 from monitor.db.expressions import is_one_of
 from monitor.db.locks import lock_cluster_assignment
@@ -109,9 +109,10 @@ class PlacedMemory:
 AUTO_MERGE_ACTOR = "cluster stage"
 # Other waiting posts a cluster task takes (see assign_posts): a few seconds of work at most.
 WAITING_TAKEN = 256
-# Posts a PlacedMemory holds before it is started again: what it keeps of each, beside the
-# evidence the index caches anyway, is about 2 KB (its vector and a few objects).
-PLACED_MEMORY_POSTS = 20_000
+# Posts a PlacedMemory holds before it is started again, as many as the index keeps the
+# evidence of: the evidence it refers to is then mostly that cache's own (recent posts),
+# and what it adds is about 2 KB a post (a vector and a few objects).
+PLACED_MEMORY_POSTS = EVIDENCE_CACHE_SIZE
 
 
 class PlacementStatements:
