@@ -70,7 +70,8 @@ class RowsInsert:
 
     On PostgreSQL the rows go as one array a column, which the server unnests (INSERT ...
     SELECT FROM unnest): the statement's text is the same whatever the number of rows, so
-    psycopg converts it once and the server prepares it once. SQLAlchemy's many-row VALUES
+    psycopg converts it once, and prepares it on the server once it has run a few times
+    (psycopg's prepare_threshold). SQLAlchemy's many-row VALUES
     is a new text for every number of rows, converted and planned each time: 4.2 ms against
     2.1 for a cluster task's 64 memberships (docs/performance.md). Elsewhere, that VALUES
     form: SQLite plans a statement in microseconds, and has no arrays.
