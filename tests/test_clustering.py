@@ -226,6 +226,7 @@ def test_rows_of_any_number_are_inserted_by_one_statement_text_on_each_database(
     else:
         assert len(sent) == 2
 
+
 def test_an_index_built_on_a_database_since_emptied_starts_again(database, encoder):
     """Ids are reused after the store is emptied or restored: the old vectors must go."""
     old, = embedded_posts(database, encoder, [UNRELATED])
@@ -606,6 +607,9 @@ def test_a_cluster_worker_keeps_what_it_read_of_placed_posts_till_a_moderator_ch
     memory = index.placed_memory
     assert {original: claim, edited: split_off}.items() <= {
         post_id: cluster.id for post_id, cluster in memory.cluster_of_post.items()}.items()
+    with database.session() as session:
+        assign_posts(session, index, [], RULES)  # nothing changed since: the same memory
+    assert index.placed_memory is memory
 
     # The moderator takes it back: the claim's cluster merges into the split-off one. What
     # the worker remembers of the claim's cluster (not merged) is no longer true.
