@@ -7,6 +7,7 @@ from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -48,8 +49,12 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
 
 def dialect_insert(session: Session, model):
     """An INSERT that knows ON CONFLICT on both databases."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+    return insert_for(session.get_bind().dialect, model)
+
+
+def insert_for(dialect: Dialect, model):
+    """An INSERT that knows ON CONFLICT on DIALECT's database."""
+    return (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(model)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

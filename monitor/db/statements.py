@@ -22,13 +22,13 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from monitor.db.expressions import is_one_of
 from monitor.db.models import Post, Stage
+from monitor.db.session import insert_for
 
 Built = TypeVar("Built")
 _BUILT: dict[tuple[str, Callable], object] = {}  # by the kind of database and the builder
@@ -81,13 +81,13 @@ class RowsInsert:
 
     def __init__(self, table: Table, dialect: Dialect,
                  finish: Callable[[Insert], Insert] = lambda insert: insert):
-        self.table, self.finish = table, finish
+        self.table, self.dialect, self.finish = table, dialect, finish
         self.unnested = dialect.name == "postgresql"
         self._statements: dict[tuple[str, ...], Insert] = {}
 
     def __call__(self, connection: Connection, rows: list[dict]) -> CursorResult:
-        """Insert ROWS (dicts with the same keys: the columns) on CONNECTION."""
-        columns = tuple(rows[0]) if rows else ()
+        """Insert ROWS (at least one; dicts with the same keys: the columns) on CONNECTION."""
+        columns = tuple(rows[0])
         if columns not in self._statements:
             self._statements[columns] = self._built(columns)
         if self.unnested:
@@ -96,8 +96,9 @@ class RowsInsert:
         return connection.execute(self._statements[columns], rows)
 
     def _built(self, columns: tuple[str, ...]) -> Insert:
+        statement = insert_for(self.dialect, self.table)
         if not self.unnested:
-            return self.finish(sqlite.insert(self.table))
+            return self.finish(statement)
         arrays = func.unnest(*(bindparam(name, type_=ARRAY(self.table.c[name].type)) for name in columns))
         rows = arrays.table_valued(*columns).render_derived()
-        return self.finish(postgresql.insert(self.table).from_select(columns, select(*rows.c)))
+        return self.finish(statement.from_select(columns, select(*rows.c)))
