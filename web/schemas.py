@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
-from monitor.db.models import AlertStatus, storable_time
+from monitor.db.models import AlertStatus, StorableTime
 from monitor.messages import UserError
 from monitor.review.labels import LABELS
 from monitor.review.queries import AlertFilters
@@ -29,15 +29,10 @@ class AlertQuery(BaseModel):
     label: Label | None = None
     language: str | None = Field(default=None, max_length=8)
     source: int | None = Field(default=None, ge=1, le=MAX_ID, description="Source id")
-    since: datetime | None = Field(default=None, description="Updated at or after (ISO 8601)")
-    until: datetime | None = Field(default=None, description="Updated before (ISO 8601)")
+    since: StorableTime | None = Field(default=None, description="Updated at or after (ISO 8601)")
+    until: StorableTime | None = Field(default=None, description="Updated before (ISO 8601)")
     assignee: int | None = Field(default=None, ge=1, le=MAX_ID, description="Assigned to this user id")
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
-
-    @field_validator("since", "until")
-    @classmethod
-    def _storable(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else storable_time(value)
 
     def filters(self) -> AlertFilters:
         return AlertFilters(status=None if self.status == "all" else AlertStatus(self.status),

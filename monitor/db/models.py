@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, timezone
+from typing import Annotated
 
+from pydantic import AfterValidator
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -46,6 +48,10 @@ def storable_time(value: datetime) -> datetime:
         raise ValueError(f"{value.isoformat()} is out of the range of times in UTC "
                          "(years 1 to 9999)") from None
     return value
+
+
+# A time field of what comes in (imports, feeds, API queries), made storable as it is read.
+StorableTime = Annotated[datetime, AfterValidator(storable_time)]
 
 
 class UTCDateTime(TypeDecorator):

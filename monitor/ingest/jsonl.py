@@ -6,12 +6,11 @@ A bad line is reported with its number and what is wrong; every good line is kep
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from monitor.db.models import storable_time
+from monitor.db.models import StorableTime
 from monitor.ingest.records import ImportProblem, ParseResult, PostRecord
 
 
@@ -23,7 +22,7 @@ class JsonlPost(BaseModel):
     source_title: str = ""
     id: str | int
     text: str
-    date: datetime | None = None
+    date: StorableTime | None = None
     author: str | None = None
     url: str | None = None
     language: str | None = Field(default=None, max_length=8)
@@ -32,11 +31,6 @@ class JsonlPost(BaseModel):
     forwarded_from: str | None = None
     forwarded_from_id: str | int | None = None
     has_media: bool = False
-
-    @field_validator("date")
-    @classmethod
-    def _storable(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else storable_time(value)
 
     def to_record(self) -> PostRecord:
         return PostRecord(

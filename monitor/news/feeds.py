@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 
 import charset_normalizer
 import feedparser
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from monitor.db.models import storable_time
+from monitor.db.models import StorableTime
 from monitor.messages import BrokerMessage, UserError
 
 
@@ -89,13 +89,8 @@ class _JsonFeedItem(BaseModel):
     summary: str | None = None
     content_text: str | None = None
     content_html: str | None = None
-    date_published: datetime | None = None
+    date_published: StorableTime | None = None
     authors: list[dict] = []
-
-    @field_validator("date_published")
-    @classmethod
-    def _storable(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else storable_time(value)
 
 
 class _JsonFeed(BaseModel):
