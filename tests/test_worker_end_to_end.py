@@ -12,16 +12,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 from sqlalchemy import func, select
 
 from monitor.db.models import Alert, ClusterMembership, Post, Source, Stage
 from monitor.normalize import matching_text
 from monitor.similarity import TextEvidence, jaccard
-from tests.conftest import CeleryWorker, monitor_command, poll_until, real_channel_posts
+from tests.conftest import (
+    CeleryWorker,
+    child_processes,
+    monitor_command,
+    poll_until,
+    real_channel_posts,
+    spawned_processes,
+)
 from tests.services import REDIS_URL
 from tests.test_pipeline import SAMPLE, clusters_by_text
 
 IDLE_REDIS_DB = 15  # a broker no test sends tasks to
+OWN_REDIS_DB = 13  # for a test's own worker: not the session's test worker's broker
 HEADLINE_CHARS = 50
 
 
@@ -71,6 +80,31 @@ def test_an_embed_worker_process_loads_the_model_before_its_first_task(migrated_
                    "the worker's process to load the model", worker.log_tail)
     finally:
         worker.stop()
+
+
+@pytest.mark.parametrize("migrated_database", ["sqlite"], indirect=True)
+def test_an_embed_worker_tokenizing_in_processes_embeds_posts_and_leaves_no_process_behind(
+        migrated_database, tmp_path):
+    broker = f"{REDIS_URL}/{OWN_REDIS_DB}"
+    redis.Redis.from_url(broker).flushdb()
+    worker = CeleryWorker(migrated_database.url, broker, tmp_path / "worker.log", queues="ingest,embed",
+                          concurrency=1, settings={"ENCODE_TOKENIZER_PROCESSES": "2"})
+    worker.start()
+    try:
+        assert "26 posts sent to the pipeline" in queue_import(migrated_database, broker, SAMPLE)
+
+        def embedded() -> int:
+            with migrated_database.session() as session:
+                return session.scalar(select(func.count()).where(Post.stage == Stage.embedded))
+
+        poll_until(lambda: embedded() == 26, 300, "the sample's posts to be embedded", worker.log_tail)
+        (pool_process,) = child_processes(worker.process.pid)
+        tokenizers = spawned_processes(pool_process)
+        assert len(tokenizers) == 2
+    finally:
+        worker.stop()
+    poll_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in tokenizers), 30,
+               "the tokenizer processes to end with the worker")
 
 
 def headline(text: str) -> str:

@@ -7,6 +7,7 @@ worker dies is redelivered, which is safe because every stage is idempotent.
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import os
 
 from celery import Celery, signals
@@ -102,6 +103,7 @@ def _load_and_freeze(**_kwargs) -> None:
     if "embed" in _consumed_queues:
         from workers import runtime
 
+        _let_start_processes()
         runtime.encoder(app.conf.monitor_settings)
     # A cluster process loads its compiled text comparisons: the first post would wait for them too.
     if "cluster" in _consumed_queues:
@@ -113,6 +115,18 @@ def _load_and_freeze(**_kwargs) -> None:
     # the garbage collector need not go through it again at every full collection, which
     # took about a sixth of the cluster stage's time (docs/performance.md).
     gc.freeze()
+
+
+def _let_start_processes() -> None:
+    """Let multiprocessing start processes from this pool process. Billiard, which runs the
+    pool, marks it daemonic, and multiprocessing starts no process from a daemonic one (it
+    would not wait for them as it ends); and billiard keeps its authentication key in a
+    type of its own, which multiprocessing refuses to hand to a child. The tokenizer
+    processes an embed process starts on a GPU end with it by themselves
+    (monitor/embed/batch_tokenizer.py)."""
+    pool_process = multiprocessing.current_process()
+    pool_process.daemon = False
+    pool_process._config["authkey"] = multiprocessing.process.AuthenticationString(pool_process.authkey)
 
 
 @signals.worker_process_shutdown.connect
