@@ -84,17 +84,17 @@ def test_an_embed_worker_process_loads_the_model_before_its_first_task(migrated_
 
 @pytest.mark.parametrize("migrated_database", ["sqlite"], indirect=True)
 def test_an_embed_worker_tokenizing_in_processes_embeds_posts_and_leaves_no_process_behind(
-        migrated_database, tmp_path):
+        database, tmp_path):
     broker = f"{REDIS_URL}/{OWN_REDIS_DB}"
     redis.Redis.from_url(broker).flushdb()
-    worker = CeleryWorker(migrated_database.url, broker, tmp_path / "worker.log", queues="ingest,embed",
+    worker = CeleryWorker(database.url, broker, tmp_path / "worker.log", queues="ingest,embed",
                           concurrency=1, settings={"ENCODE_TOKENIZER_PROCESSES": "2"})
     worker.start()
     try:
-        assert "26 posts sent to the pipeline" in queue_import(migrated_database, broker, SAMPLE)
+        assert "26 posts sent to the pipeline" in queue_import(database, broker, SAMPLE)
 
         def embedded() -> int:
-            with migrated_database.session() as session:
+            with database.session() as session:
                 return session.scalar(select(func.count()).where(Post.stage == Stage.embedded))
 
         poll_until(lambda: embedded() == 26, 300, "the sample's posts to be embedded", worker.log_tail)
