@@ -10,11 +10,11 @@ through one array each.
 Only for a model whose ``preprocess`` gives these very tensors: each model is checked on
 load against ``preprocess`` on probe texts, and keeps ``preprocess`` where they differ.
 
-One process tokenizes about a tenth as fast as an H100 runs the model, and the Python
-half of tokenizing (ids read out of each text's encoding) holds its GIL whatever the Rust
-half spreads over the cores: ``TokenizerProcesses`` tokenizes whole batches in processes
-of their own, one core each. They load this module without torch (imported where the
-tensors are made), so each holds tens of MB, not hundreds.
+On an H100 this tokenizer, in the embed process on 16 cores, ran at a third of the
+model's forward pass: the Rust half of tokenizing spreads over the cores, but reading each
+text's ids out into arrays is Python work under the process's GIL. ``TokenizerProcesses``
+tokenizes in processes of their own instead, one core each. They load this module without
+torch (imported where the tensors are made), so each holds tens of MB, not hundreds.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ _process_tokenizer: BatchTokenizer | None = None
 
 def _take_tokenizer(tokenizer: BatchTokenizer) -> None:
     global _process_tokenizer
-    # Read at each call: the processes already share the cores out between them.
+    # The Rust tokenizer reads it at each call: the processes already share the cores out.
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _process_tokenizer = tokenizer
     threading.Thread(target=_end_with_parent, name="parent-watch", daemon=True).start()

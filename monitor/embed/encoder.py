@@ -172,8 +172,9 @@ class Encoder:
         self._tokenizer_processes = TokenizerProcesses(batch_tokenizer, processes) \
             if batch_tokenizer and processes else None
         if processes and not batch_tokenizer:
-            log.warning("%s tokenizes through sentence-transformers' preprocess, in this process: "
-                        "ENCODE_TOKENIZER_PROCESSES does not apply to it", self.model_id)
+            log.warning("%s tokenizes through sentence-transformers' preprocess, which tokenizer "
+                        "processes cannot run: one thread of this process tokenizes ahead instead",
+                        self.model_id)
             self.tokenizer_threads = self.tokenizer_threads or 1
         self.dimensions = int(self._model.get_embedding_dimension())
 
