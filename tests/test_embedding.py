@@ -155,10 +155,8 @@ def test_tokenizer_processes_end_with_the_process_that_started_them_however_it_e
                "from monitor.embed.encoder import Encoder\n"
                "encoder = Encoder('all-MiniLM-L6-v2', device='cpu', tokenizer_processes=2)\n"
                "encoder.encode(['Акимат призывает выйти на шествие'])\n"
-               "pid = os.getpid()\n"
-               "for child in open(f'/proc/{pid}/task/{pid}/children').read().split():\n"
-               "    if 'spawn_main' in open(f'/proc/{child}/cmdline').read():\n"
-               "        print(child, flush=True)\n"
+               "from tests.conftest import spawned_processes\n"
+               "print(*spawned_processes(os.getpid()), flush=True)\n"
                "os.kill(os.getpid(), signal.SIGKILL)\n")
     killed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
