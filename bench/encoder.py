@@ -1,25 +1,31 @@
 """The embed stage's model call alone, on one device: what each of its parts costs.
 
-    python -m bench.encoder [--posts N | --texts FILE] [--paragraphs] [--device auto]
-                            [--model all-MiniLM-L6-v2] [--batch-size N]
+    python -m bench.encoder [--posts N | --texts FILE] [--paragraphs] [--tokens MIN,MAX]
+                            [--device auto] [--model all-MiniLM-L6-v2] [--batch-size N]
                             [--tokenizer-threads 1,2,8] [--tokenizer-processes 2,4,8,12]
-                            [--tokenizer-only] [--rounds 3] [--save-texts FILE]
-                            [--save-vectors FILE] [--reference FILE]
+                            [--tokenizer-only] [--without-preprocess] [--task N] [--rounds 3]
+                            [--save-texts FILE] [--save-vectors FILE] [--reference FILE]
 
 Runs on the texts the embed stage encodes (bench/posts.py: ``texts_to_encode``) of the
 real posts, newest first, or with ``--paragraphs`` their paragraphs (the issue's GPU figures were of news
-paragraphs of about 42 tokens; the posts have about 190). ``--save-texts`` writes them to
-a file that ``--texts`` reads on a machine without ../shared (a lent GPU machine).
+paragraphs of about 42 tokens; the posts have about 190; ``--tokens 20,64`` keeps the
+texts of 20 to 64 tokens, which makes paragraphs of about that length). ``--save-texts``
+writes them to a file that ``--texts`` reads on a machine without ../shared (a lent GPU
+machine).
 
 Prints one JSON object: the texts' mean tokens; texts/s of the model's Rust tokenizer
 alone (``batch_tokenizer``), in this process and in each count of tokenizer processes
 (each on one core), and of sentence-transformers' ``preprocess``; of the forward pass alone
 on texts tokenized beforehand; of sentence-transformers' own ``encode``; and of
 ``Encoder.encode`` on every text at once, as configured and with each count of tokenizer
-threads (no processes) and of tokenizer processes. ``--tokenizer-only`` stops after the
+threads (no processes) and of tokenizer processes; with ``--task N``, in calls of N texts,
+as an embed task of N posts (EMBED_BATCH_SIZE) makes them. ``--tokenizer-only`` stops after the
 tokenizer's figures: on a CPU the model takes minutes, and the tokenizer is what bounds a
-GPU. Texts per forward pass and per embed task are bench.batches' to compare. Each figure
-is the median of ``--rounds`` after a warm-up pass (``--rounds 0`` measures nothing). ``--reference`` (a
+GPU. ``--without-preprocess`` leaves out the two figures that go through
+sentence-transformers' ``preprocess`` (slow on a GPU, minutes of a lent machine's time).
+Texts per forward pass and per embed task are bench.batches' to compare. Each figure is
+the median of ``--rounds`` after a warm-up pass (``--rounds 0`` measures nothing), and is
+logged as it is taken, so that a run cut short still tells what it measured. ``--reference`` (a
 .npy of vectors of the first texts, made by ``--save-vectors`` with another device or
 precision) adds how far this device's vectors are from those: the least cosine between a
 text's two vectors, and the largest difference between two texts' cosines, which is what
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import logging
 import os
 import statistics
 import time
@@ -38,12 +45,15 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+# torch is imported where it is used: every tokenizer process (started by spawn) imports
+# this module again, and on a lent GPU machine 8 of them importing torch took half a minute.
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 from bench.host import describe_host  # noqa: E402
 from monitor.embed.batch_tokenizer import BatchTokenizer, TokenizerProcesses  # noqa: E402
 from monitor.embed.encoder import Encoder  # noqa: E402
+
+log = logging.getLogger("bench.encoder")
 
 
 def post_texts(count: int | None, paragraphs: bool) -> list[str]:
@@ -64,7 +74,7 @@ def write_texts(path: Path, texts: list[str]) -> None:
         lines.writelines(json.dumps(text, ensure_ascii=False) + "\n" for text in texts)
 
 
-def median_rate(count: int, run, rounds: int) -> float:
+def median_rate(label: str, count: int, run, rounds: int) -> float:
     """COUNT items over the median seconds of ROUNDS runs of RUN, after one unmeasured."""
     run()
     seconds = []
@@ -74,18 +84,29 @@ def median_rate(count: int, run, rounds: int) -> float:
         run()
         _synchronize()
         seconds.append(time.perf_counter() - started)
-    return round(count / statistics.median(seconds), 1)
+    rate = round(count / statistics.median(seconds), 1)
+    log.info("%s: %s texts/s", label, rate)
+    return rate
 
 
 def _synchronize() -> None:
+    import torch
+
     if torch.cuda.is_available():
         torch.cuda.synchronize()
 
 
-def sorted_batches(texts: list[str], size: int) -> list[list[str]]:
-    """TEXTS longest first in batches of SIZE, as the encoder forms them."""
-    ordered = sorted(texts, key=len, reverse=True)
+def sorted_batches(texts: list[str], size: int, by_length: bool = True) -> list[list[str]]:
+    """TEXTS longest first in batches of SIZE, as the encoder forms them (or in their order)."""
+    ordered = sorted(texts, key=len, reverse=True) if by_length else texts
     return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+
+
+def token_counts(model, texts: list[str]) -> np.ndarray:
+    """The tokens the model reads of each of TEXTS (truncated as it truncates them)."""
+    tokenize = BatchTokenizer.of_model(model) or model.preprocess
+    return np.concatenate([np.asarray(tokenize(batch)["attention_mask"].sum(dim=1))
+                           for batch in sorted_batches(texts, 1024, by_length=False)])
 
 
 def measure_tokenizer(model, texts: list[str], batch_size: int, tokenizer_processes: list[int],
@@ -94,12 +115,11 @@ def measure_tokenizer(model, texts: list[str], batch_size: int, tokenizer_proces
     in each count of tokenizer processes (None for a model that must go through ``preprocess``)."""
     batches = sorted_batches(texts, batch_size)
     tokenizer = BatchTokenizer.of_model(model)
-    mask = "attention_mask"
     return {
-        "mean_tokens": round(sum(int((tokenizer or model.preprocess)(batch)[mask].sum()) for batch in batches)
-                             / len(texts), 1),
+        "mean_tokens": round(float(token_counts(model, texts).mean()), 1),
         "batch_tokenizer_texts_per_s": tokenizer and median_rate(
-            len(texts), lambda: [tokenizer(batch) for batch in batches], rounds),
+            "Rust tokenizer in this process", len(texts), lambda: [tokenizer(batch) for batch in batches],
+            rounds),
         "batch_tokenizer_processes_texts_per_s": tokenizer and {
             f"{count} processes": tokenized_in_processes(tokenizer, count, batches, rounds)
             for count in tokenizer_processes},
@@ -107,10 +127,14 @@ def measure_tokenizer(model, texts: list[str], batch_size: int, tokenizer_proces
 
 
 def measure_model(encoder: Encoder, model_name: str, texts: list[str], tokenizer_threads: list[int],
-                  tokenizer_processes: list[int], rounds: int) -> dict:
+                  tokenizer_processes: list[int], rounds: int, with_preprocess: bool = True,
+                  task: int = 0) -> dict:
+    import torch
+
     model = encoder._model  # the forward pass alone is what this bench isolates
     batches = sorted_batches(texts, encoder.batch_size)
-    on_device = [{name: value.to(model.device) for name, value in model.preprocess(batch).items()
+    tokenize = BatchTokenizer.of_model(model) or model.preprocess
+    on_device = [{name: value.to(model.device) for name, value in tokenize(batch).items()
                   if isinstance(value, torch.Tensor)} for batch in batches]
 
     def forward() -> None:
@@ -118,40 +142,45 @@ def measure_model(encoder: Encoder, model_name: str, texts: list[str], tokenizer
             for features in on_device:
                 model(features)
 
-    figures = {
-        "preprocess_texts_per_s": median_rate(
-            len(texts), lambda: [model.preprocess(batch) for batch in batches], rounds),
-        "forward_texts_per_s": median_rate(len(texts), forward, rounds),
-        "sentence_transformers_encode_texts_per_s": median_rate(
-            len(texts), lambda: model.encode(texts, batch_size=encoder.batch_size, show_progress_bar=False,
-                                             normalize_embeddings=True), rounds),
-        "encode_texts_per_s": {},
-    }
-    encoding = figures["encode_texts_per_s"]
-    encoding["as configured"] = median_rate(len(texts), lambda: encoder.encode(texts), rounds)
+    figures = {"forward_texts_per_s": median_rate("forward pass alone", len(texts), forward, rounds)}
+    if with_preprocess:
+        figures["preprocess_texts_per_s"] = median_rate(
+            "sentence-transformers' preprocess", len(texts),
+            lambda: [model.preprocess(batch) for batch in batches], rounds)
+        figures["sentence_transformers_encode_texts_per_s"] = median_rate(
+            "sentence-transformers' encode", len(texts),
+            lambda: model.encode(texts, batch_size=encoder.batch_size, show_progress_bar=False,
+                                 normalize_embeddings=True), rounds)
+    encoding = figures["encode_texts_per_s"] = {}
+    encoding["as configured"] = encode_rate("as configured", encoder, texts, rounds, task)
     for threads in tokenizer_threads:
         encoding[f"{threads} tokenizer threads"] = encode_rate(
+            f"{threads} tokenizer threads",
             Encoder(model_name, encoder.device, encoder.batch_size, tokenizer_threads=threads,
-                    tokenizer_processes=0), texts, rounds)
+                    tokenizer_processes=0), texts, rounds, task)
     for processes in tokenizer_processes:
         encoding[f"{processes} tokenizer processes"] = encode_rate(
+            f"{processes} tokenizer processes",
             Encoder(model_name, encoder.device, encoder.batch_size, tokenizer_processes=processes),
-            texts, rounds)
+            texts, rounds, task)
     if torch.cuda.is_available():
         figures["gpu_peak_memory_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
     return figures
 
 
-def encode_rate(encoder: Encoder, texts: list[str], rounds: int) -> float:
-    """ENCODER's texts/s, the encoder then dropped (its model's memory and its processes)."""
-    return median_rate(len(texts), lambda: encoder.encode(texts), rounds)
+def encode_rate(label: str, encoder: Encoder, texts: list[str], rounds: int, task: int = 0) -> float:
+    """ENCODER's texts/s through ``Encoder.encode``, in calls of TASK texts (0: one call)."""
+    calls = sorted_batches(texts, task, by_length=False) if task else [texts]
+    return median_rate(f"Encoder.encode, {label}", len(texts),
+                       lambda: [encoder.encode(call) for call in calls], rounds)
 
 
 def tokenized_in_processes(tokenizer: BatchTokenizer, processes: int, batches: list[list[str]],
                            rounds: int) -> float:
     tokenizers = TokenizerProcesses(tokenizer, processes)
     try:
-        return median_rate(sum(map(len, batches)), lambda: list(tokenizers.map(batches)), rounds)
+        return median_rate(f"Rust tokenizer in {processes} processes", sum(map(len, batches)),
+                           lambda: list(tokenizers.map(batches)), rounds)
     finally:
         tokenizers.close()
 
@@ -176,6 +205,7 @@ def main() -> None:
     source.add_argument("--posts", type=int, help="the newest N real posts (default: all)")
     source.add_argument("--texts", type=Path, help="texts saved by --save-texts (gzip, a JSON string a line)")
     parser.add_argument("--paragraphs", action="store_true", help="the posts' paragraphs, not whole posts")
+    parser.add_argument("--tokens", help="MIN,MAX: only the texts of MIN to MAX tokens")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--batch-size", type=int, default=0, help="texts per forward pass (0: the device's)")
@@ -184,18 +214,27 @@ def main() -> None:
     parser.add_argument("--tokenizer-only", action="store_true",
                         help="the tokenizer's figures alone, without running the model (on a CPU, what a GPU "
                              "would be bound by)")
+    parser.add_argument("--without-preprocess", action="store_true",
+                        help="leave out the figures that go through sentence-transformers' preprocess")
+    parser.add_argument("--task", type=int, default=0,
+                        help="Encoder.encode in calls of N texts, as embed tasks of N posts (0: one call)")
     parser.add_argument("--rounds", type=int, default=3, help="0: only save or compare vectors")
     parser.add_argument("--save-texts", type=Path)
     parser.add_argument("--save-vectors", type=Path)
     parser.add_argument("--reference", type=Path)
     args = parser.parse_args()
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     texts = read_texts(args.texts) if args.texts else post_texts(args.posts, args.paragraphs)
+    encoder = Encoder(args.model, args.device, args.batch_size)
+    if args.tokens:
+        least, most = counts(args.tokens)
+        tokens = token_counts(encoder._model, texts)
+        texts = [text for text, count in zip(texts, tokens, strict=True) if least <= count <= most]
     if args.save_texts:
         write_texts(args.save_texts, texts)
-    encoder = Encoder(args.model, args.device, args.batch_size)
     figures = {"host": describe_host(), "device": encoder.device, "backend": encoder.backend,
-               "model": encoder.model_id, "batch_size": encoder.batch_size,
+               "model": encoder.model_id, "batch_size": encoder.batch_size, "task": args.task or len(texts),
                "tokenizer_threads": encoder.tokenizer_threads,
                "tokenizer_processes": encoder.tokenizer_processes, "texts": len(texts)}
     if args.rounds:
@@ -203,7 +242,7 @@ def main() -> None:
         figures |= measure_tokenizer(encoder._model, texts, encoder.batch_size, processes, args.rounds)
         if not args.tokenizer_only:
             figures |= measure_model(encoder, args.model, texts, counts(args.tokenizer_threads), processes,
-                                     args.rounds)
+                                     args.rounds, with_preprocess=not args.without_preprocess, task=args.task)
     if args.save_vectors or args.reference:
         vectors = encoder.encode(texts)
         if args.save_vectors:

@@ -7,14 +7,14 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-import torch
-
 from monitor.embed.encoder import usable_cores
 
 
 def describe_host() -> dict:
     """The CPU's name, the cores this process may use, the widest vector instructions
     PyTorch dispatches to (AVX2, AVX512...), and the GPU, if PyTorch sees one."""
+    import torch  # here: a tokenizer process started by spawn imports a bench's module again
+
     return {"cpu": _cpu_name(), "cores": usable_cores(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}

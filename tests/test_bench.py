@@ -92,6 +92,13 @@ def test_the_encoder_benchmark_measures_each_part_and_compares_vectors_on_texts_
     assert "forward_texts_per_s" not in tokenizer_only
     assert list(tokenizer_only["batch_tokenizer_processes_texts_per_s"]) == ["1 processes", "2 processes"]
 
+    # Short texts only, encoded in calls of 4 as embed tasks of 4 posts, without the slow preprocess path.
+    short = run_bench("encoder", "--texts", str(texts), "--rounds", "1", "--tokens", "1,60", "--task", "4",
+                      "--without-preprocess", "--tokenizer-threads", "", "--tokenizer-processes", "")
+    assert 0 < short["texts"] < figures["texts"] and short["mean_tokens"] <= 60 and short["task"] == 4
+    assert "preprocess_texts_per_s" not in short and "sentence_transformers_encode_texts_per_s" not in short
+    assert short["forward_texts_per_s"] > 0 and list(short["encode_texts_per_s"]) == ["as configured"]
+
     # Another machine reads the texts saved, and compares its vectors with the first one's.
     compared = run_bench("encoder", "--texts", str(texts), "--rounds", "0", "--reference", str(vectors))
     assert compared["texts"] == figures["texts"] and "forward_texts_per_s" not in compared
