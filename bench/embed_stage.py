@@ -1,26 +1,29 @@
 """The embed stage's own work, without the model: claiming posts and storing their vectors.
 
-    python -m bench.embed_stage [--posts 4096] [--task 4096] [--rounds 3]
+    python -m bench.embed_stage [--posts 4096] [--task 4096] [--processes 1] [--rounds 3]
                                 [--postgres-admin-url URL]
 
 What bounds the embed stage once the model is fast (on a GPU, thousands of posts/s): each
 task claims up to ``--task`` waiting posts (EMBED_BATCH_SIZE) and reads their texts, then
 stores a vector for each (random unit vectors here, the model's work left out) and marks
-them embedded, as workers/tasks.py does, each step its own transaction. The posts are
+them embedded, as workers/tasks.py does, each step its own transaction; ``--processes``
+such workers at once, each claiming its own posts, as an embed worker's processes do. The posts are
 stored once, in a SQLite database (the embedded mode's) or, with ``--postgres-admin-url``,
 a new PostgreSQL database (production's); each round runs on a fresh copy of it. Prints
-one JSON object: the median posts/s over the rounds, every round's, and the CPU time this
-process spent a post.
+one JSON object: the median posts/s over the rounds, every round's, and the CPU time the
+embedding processes spent a post.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -58,10 +61,22 @@ def embed_all(url: str, task: int) -> tuple[int, float, float]:
     return done, seconds, cpu
 
 
+def embed_in_processes(url: str, task: int, processes: int) -> tuple[int, float, float]:
+    """``embed_all`` in PROCESSES processes at once: (posts, seconds to the last one done, CPU seconds)."""
+    if processes == 1:
+        return embed_all(url, task)
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+        started = time.perf_counter()
+        done = list(pool.map(embed_all, [url] * processes, [task] * processes))
+        seconds = time.perf_counter() - started
+    return sum(posts for posts, _, _ in done), seconds, sum(cpu for _, _, cpu in done)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=4096)
     parser.add_argument("--task", type=int, default=4096, help="posts an embed task takes (EMBED_BATCH_SIZE)")
+    parser.add_argument("--processes", type=int, default=1, help="embedding processes at once")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres-admin-url", metavar="URL",
                         help="run on PostgreSQL: a database to create the benchmark's own from")
@@ -77,14 +92,15 @@ def main() -> None:
             rounds, cpu_per_post, embedded = [], [], set()
             for number in range(args.rounds):
                 with copy_of(url, number) as copy:
-                    posts, seconds, cpu = embed_all(copy, args.task)
+                    posts, seconds, cpu = embed_in_processes(copy, args.task, args.processes)
                 rounds.append(round(posts / seconds, 1))
                 cpu_per_post.append(round(cpu / posts * 1e6))
                 embedded.add(posts)
     if len(embedded) > 1:
         raise SystemExit(f"the rounds embedded different numbers of posts: {sorted(embedded)}")
     print(json.dumps({"database": make_url(url).get_backend_name(), "host": describe_host(),
-                      "posts": embedded.pop(), "task": args.task, "posts_per_s": statistics.median(rounds),
+                      "posts": embedded.pop(), "task": args.task, "processes": args.processes,
+                      "posts_per_s": statistics.median(rounds),
                       "rounds": rounds, "cpu_us_per_post": cpu_per_post}))
 
 

@@ -34,10 +34,13 @@ def services(settings: Settings, host: str, port: int, state_dir: Path) -> list[
     web = Service("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
                           "--graceful-timeout", "20", "web.wsgi:app"])
     embedders = embed_processes(settings, _embed_device(settings))
+    # Each embed process shares the cores out by these: its model's threads, its tokenizer processes.
+    embed_env = {"EMBED_PROCESSES": str(embedders),
+                 "ENCODE_THREADS": str(encode_threads(settings, embedders))}
     workers = [
         Service(f"worker-{queue}", [*celery, "worker", "--queues", queue, "--concurrency", str(concurrency),
                                     "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle"],
-                env={"ENCODE_THREADS": str(encode_threads(settings, embedders))} if queue == "embed" else {})
+                env=embed_env if queue == "embed" else {})
         for queue, concurrency in (("ingest", 2), ("embed", embedders), ("cluster", 1), ("notify", 2))
     ]
     beat = Service("beat", [*celery, "beat", "--schedule", str(state_dir / "celerybeat-schedule")])

@@ -128,3 +128,8 @@ def test_the_embed_stage_benchmark_claims_and_stores_every_post_with_words_in_ev
     assert len(figures["rounds"]) == len(figures["cpu_us_per_post"]) == 2
     assert min(figures["rounds"]) <= figures["posts_per_s"] <= max(figures["rounds"])
     assert min(figures["cpu_us_per_post"]) > 0
+
+    # Two embedding processes at once claim apart: every post is embedded once, by one of them.
+    together = run_bench("embed_stage", "--posts", "60", "--task", "16", "--rounds", "1", "--processes", "2",
+                         *on_postgres)
+    assert together["processes"] == 2 and together["posts"] == figures["posts"]

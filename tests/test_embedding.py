@@ -173,6 +173,12 @@ def test_tokenizer_processes_take_three_in_four_cores_of_a_gpu_machine_and_none_
         assert (auto_tokenizer_processes("cuda"), auto_tokenizer_processes("cpu")) == (processes, 0)
 
 
+def test_the_embed_workers_processes_on_a_gpu_machine_share_its_tokenizer_cores_out(monkeypatch):
+    monkeypatch.setattr(encoder_module, "usable_cores", lambda: 16)
+    # Three in four of 16 cores: 12 for one embed process, 4 each for three, none for eight (one each).
+    assert [auto_tokenizer_processes("cuda", embed_processes) for embed_processes in (1, 3, 8)] == [12, 4, 0]
+
+
 def test_a_model_that_must_tokenize_through_preprocess_does_so_in_a_thread_when_processes_are_asked_for(
         static_model, caplog):
     started_before = set(spawned_processes(os.getpid()))

@@ -45,6 +45,7 @@ def test_the_compose_file_is_valid_and_runs_every_service_with_health_checks(com
     # Unless the shell says otherwise: two processes, each running the model on one thread.
     assert embed["command"][embed["command"].index("--concurrency") + 1] == "2"
     assert embed["environment"]["ENCODE_THREADS"] == "1"
+    assert embed["environment"]["EMBED_PROCESSES"] == "2"  # what each process's encoder shares cores with
     web = config["services"]["web"]
     assert web["command"][0] == "gunicorn"
     assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"

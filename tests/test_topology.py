@@ -135,6 +135,7 @@ def test_on_a_cpu_the_embed_worker_runs_a_one_thread_process_per_core(tmp_path):
                   if service.name == "worker-embed"]
         assert embed.argv[embed.argv.index("--concurrency") + 1] == str(processes)
         assert embed.env["ENCODE_THREADS"] == str(threads)
+        assert embed.env["EMBED_PROCESSES"] == str(processes)
 
 
 def test_an_encoder_given_one_thread_runs_the_model_on_it_two_texts_a_pass():

@@ -110,13 +110,14 @@ ONE_THREAD_CPU_BATCH_SIZE = 2
 AUTO_TOKENIZER_THREADS = {"cpu": 0, "cuda": 1}
 
 
-def auto_tokenizer_processes(device_kind: str) -> int:
-    """Processes tokenizing ahead of the model when none are asked for: on a GPU three in
-    four cores (the issue's own script reached 44,000 texts/s in 12 of an H100 machine's 16,
-    where one process and the Rust tokenizer's threads reached 10,900 posts/s), the rest
-    left to the process driving the GPU; none where that makes fewer than two, nor on a CPU,
-    where the model is the bottleneck."""
-    processes = usable_cores() * 3 // 4 if device_kind == "cuda" else 0
+def auto_tokenizer_processes(device_kind: str, embed_processes: int = 1) -> int:
+    """Processes tokenizing ahead of the model when none are asked for, for each of the
+    embed worker's EMBED_PROCESSES: on a GPU three in four cores shared among them (on an
+    H200 machine 12 of 16 cores made the model call 1.5 to 2 times as fast as the Rust
+    tokenizer's own threads; 14 were not faster on short texts), the rest left to the
+    processes driving the GPU and their database work; none where that makes fewer than
+    two, nor on a CPU, where the model is the bottleneck."""
+    processes = usable_cores() * 3 // 4 // embed_processes if device_kind == "cuda" else 0
     return processes if processes >= 2 else 0
 
 
@@ -129,14 +130,15 @@ class Encoder:
     runs it in half precision, and batches are tokenized ahead of the forward pass that
     needs them, with the model's Rust tokenizer itself where it gives what
     sentence-transformers' ``preprocess`` gives (monitor/embed/batch_tokenizer.py): in
-    ``tokenizer_processes`` processes (by default three in four cores), else in
+    ``tokenizer_processes`` processes (by default three in four cores, shared among the
+    ``embed_processes`` encoding on the machine), else in
     ``tokenizer_threads`` threads of this process (one by default; the only way for a model
     whose tokenizer must go through ``preprocess``).
     """
 
     def __init__(self, model: str, device: str = "auto", batch_size: int = 0, model_dir: str | None = None,
                  tokenizer_threads: int | None = None, threads: int = 0, backend: str = "auto",
-                 tokenizer_processes: int | None = None):
+                 tokenizer_processes: int | None = None, embed_processes: int = 1):
         import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
@@ -162,7 +164,8 @@ class Encoder:
                                          else AUTO_BATCH_SIZE.get(kind, 16))
         self.tokenizer_threads = AUTO_TOKENIZER_THREADS.get(kind, 0) if tokenizer_threads is None \
             else tokenizer_threads
-        processes = auto_tokenizer_processes(kind) if tokenizer_processes is None else tokenizer_processes
+        processes = auto_tokenizer_processes(kind, embed_processes) if tokenizer_processes is None \
+            else tokenizer_processes
         from monitor.embed.batch_tokenizer import BatchTokenizer, TokenizerProcesses
 
         # What the overlapped path tokenizes with (the plain one is sentence-transformers' encode).
@@ -201,7 +204,8 @@ class Encoder:
         """The configured model: EMBEDDING_MODEL on EMBEDDING_DEVICE, looked up in EMBEDDING_MODEL_DIR."""
         return cls(settings.embedding_model, settings.embedding_device, settings.encode_batch_size,
                    settings.embedding_model_dir, settings.encode_tokenizer_threads, settings.encode_threads,
-                   settings.embedding_backend, settings.encode_tokenizer_processes)
+                   settings.embedding_backend, settings.encode_tokenizer_processes,
+                   settings.embed_processes or 1)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
