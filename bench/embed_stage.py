@@ -7,8 +7,8 @@ What bounds the embed stage once the model is fast (on a GPU, thousands of posts
 task claims up to ``--task`` waiting posts (EMBED_BATCH_SIZE) and reads their texts, then
 stores a vector for each (random unit vectors here, the model's work left out) and marks
 them embedded, as workers/tasks.py does, each step its own transaction; ``--processes``
-such workers at once, each claiming its own posts, as an embed worker's processes do. The posts are
-stored once, in a SQLite database (the embedded mode's) or, with ``--postgres-admin-url``,
+such workers at once, each claiming its own posts, as an embed worker's processes do. The
+posts are stored once, in a SQLite database (the embedded mode's) or, with ``--postgres-admin-url``,
 a new PostgreSQL database (production's); each round runs on a fresh copy of it. Prints
 one JSON object: the median posts/s over the rounds, every round's, and the CPU time the
 embedding processes spent a post.

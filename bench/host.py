@@ -13,7 +13,7 @@ from monitor.embed.encoder import usable_cores
 def describe_host() -> dict:
     """The CPU's name, the cores this process may use, the widest vector instructions
     PyTorch dispatches to (AVX2, AVX512...), and the GPU, if PyTorch sees one."""
-    import torch  # here: a tokenizer process started by spawn imports a bench's module again
+    import torch  # not at the top: a bench's tokenizer processes (spawn) import its modules again
 
     return {"cpu": _cpu_name(), "cores": usable_cores(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),

@@ -32,6 +32,11 @@ def test_readable_text_keeps_link_labels_and_drops_markup():
     assert readable_text("**Важно:** [читать](https://x.kz/a?b=1) далее") == "Важно: читать далее"
 
 
+def test_readable_text_drops_every_form_of_link_even_one_glued_to_a_word_and_keeps_words_alike():
+    text = "Смотрите:https://x.kz/a t.me/kanal/5 http://y.kz, Www.z.kz — what matters with twitter"
+    assert readable_text(text) == "Смотрите: — what matters with twitter"
+
+
 def test_readable_text_collapses_every_run_of_unicode_whitespace_into_one_space():
     spaced = " \t Аким\u2003Алматы\n\n\x1cпризвал\u3000выйти\u00a0 9 мая \r\n"
     assert readable_text(spaced) == "Аким Алматы призвал выйти 9 мая"
