@@ -91,6 +91,8 @@ class BatchTokenizer:
     def joined(self, parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         """The features of PARTS' texts together, as ``arrays`` gives them for all at once:
         each part padded to its own longest text, padded again to the longest of all."""
+        if len(parts) == 1:  # a batch short enough to go to one process (a live task's post)
+            return parts[0]
         width = max(part["input_ids"].shape[1] for part in parts)
         padding = self._tokenizer.padding
         pad_values = {"input_ids": padding["pad_id"], "attention_mask": 0,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from monitor.embed.batch_tokenizer import BatchTokenizer, TokenizerProcesses
+
 log = logging.getLogger(__name__)
 
 PACKAGED_MODEL_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
@@ -162,15 +164,12 @@ class Encoder:
         one_thread = kind == "cpu" and torch.get_num_threads() == 1
         self.batch_size = batch_size or (ONE_THREAD_CPU_BATCH_SIZE if one_thread
                                          else AUTO_BATCH_SIZE.get(kind, 16))
-        self.tokenizer_threads = AUTO_TOKENIZER_THREADS.get(kind, 0) if tokenizer_threads is None \
-            else tokenizer_threads
+        threads = AUTO_TOKENIZER_THREADS.get(kind, 0) if tokenizer_threads is None else tokenizer_threads
         processes = auto_tokenizer_processes(kind, embed_processes) if tokenizer_processes is None \
             else tokenizer_processes
-        from monitor.embed.batch_tokenizer import BatchTokenizer, TokenizerProcesses
 
         # What the overlapped path tokenizes with (the plain one is sentence-transformers' encode).
-        ahead = self.tokenizer_threads or processes
-        batch_tokenizer = BatchTokenizer.of_model(self._model) if ahead else None
+        batch_tokenizer = BatchTokenizer.of_model(self._model) if threads or processes else None
         self._tokenize = batch_tokenizer or self._model.preprocess
         self._tokenizer_processes = TokenizerProcesses(batch_tokenizer, processes) \
             if batch_tokenizer and processes else None
@@ -178,7 +177,9 @@ class Encoder:
             log.warning("%s tokenizes through sentence-transformers' preprocess, which tokenizer "
                         "processes cannot run: one thread of this process tokenizes ahead instead",
                         self.model_id)
-            self.tokenizer_threads = self.tokenizer_threads or 1
+            threads = threads or 1
+        # Processes take precedence: threads tokenize ahead only where none run.
+        self.tokenizer_threads = 0 if self._tokenizer_processes else threads
         self.dimensions = int(self._model.get_embedding_dimension())
 
     @property
