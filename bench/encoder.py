@@ -96,17 +96,24 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def sorted_batches(texts: list[str], size: int, by_length: bool = True) -> list[list[str]]:
-    """TEXTS longest first in batches of SIZE, as the encoder forms them (or in their order)."""
-    ordered = sorted(texts, key=len, reverse=True) if by_length else texts
-    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
+def in_batches(texts: list[str], size: int) -> list[list[str]]:
+    return [texts[start : start + size] for start in range(0, len(texts), size)]
 
 
-def token_counts(model, texts: list[str]) -> np.ndarray:
-    """The tokens the model reads of each of TEXTS (truncated as it truncates them)."""
-    tokenize = BatchTokenizer.of_model(model) or model.preprocess
+def sorted_batches(texts: list[str], size: int) -> list[list[str]]:
+    """TEXTS longest first in batches of SIZE, as the encoder forms them."""
+    return in_batches(sorted(texts, key=len, reverse=True), size)
+
+
+def tokenizer_of(model):
+    """MODEL's Rust tokenizer where it gives sentence-transformers' features, else ``preprocess``."""
+    return BatchTokenizer.of_model(model) or model.preprocess
+
+
+def token_counts(tokenize, texts: list[str]) -> np.ndarray:
+    """The tokens the model reads of each of TEXTS (truncated as it truncates them), by TOKENIZE."""
     return np.concatenate([np.asarray(tokenize(batch)["attention_mask"].sum(dim=1))
-                           for batch in sorted_batches(texts, 1024, by_length=False)])
+                           for batch in in_batches(texts, 1024)])
 
 
 def measure_tokenizer(model, texts: list[str], batch_size: int, tokenizer_processes: list[int],
@@ -116,7 +123,7 @@ def measure_tokenizer(model, texts: list[str], batch_size: int, tokenizer_proces
     batches = sorted_batches(texts, batch_size)
     tokenizer = BatchTokenizer.of_model(model)
     return {
-        "mean_tokens": round(float(token_counts(model, texts).mean()), 1),
+        "mean_tokens": round(float(token_counts(tokenizer or model.preprocess, texts).mean()), 1),
         "batch_tokenizer_texts_per_s": tokenizer and median_rate(
             "Rust tokenizer in this process", len(texts), lambda: [tokenizer(batch) for batch in batches],
             rounds),
@@ -133,7 +140,7 @@ def measure_model(encoder: Encoder, model_name: str, texts: list[str], tokenizer
 
     model = encoder._model  # the forward pass alone is what this bench isolates
     batches = sorted_batches(texts, encoder.batch_size)
-    tokenize = BatchTokenizer.of_model(model) or model.preprocess
+    tokenize = tokenizer_of(model)
     on_device = [{name: value.to(model.device) for name, value in tokenize(batch).items()
                   if isinstance(value, torch.Tensor)} for batch in batches]
 
@@ -170,7 +177,7 @@ def measure_model(encoder: Encoder, model_name: str, texts: list[str], tokenizer
 
 def encode_rate(label: str, encoder: Encoder, texts: list[str], rounds: int, task: int = 0) -> float:
     """ENCODER's texts/s through ``Encoder.encode``, in calls of TASK texts (0: one call)."""
-    calls = sorted_batches(texts, task, by_length=False) if task else [texts]
+    calls = in_batches(texts, task) if task else [texts]
     return median_rate(f"Encoder.encode, {label}", len(texts),
                        lambda: [encoder.encode(call) for call in calls], rounds)
 
@@ -229,7 +236,7 @@ def main() -> None:
     encoder = Encoder(args.model, args.device, args.batch_size)
     if args.tokens:
         least, most = counts(args.tokens)
-        tokens = token_counts(encoder._model, texts)
+        tokens = token_counts(tokenizer_of(encoder._model), texts)
         texts = [text for text, count in zip(texts, tokens, strict=True) if least <= count <= most]
     if args.save_texts:
         write_texts(args.save_texts, texts)
