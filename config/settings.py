@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1)  # posts per embed task, its own and waiting ones
     # Texts per forward pass of the model; 0: 2 on one CPU thread, 8 on more, 1024 on a GPU.
     encode_batch_size: int = Field(default=0, ge=0)
-    # Processes tokenizing batches ahead of the model; unset: three in four cores on a GPU
-    # (none under two), none on a CPU.
+    # Processes tokenizing batches ahead of the model; unset: three in four cores on a GPU,
+    # shared among EMBED_PROCESSES (none under two each), none on a CPU.
     encode_tokenizer_processes: int | None = Field(default=None, ge=0)
     # Threads doing so where no processes do; unset: 1 on a GPU, none on a CPU.
     encode_tokenizer_threads: int | None = Field(default=None, ge=0)

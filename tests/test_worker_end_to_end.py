@@ -90,6 +90,7 @@ def test_an_embed_worker_tokenizing_in_processes_embeds_posts_and_leaves_no_proc
     worker = CeleryWorker(database.url, broker, tmp_path / "worker.log", queues="ingest,embed",
                           concurrency=1, settings={"ENCODE_TOKENIZER_PROCESSES": "2"})
     worker.start()
+    tokenizers = []
     try:
         assert "26 posts sent to the pipeline" in queue_import(database, broker, SAMPLE)
 
