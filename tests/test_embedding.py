@@ -328,6 +328,22 @@ def test_a_vector_written_twice_for_one_post_and_model_leaves_one_the_last(datab
     assert np.array_equal(np.frombuffer(stored[0].vector, dtype=np.float32), edited)
 
 
+def test_vectors_of_a_write_rolled_back_are_not_stored_by_the_next_write(database, encoder):
+    # On PostgreSQL the vectors wait in a table of the connection's between COPY and the upsert.
+    ids = store(database, TEXTS[:3])
+    vectors = encoder.encode(TEXTS[:3])
+    with pytest.raises(RuntimeError), database.session() as session:
+        write_vectors(session, list(zip(ids[:2], vectors[:2], strict=True)), encoder.model_id)
+        raise RuntimeError("the task failed before its commit")
+    for _ in range(2):  # the second time the waiting table is there already, and empty
+        with database.session() as session:
+            write_vectors(session, [(ids[2], vectors[2])], encoder.model_id)
+    with database.session() as session:
+        stored = session.execute(select(Embedding.post_id, Embedding.vector)).all()
+    assert [(post_id, np.frombuffer(vector, dtype=np.float32).tolist()) for post_id, vector in stored] == \
+        [(ids[2], vectors[2].tolist())]
+
+
 def test_on_postgresql_a_claim_in_progress_is_skipped_not_waited_for(own_postgres):
     # (On SQLite, which admits one writer, a second claim waits for the first to commit.)
     database = own_postgres

@@ -77,7 +77,8 @@ class RowsInsert:
     form: SQLite plans a statement in microseconds, and has no arrays.
 
     Not for columns of bytes: psycopg sends an array of them as escaped text, and the
-    embeddings' upsert took twice as long as with VALUES."""
+    embeddings' upsert took twice as long as with VALUES (they go in by COPY:
+    monitor/embed/stage.py)."""
 
     def __init__(self, table: Table, dialect: Dialect,
                  finish: Callable[[Insert], Insert] = lambda insert: insert):

@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Integer, LargeBinary, bindparam, column, select, table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.db.expressions import is_one_of
 from monitor.db.models import Embedding, Post, Stage, utcnow
-from monitor.db.session import dialect_insert, unit_of_work
-from monitor.db.statements import move_posts
+from monitor.db.session import dialect_insert, insert_for, unit_of_work
+from monitor.db.statements import built_once, move_posts
 from monitor.embed.encoder import Encoder
 from monitor.normalize import matching_text, readable_text
 
@@ -157,8 +158,12 @@ def reembed(sessions: sessionmaker[Session], encoder: Encoder, batch_size: int =
 
 def write_vectors(session: Session, vectors: list[tuple[int, np.ndarray]], model_id: str) -> None:
     """Store each post's vector from MODEL_ID, replacing one it had: one statement for all
-    (an ORM merge read each row first, a round trip a post)."""
+    (an ORM merge read each row first, a round trip a post). On PostgreSQL the vectors go
+    in by COPY first: twice as fast for a GPU task's thousands (docs/performance.md)."""
     if not vectors:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        _copy_vectors(session, vectors, model_id)
         return
     upsert = dialect_insert(session, Embedding)
     session.execute(upsert.on_conflict_do_update(
@@ -167,6 +172,38 @@ def write_vectors(session: Session, vectors: list[tuple[int, np.ndarray]], model
               "created_at": upsert.excluded.created_at}),
         [{"post_id": post_id, "model": model_id, "dimensions": int(vector.shape[0]),
           "vector": vector.tobytes(), "created_at": utcnow()} for post_id, vector in vectors])
+
+
+# Where the vectors wait between COPY and the upsert: the connection's own table, emptied
+# at each commit. COPY writes no ON CONFLICT, and a post may have a vector already (an edit
+# brought it back); a VALUES upsert of thousands of vectors of bytes was half as fast.
+_VECTORS_IN = table("vectors_in", column("post_id", Integer), column("vector", LargeBinary))
+_CREATE_VECTORS_IN = ("CREATE TEMPORARY TABLE IF NOT EXISTS vectors_in (post_id integer, vector bytea)"
+                      " ON COMMIT DELETE ROWS")
+
+
+def _vectors_upserted(dialect: Dialect):
+    upsert = insert_for(dialect, Embedding).from_select(
+        ["post_id", "model", "dimensions", "vector", "created_at"],
+        select(_VECTORS_IN.c.post_id, bindparam("model", type_=Embedding.model.type),
+               bindparam("dimensions", type_=Embedding.dimensions.type), _VECTORS_IN.c.vector,
+               bindparam("now", type_=Embedding.created_at.type)))
+    return upsert.on_conflict_do_update(
+        index_elements=[Embedding.post_id, Embedding.model],
+        set_={"dimensions": upsert.excluded.dimensions, "vector": upsert.excluded.vector,
+              "created_at": upsert.excluded.created_at})
+
+
+def _copy_vectors(session: Session, vectors: list[tuple[int, np.ndarray]], model_id: str) -> None:
+    connection = session.connection()
+    connection.exec_driver_sql(_CREATE_VECTORS_IN)
+    with (connection.connection.driver_connection.cursor() as cursor,
+          cursor.copy("COPY vectors_in (post_id, vector) FROM STDIN (FORMAT BINARY)") as copy):
+        copy.set_types(["int4", "bytea"])
+        for post_id, vector in vectors:
+            copy.write_row((post_id, vector.tobytes()))
+    connection.execute(built_once(session, _vectors_upserted),
+                       {"model": model_id, "dimensions": int(vectors[0][1].shape[0]), "now": utcnow()})
 
 
 def vector_from_bytes(blob: bytes) -> np.ndarray:
