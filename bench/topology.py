@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 from config import load_settings
 from monitor.db.migrate import upgrade
-from monitor.db.models import Alert, AlertEvent, ClusterMembership, Post, Stage
+from monitor.db.models import Alert, AlertEvent, ClusterMembership, Post, PostStage, Stage
 from monitor.db.session import make_engine, make_session_factory, unit_of_work
 from monitor.ingest.records import PostRecord
 
@@ -139,8 +139,8 @@ def wait_until_clustered(sessions, expected: int, timeout: float, workers) -> No
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with unit_of_work(sessions) as session:
-            settled = session.scalar(select(func.count()).select_from(Post)
-                                     .where(Post.stage.in_([Stage.clustered, Stage.skipped])))
+            settled = session.scalar(select(func.count()).select_from(PostStage)
+                                     .where(PostStage.stage.in_([Stage.clustered, Stage.skipped])))
         if settled >= expected:
             return
         if failed := [service.name for service in workers if service.process.poll() is not None]:

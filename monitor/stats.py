@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from monitor.db.models import Alert, Cluster, Post, Source
+from monitor.db.models import Alert, Cluster, PostStage, Source
 
 
 def collect_stats(session: Session) -> dict:
-    by_stage = dict(session.execute(select(Post.stage, func.count()).group_by(Post.stage)).all())
+    by_stage = dict(session.execute(select(PostStage.stage, func.count()).group_by(PostStage.stage)).all())
     alerts_by_status = dict(
         session.execute(select(Alert.status, func.count()).group_by(Alert.status)).all()
     )

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.db.models import AlertEvent, Post, Stage, utcnow
+from monitor.db.models import AlertEvent, PostStage, Stage, utcnow
 
 
 @dataclass
@@ -32,8 +32,8 @@ def find_stalled(session: Session, older_than: timedelta, now: datetime | None =
 
     def posts_in(*stages: Stage) -> list[int]:
         return list(session.scalars(
-            select(Post.id).where(Post.stage.in_(stages), Post.stage_changed_at < cutoff)
-            .order_by(Post.id).limit(limit)))
+            select(PostStage.post_id).where(PostStage.stage.in_(stages), PostStage.changed_at < cutoff)
+            .order_by(PostStage.post_id).limit(limit)))
 
     events = session.scalars(
         select(AlertEvent.id).where(AlertEvent.notified_at.is_(None), AlertEvent.created_at < cutoff)

@@ -106,6 +106,17 @@ def own_postgres():
     _drop_postgres_database(url)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A new database of each backend with no schema yet: for tests of the migrations themselves."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'monitor.db'}"
+        return
+    url = _create_postgres_database()
+    yield url
+    _drop_postgres_database(url)
+
+
 @pytest.fixture
 def database(migrated_database):
     """The backend's database, emptied before the test."""

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from tokenizers import Tokenizer
 
 from monitor.alerts.known_claims import add_known_claim, embed_new_claims
-from monitor.db.models import ClusterMembership, Embedding, KnownClaim, Post, Stage, utcnow
+from monitor.db.models import ClusterMembership, Embedding, KnownClaim, PostStage, Stage, utcnow
 from monitor.embed import encoder as encoder_module
 from monitor.embed.batch_tokenizer import BatchTokenizer, TokenizerProcesses
 from monitor.embed.encoder import Encoder, auto_tokenizer_processes, resolve_backend
@@ -249,7 +249,7 @@ def store(database, texts: list[str]) -> list[int]:
 
 def stages(database, post_ids: list[int]) -> list[Stage]:
     with database.session() as session:
-        return [session.get(Post, post_id).stage for post_id in post_ids]
+        return [session.get(PostStage, post_id).stage for post_id in post_ids]
 
 
 def test_a_task_takes_the_posts_waiting_longest_and_a_second_task_finds_them_claimed(database, encoder):

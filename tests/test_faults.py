@@ -14,7 +14,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from monitor.db.models import ClusterMembership, Post, Stage
+from monitor.db.models import ClusterMembership, Post, PostStage, Stage
 from tests.conftest import CeleryWorker, monitor_command, poll_until, real_channel_posts
 from tests.faults import RedisServer, TcpProxy
 from workers.celery_app import QUEUES
@@ -43,7 +43,7 @@ def channel_posts(tmp_path):
 
 def stage_counts(database) -> dict[Stage, int]:
     with database.session() as session:
-        return dict(session.execute(select(Post.stage, func.count()).group_by(Post.stage)).all())
+        return dict(session.execute(select(PostStage.stage, func.count()).group_by(PostStage.stage)).all())
 
 
 def wait_for(condition, timeout: float, what: str, database=None, worker: CeleryWorker | None = None) -> None:
@@ -69,8 +69,8 @@ def mid_way(database) -> bool:
 def assert_clustered_exactly_once(database, expected: int) -> None:
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Post)) == expected
-        clustered = session.scalar(select(func.count()).select_from(Post)
-                                   .where(Post.stage == Stage.clustered))
+        clustered = session.scalar(select(func.count()).select_from(PostStage)
+                                   .where(PostStage.stage == Stage.clustered))
         memberships = session.scalar(select(func.count()).select_from(ClusterMembership))
         assert memberships == clustered  # one place per post: none lost, none twice
         assert session.scalar(select(func.count(func.distinct(ClusterMembership.post_id)))) == memberships

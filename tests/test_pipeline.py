@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from cli.main import import_file
-from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, Post, Source, Stage
+from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, Post, PostStage, Source, Stage
 from workers.tasks import cluster_posts_task, embed_posts_task
 
 SAMPLE = Path(str(resources.files("monitor") / "sample_data" / "demo_posts.jsonl"))
@@ -43,7 +43,7 @@ def test_sample_wave_becomes_one_cluster_per_language_and_everyday_news_stays_ap
     assert all("Сапаров" in text and "шеруіне" in text for text in clusters[1])
     assert all("Saparov" in text for text in clusters[2])
     with database.session() as session:
-        assert set(session.scalars(select(Post.stage))) == {Stage.clustered}
+        assert set(session.scalars(select(PostStage.stage))) == {Stage.clustered}
 
 
 def test_a_cluster_spreading_across_sources_opens_one_alert_with_its_reasons(

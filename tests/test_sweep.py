@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from monitor.db.models import AlertEvent, Post, Stage, utcnow
+from monitor.db.models import AlertEvent, PostStage, Stage, utcnow
 from monitor.embed.stage import claim_pending
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
@@ -21,7 +21,7 @@ def store_without_enqueueing(database) -> list[int]:
     with database.session() as session:
         ids = store_posts(session, records).new_post_ids
         # As if stored an hour ago and the embed task was lost with the broker's queue.
-        session.execute(update(Post).values(stage_changed_at=utcnow() - timedelta(hours=1)))
+        session.execute(update(PostStage).values(changed_at=utcnow() - timedelta(hours=1)))
     return ids
 
 
@@ -37,7 +37,7 @@ def test_sweeping_finishes_posts_whose_tasks_were_lost(database, eager_pipeline)
     counts = sweep_stalled_task(older_than_seconds=600)
     assert counts == {"embed": 6, "cluster": 0, "notify": 0}
     with database.session() as session:
-        assert set(session.scalars(select(Post.stage))) == {Stage.clustered}
+        assert set(session.scalars(select(PostStage.stage))) == {Stage.clustered}
         assert session.scalar(select(func.count()).select_from(AlertEvent)) == 1
     assert sweep_stalled_task(older_than_seconds=600) == {"embed": 0, "cluster": 0, "notify": 0}
 
@@ -48,4 +48,4 @@ def test_posts_claimed_by_an_embed_task_that_died_are_swept_and_finished(databas
         claim_pending(session, ids, "a lost task", now=utcnow() - timedelta(hours=1))
     assert sweep_stalled_task(older_than_seconds=600)["embed"] == len(ids)
     with database.session() as session:
-        assert set(session.scalars(select(Post.stage))) == {Stage.clustered}
+        assert set(session.scalars(select(PostStage.stage))) == {Stage.clustered}

@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from monitor.db.models import ClusterMembership, Post, PostRevision, Source, Stage
+from monitor.db.models import ClusterMembership, Post, PostRevision, PostStage, Source, Stage
 from monitor.messages import UserError
 from monitor.telegram.channels import add_channel, parse_channel
 from monitor.telegram.listener import ChannelListener, ListenerPolicy
@@ -150,7 +150,7 @@ def test_new_channel_posts_go_through_the_whole_pipeline(database, telegram, cha
     live.on_stored = lambda ids: embed_posts_task.delay(ids)  # as `monitor telegram` wires it
     asyncio.run(live.catch_up_all())
     with database.session() as session:
-        assert set(session.scalars(select(Post.stage))) == {Stage.clustered}
+        assert set(session.scalars(select(PostStage.stage))) == {Stage.clustered}
         wave_clusters = session.scalars(select(ClusterMembership.cluster_id)
                                         .join(Post, Post.id == ClusterMembership.post_id)
                                         .where(Post.text == WAVE)).all()

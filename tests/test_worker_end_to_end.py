@@ -15,7 +15,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from monitor.db.models import Alert, ClusterMembership, Post, Source, Stage
+from monitor.db.models import Alert, ClusterMembership, Post, PostStage, Source, Stage
 from monitor.normalize import matching_text
 from monitor.similarity import TextEvidence, jaccard
 from tests.conftest import (
@@ -39,8 +39,8 @@ def wait_until_settled(database, expected_posts: int, timeout: float = 900) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with database.session() as session:
-            settled = session.scalar(select(func.count()).select_from(Post).where(
-                Post.stage.in_([Stage.clustered, Stage.skipped])))
+            settled = session.scalar(select(func.count()).select_from(PostStage).where(
+                PostStage.stage.in_([Stage.clustered, Stage.skipped])))
         if settled >= expected_posts:
             return
         time.sleep(1)
@@ -96,7 +96,7 @@ def test_an_embed_worker_tokenizing_in_processes_embeds_posts_and_leaves_no_proc
 
         def embedded() -> int:
             with database.session() as session:
-                return session.scalar(select(func.count()).where(Post.stage == Stage.embedded))
+                return session.scalar(select(func.count()).where(PostStage.stage == Stage.embedded))
 
         poll_until(lambda: embedded() == 26, 300, "the sample's posts to be embedded", worker.log_tail)
         (pool_process,) = child_processes(worker.process.pid)

@@ -36,6 +36,7 @@ from monitor.db.models import (
     Embedding,
     PlacementRevision,
     Post,
+    PostStage,
     Stage,
     utcnow,
 )
@@ -129,10 +130,11 @@ class PlacementStatements:
         embedded = (select(Post.id, Post.text, Post.language, Post.fingerprint, Post.published_at,
                            Embedding.vector)
                     .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == bindparam("model")))
-                    .where(Post.stage == Stage.embedded))
-        self.embedded = embedded.where(one_of(Post.id, "post_ids"))  # of POST_IDS
-        self.waiting = (embedded.where(~one_of(Post.id, "post_ids"))  # the TAKEN oldest of the others
-                        .order_by(Post.id).limit(bindparam("taken")))
+                    .join(PostStage).where(PostStage.stage == Stage.embedded))
+        self.embedded = embedded.where(one_of(PostStage.post_id, "post_ids"))  # of POST_IDS
+        # the TAKEN oldest of the others
+        self.waiting = (embedded.where(~one_of(PostStage.post_id, "post_ids"))
+                        .order_by(PostStage.post_id).limit(bindparam("taken")))
         self.clustered_by_fingerprint = (
             select(Post.fingerprint, ClusterMembership.cluster_id, Post.id)
             .join(ClusterMembership, ClusterMembership.post_id == Post.id)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 from monitor.db.expressions import is_one_of
-from monitor.db.models import Post, Stage
+from monitor.db.models import PostStage, Stage
 from monitor.db.session import insert_for
 
 Built = TypeVar("Built")
@@ -45,20 +45,20 @@ def built_once(session: Session, build: Callable[[Dialect], Built]) -> Built:
 
 
 def _posts_moved(dialect: Dialect):
-    return (update(Post.__table__).where(is_one_of(Post.id, None, dialect, "post_ids"))
-            .values(stage=bindparam("stage", type_=Post.stage.type),
-                    stage_changed_at=bindparam("now", type_=Post.stage_changed_at.type),
-                    embed_claim=bindparam("claim", type_=Post.embed_claim.type)))
+    return (update(PostStage.__table__).where(is_one_of(PostStage.post_id, None, dialect, "post_ids"))
+            .values(stage=bindparam("stage", type_=PostStage.stage.type),
+                    changed_at=bindparam("now", type_=PostStage.changed_at.type),
+                    embed_claim=bindparam("claim", type_=PostStage.embed_claim.type)))
 
 
 def move_posts(session: Session, post_ids: list[int], stage: Stage, now: datetime,
                claim: str | None = None) -> None:
     """Put these posts in STAGE (under an embed task's CLAIM, or none): one statement for all,
-    on the session's connection. Post objects already in SESSION are not refreshed.
+    on the session's connection. PostStage objects already in SESSION are not refreshed.
 
-    Run by the session itself, the statement (of the posts' mapped columns) took the ORM's
-    bulk UPDATE path, which looks for the posts among the session's objects to refresh
-    them: 0.2-0.5 ms more a task of 64 posts (docs/performance.md)."""
+    Run by the session itself, the statement (of mapped columns) took the ORM's bulk UPDATE
+    path, which looks for the rows among the session's objects to refresh them: 0.2-0.5 ms
+    more a task of 64 posts (docs/performance.md)."""
     if post_ids:
         session.connection().execute(built_once(session, _posts_moved),
                                      {"post_ids": list(post_ids), "stage": stage, "now": now, "claim": claim})

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.db.expressions import is_one_of
-from monitor.db.models import Embedding, Post, Stage, utcnow
+from monitor.db.models import Embedding, Post, PostStage, Stage, utcnow
 from monitor.db.session import dialect_insert, insert_for, unit_of_work
 from monitor.db.statements import built_once, move_posts
 from monitor.embed.encoder import Encoder
@@ -64,15 +64,17 @@ def claim_pending(session: Session, post_ids: list[int], claim: str, take_waitin
     work for each was most of the stage's own (docs/performance.md). Post objects already
     in SESSION are not refreshed."""
     now = now or utcnow()
-    claimable = select(Post.id, Post.text, Post.fingerprint).with_for_update(skip_locked=True)
-    mine = (Post.stage == Stage.embedding) & (Post.embed_claim == claim)
-    abandoned = (Post.stage == Stage.embedding) & (Post.stage_changed_at < now - CLAIM_EXPIRES)
+    # Only the stages' rows are locked: the posts' are only read.
+    claimable = (select(Post.id, Post.text, Post.fingerprint).join(PostStage)
+                 .with_for_update(of=PostStage, skip_locked=True))
+    mine = (PostStage.stage == Stage.embedding) & (PostStage.embed_claim == claim)
+    abandoned = (PostStage.stage == Stage.embedding) & (PostStage.changed_at < now - CLAIM_EXPIRES)
     rows = list(session.execute(claimable.where(
-        (_among(session, post_ids) & ((Post.stage == Stage.stored) | abandoned)) | mine)))
+        (_among(session, post_ids) & ((PostStage.stage == Stage.stored) | abandoned)) | mine)))
     if take_waiting:  # abandoned ones among them come back through the sweep, by id
         taken = [row.id for row in rows]
-        rows += session.execute(claimable.where(Post.stage == Stage.stored, ~_among(session, taken))
-                                .order_by(Post.id).limit(take_waiting))
+        rows += session.execute(claimable.where(PostStage.stage == Stage.stored, ~_among(session, taken))
+                                .order_by(PostStage.post_id).limit(take_waiting))
     kept, texts, skipped = [], [], []
     for row in sorted(rows, key=lambda row: row.id):
         if (text := text_to_encode(row.text, row.fingerprint)) is None:
@@ -100,8 +102,9 @@ def store_embeddings(session: Session, post_ids: list[int], pending: PendingText
     Idempotent: a redelivered batch finds its posts already embedded and only returns them.
     """
     vector_of = dict(zip(pending.post_ids, vectors, strict=True))
-    claimed = list(session.scalars(select(Post.id).where(
-        _among(session, pending.post_ids), Post.stage == Stage.embedding, Post.embed_claim == pending.claim)))
+    claimed = list(session.scalars(select(PostStage.post_id).where(
+        _among(session, pending.post_ids), PostStage.stage == Stage.embedding,
+        PostStage.embed_claim == pending.claim)))
     write_vectors(session, [(post_id, vector_of[post_id]) for post_id in claimed], model_id)
     move_posts(session, claimed, Stage.embedded, utcnow())
     return embedded_among(session, [*post_ids, *pending.post_ids])
@@ -109,13 +112,14 @@ def store_embeddings(session: Session, post_ids: list[int], pending: PendingText
 
 def _among(session: Session, post_ids: Iterable[int]) -> ColumnElement[bool]:
     """The post's id is one of POST_IDS: on PostgreSQL one array parameter, however many."""
-    return is_one_of(Post.id, post_ids, session.get_bind().dialect)
+    return is_one_of(PostStage.post_id, post_ids, session.get_bind().dialect)
 
 
 def embedded_among(session: Session, post_ids: list[int]) -> list[int]:
     """Those of POST_IDS embedded and not clustered yet, in id order."""
-    embedded = select(Post.id).where(_among(session, set(post_ids)), Post.stage == Stage.embedded)
-    return list(session.scalars(embedded.order_by(Post.id)))
+    embedded = select(PostStage.post_id).where(_among(session, set(post_ids)),
+                                               PostStage.stage == Stage.embedded)
+    return list(session.scalars(embedded.order_by(PostStage.post_id)))
 
 
 def embed_posts(session: Session, encoder: Encoder, post_ids: list[int]) -> list[int]:
@@ -131,8 +135,9 @@ def posts_without_vectors(session: Session, model_id: str, after: int, limit: in
     until these have one, the cluster stage does not see them."""
     has_vector = select(Embedding.post_id).where(Embedding.model == model_id)
     posts = session.scalars(
-        select(Post).where(Post.id > after, Post.stage.in_([Stage.embedded, Stage.clustered]),
-                           Post.id.not_in(has_vector))
+        select(Post).join(PostStage)
+        .where(Post.id > after, PostStage.stage.in_([Stage.embedded, Stage.clustered]),
+               Post.id.not_in(has_vector))
         .order_by(Post.id).limit(limit)
     ).all()
     kept = [(post.id, text) for post in posts

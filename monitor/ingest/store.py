@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from monitor.db.models import Post, Source, Stage, utcnow
+from monitor.db.models import Post, PostStage, Source, Stage, utcnow
 from monitor.db.session import dialect_insert
 from monitor.db.statements import RowsInsert, built_once
 from monitor.ingest.records import PostRecord
@@ -60,6 +60,10 @@ def _new_posts(dialect: Dialect) -> RowsInsert:
                       lambda insert: insert.on_conflict_do_nothing().returning(Post.id, Post.source_id))
 
 
+def _new_stages(dialect: Dialect) -> RowsInsert:
+    return RowsInsert(PostStage.__table__, dialect)
+
+
 def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
     source_ids = ensure_sources(session, records)
     now = utcnow()
@@ -90,8 +94,6 @@ def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
             "canonical_url": record.canonical_url,
             "text_origin": record.text_origin,
             "fingerprint": fingerprint(text),
-            "stage": Stage.stored,
-            "stage_changed_at": now,
         })
     result = StoreResult()
     if not rows:
@@ -100,6 +102,10 @@ def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
     # RETURNING gives only the rows this call inserted; the conflicting ones were stored before.
     inserted = built_once(session, _new_posts)(session.connection(), rows).all()
     result.new_post_ids = sorted(post_id for post_id, _ in inserted)
+    if inserted:
+        built_once(session, _new_stages)(session.connection(), [
+            {"post_id": post_id, "stage": Stage.stored, "changed_at": now}
+            for post_id in result.new_post_ids])
     result.already_stored = len(rows) - len(result.new_post_ids)
     source_of = {source_id: key for key, source_id in source_ids.items()}
     result.new_by_source = dict(Counter(source_of[source_id] for _, source_id in inserted))
