@@ -133,3 +133,12 @@ def test_the_embed_stage_benchmark_claims_and_stores_every_post_with_words_in_ev
     together = run_bench("embed_stage", "--posts", "60", "--task", "16", "--rounds", "1", "--processes", "2",
                          *on_postgres)
     assert together["processes"] == 2 and together["posts"] == figures["posts"]
+
+
+def test_the_normalize_benchmark_times_both_readers_on_real_posts_and_every_hostile_pattern():
+    figures = run_bench("normalize", "--posts", "50", "--hostile-chars", "2000", "--rounds", "1")
+
+    assert figures["posts"] == 50 and figures["hostile_chars"] == 2000
+    assert set(figures["us_per_post"]) == set(figures["hostile_ms"]) == {"readable_text", "matching_text"}
+    assert min(figures["us_per_post"].values()) > 0
+    assert len({len(timings) for timings in figures["hostile_ms"].values()}) == 1

@@ -68,3 +68,16 @@ def test_the_language_of_a_post_is_told_from_its_words_not_the_addresses_of_its_
     post = ("Bitcoin упал до $93.700 на [фоне](https://t.me/+XMYKyWqjoWM2YTU6) новости о военном "
             "положении в Корее. [@cryptoflash](https://t.me/+XMYKyWqjoWM2YTU6)")
     assert detect_language(post) == "ru"
+
+
+def test_a_bracket_inside_a_link_label_ends_no_link_and_a_hostile_run_of_brackets_is_kept_as_text():
+    assert readable_text("[a [b](https://x.kz) c") == "[a b c"  # the inner [b] is the label
+    assert readable_text("[" * 5000 + "](https://x.kz)") == "[" * 4999  # the last one's label is empty
+
+
+def test_script_blocks_go_up_to_their_closing_tag_and_unclosed_opening_tags_alone():
+    assert matching_text(f"<script>x()</script>{CLAIM}<script>") == matching_text(CLAIM)
+    assert matching_text(f"{CLAIM}<script>unclosed") == matching_text(f"{CLAIM} unclosed")
+    assert matching_text("<script>" * 5000 + CLAIM) == matching_text(CLAIM)
+    assert matching_text(f"</style>{'<style>' * 5000}{CLAIM}") == matching_text(CLAIM)
+    assert matching_text(f"<STYLE>p {{}}</style >{CLAIM}<style>b {{}}</Style>") == matching_text(CLAIM)
