@@ -170,33 +170,33 @@ def write_vectors(session: Session, vectors: list[tuple[int, np.ndarray]], model
     if session.get_bind().dialect.name == "postgresql":
         _copy_vectors(session, vectors, model_id)
         return
-    upsert = dialect_insert(session, Embedding)
-    session.execute(upsert.on_conflict_do_update(
+    session.execute(_replacing_vectors(dialect_insert(session, Embedding)),
+                    [{"post_id": post_id, "model": model_id, "dimensions": int(vector.shape[0]),
+                      "vector": vector.tobytes(), "created_at": utcnow()} for post_id, vector in vectors])
+
+
+def _replacing_vectors(upsert):
+    """UPSERT, which replaces the vector a post has from the model already."""
+    return upsert.on_conflict_do_update(
         index_elements=[Embedding.post_id, Embedding.model],
         set_={"dimensions": upsert.excluded.dimensions, "vector": upsert.excluded.vector,
-              "created_at": upsert.excluded.created_at}),
-        [{"post_id": post_id, "model": model_id, "dimensions": int(vector.shape[0]),
-          "vector": vector.tobytes(), "created_at": utcnow()} for post_id, vector in vectors])
+              "created_at": upsert.excluded.created_at})
 
 
 # Where the vectors wait between COPY and the upsert: the connection's own table, emptied
-# at each commit. COPY writes no ON CONFLICT, and a post may have a vector already (an edit
-# brought it back); a VALUES upsert of thousands of vectors of bytes was half as fast.
+# at each commit. COPY has no ON CONFLICT, and a post may have a vector already (two
+# `monitor reembed` runs at once); a VALUES upsert of thousands of vectors was half as fast.
 _VECTORS_IN = table("vectors_in", column("post_id", Integer), column("vector", LargeBinary))
 _CREATE_VECTORS_IN = ("CREATE TEMPORARY TABLE IF NOT EXISTS vectors_in (post_id integer, vector bytea)"
                       " ON COMMIT DELETE ROWS")
 
 
 def _vectors_upserted(dialect: Dialect):
-    upsert = insert_for(dialect, Embedding).from_select(
+    return _replacing_vectors(insert_for(dialect, Embedding).from_select(
         ["post_id", "model", "dimensions", "vector", "created_at"],
         select(_VECTORS_IN.c.post_id, bindparam("model", type_=Embedding.model.type),
                bindparam("dimensions", type_=Embedding.dimensions.type), _VECTORS_IN.c.vector,
-               bindparam("now", type_=Embedding.created_at.type)))
-    return upsert.on_conflict_do_update(
-        index_elements=[Embedding.post_id, Embedding.model],
-        set_={"dimensions": upsert.excluded.dimensions, "vector": upsert.excluded.vector,
-              "created_at": upsert.excluded.created_at})
+               bindparam("now", type_=Embedding.created_at.type))))
 
 
 def _copy_vectors(session: Session, vectors: list[tuple[int, np.ndarray]], model_id: str) -> None:
