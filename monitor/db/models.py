@@ -193,9 +193,9 @@ class PostStage(Base):
     """Where a post is in the pipeline, stored with it (monitor/ingest/store.py).
 
     A narrow table of its own: a post changes stage three times, and PostgreSQL writes an
-    updated row out whole, with an entry in each of its indexes. A posts row is its text
-    and six indexes; moving a task's 4,096 posts took three to four times as long there
-    as here (docs/performance.md)."""
+    updated row out whole, with an entry in each of its table's indexes. A posts row
+    carries the post's text, and had six indexes; moving a task's 4,096 posts took three
+    to four times as long there as here (docs/performance.md)."""
 
     __tablename__ = "post_stages"
     # The stages take their waiting posts oldest first: stage = X ORDER BY post_id LIMIT n.
