@@ -23,7 +23,8 @@ from bench.posts import real_posts
 from monitor.normalize import matching_text, readable_text
 
 # Markup a post may be made of, each repeated to the hostile text's length: brackets and
-# parentheses (Markdown links), tags (HTML), links, mentions, emphasis.
+# parentheses (Markdown links), tags (HTML), links, mentions, emphasis, a zero-width
+# space, a line asking to subscribe.
 HOSTILE_PATTERNS = ["[", "[a](", "(", "<script>", "</script><script>", "<style x=", "<a", "http://",
                     "@", "**", "\u200b", "Подписаться "]
 READERS: dict[str, Callable[[str], str]] = {"readable_text": readable_text, "matching_text": matching_text}
