@@ -123,7 +123,7 @@ def measure_tokenizer(model, texts: list[str], batch_size: int, tokenizer_proces
     batches = sorted_batches(texts, batch_size)
     tokenizer = BatchTokenizer.of_model(model)
     return {
-        "mean_tokens": round(float(token_counts(tokenizer or model.preprocess, texts).mean()), 1),
+        "mean_tokens": round(float(token_counts(tokenizer_of(model), texts).mean()), 1),
         "batch_tokenizer_texts_per_s": tokenizer and median_rate(
             "Rust tokenizer in this process", len(texts), lambda: [tokenizer(batch) for batch in batches],
             rounds),
