@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from bench.normalize import HOSTILE_PATTERNS
 from tests.conftest import REPO
 from tests.services import POSTGRES_ADMIN_URL, REDIS_URL
 
@@ -142,3 +143,5 @@ def test_the_normalize_benchmark_times_both_readers_on_real_posts_and_every_host
     assert set(figures["us_per_post"]) == set(figures["hostile_ms"]) == {"readable_text", "matching_text"}
     assert min(figures["us_per_post"].values()) > 0
     assert len({len(timings) for timings in figures["hostile_ms"].values()}) == 1
+    for timings in figures["hostile_ms"].values():  # every pattern, read to its end by each reader
+        assert list(timings) == HOSTILE_PATTERNS and min(timings.values()) >= 0
