@@ -95,6 +95,17 @@ def test_each_cluster_counts_its_posts_sources_and_times_whether_opened_alone_or
                        alone: (1, 1, T0 + timedelta(minutes=2), T0 + timedelta(minutes=2))}
 
 
+def test_a_cluster_loaded_before_its_posts_are_counted_again_shows_the_new_figures(database, encoder):
+    original, edited = embedded_posts(database, encoder, [CLAIM, EDITED])
+    with database.session() as session:
+        assign_posts(session, ClusterIndex(encoder.model_id), [original, edited], RULES)
+    with database.session() as session:
+        claim = session.get(Cluster, cluster_of(database, original))
+        assert (claim.post_count, claim.last_seen_at) == (2, T0 + timedelta(minutes=1))
+        split_post(session, edited, "aigerim", "satire", AlertPolicy.from_settings(load_settings()))
+        assert (claim.post_count, claim.source_count, claim.last_seen_at) == (1, 1, T0)
+
+
 def test_two_workers_placing_near_duplicates_at_once_open_one_cluster(database, encoder):
     first, second = embedded_posts(database, encoder, [CLAIM, EDITED])
     start = threading.Barrier(2)

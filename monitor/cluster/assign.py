@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import bindparam, distinct, func, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from monitor.cluster.index import EVIDENCE_CACHE_SIZE, ClusterIndex
 from monitor.cluster.merge import merge_into, separated
@@ -108,6 +109,7 @@ class PlacedMemory:
 
 
 AUTO_MERGE_ACTOR = "cluster stage"
+CLUSTER_FIGURES = ["post_count", "source_count", "first_seen_at", "last_seen_at", "updated_at"]
 # Other waiting posts a cluster task takes (see assign_posts): a few seconds of work at most.
 WAITING_TAKEN = 256
 # Posts a PlacedMemory holds before it is started again, as many as the index keeps the
@@ -151,12 +153,19 @@ class PlacementStatements:
             Cluster.id, Cluster.representative_post_id))
         self.join_clusters = RowsInsert(ClusterMembership.__table__, dialect, lambda insert: insert.returning(
             ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at))
-        self.cluster_figures = (
-            select(ClusterMembership.cluster_id, func.count(Post.id), func.count(distinct(Post.source_id)),
-                   func.min(Post.published_at), func.max(Post.published_at))
-            .join(Post, Post.id == ClusterMembership.post_id)
-            .where(one_of(ClusterMembership.cluster_id, "cluster_ids"))
-            .group_by(ClusterMembership.cluster_id))
+        figures = (select(ClusterMembership.cluster_id, func.count(Post.id).label("posts"),
+                          func.count(distinct(Post.source_id)).label("sources"),
+                          func.min(Post.published_at).label("first_seen"),
+                          func.max(Post.published_at).label("last_seen"))
+                   .join(Post, Post.id == ClusterMembership.post_id)
+                   .where(one_of(ClusterMembership.cluster_id, "cluster_ids"))
+                   .group_by(ClusterMembership.cluster_id).subquery())
+        # One statement, counted and written by the database (UPDATE ... FROM): a SELECT of
+        # the figures and an UPDATE of each cluster by its key were two round trips.
+        self.refresh_figures = (update(Cluster.__table__).where(Cluster.id == figures.c.cluster_id)
+                                .values(post_count=figures.c.posts, source_count=figures.c.sources,
+                                        first_seen_at=figures.c.first_seen, last_seen_at=figures.c.last_seen,
+                                        updated_at=bindparam("now", type_=Cluster.updated_at.type)))
 
 
 class PlacedPosts:
@@ -458,13 +467,12 @@ def _merge_same_claim(session: Session, known: PlacedPosts, placement: Placement
 
 
 def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:
+    """Count the posts and sources of each of CLUSTER_IDS again, with their first and last
+    dates; those of the clusters loaded in SESSION are read again when next used."""
     if not cluster_ids:
         return
-    stats = session.execute(built_once(session, PlacementStatements).cluster_figures,
-                            {"cluster_ids": list(cluster_ids)}).all()
-    now = utcnow()
-    # One UPDATE by primary key for all of them (the ORM's flush wrote one a set of changed columns).
-    session.execute(update(Cluster), [
-        {"id": cluster_id, "post_count": posts, "source_count": sources, "first_seen_at": first_seen,
-         "last_seen_at": last_seen, "updated_at": now}
-        for cluster_id, posts, sources, first_seen, last_seen in stats])
+    session.execute(built_once(session, PlacementStatements).refresh_figures,
+                    {"cluster_ids": list(cluster_ids), "now": utcnow()})
+    for cluster_id in cluster_ids:
+        if (loaded := session.identity_map.get(identity_key(Cluster, cluster_id))) is not None:
+            session.expire(loaded, CLUSTER_FIGURES)
