@@ -1,3 +1,5 @@
+import pytest
+
 from monitor.language import detect_language
 from monitor.normalize import clean_text, fingerprint, matching_text, readable_text
 
@@ -56,6 +58,27 @@ def test_channel_signatures_asking_to_subscribe_do_not_count_for_matching():
     signed = f"{CLAIM}\n\n❤ [Подписаться](https://t.me/moscowtop) | [Прислать новость](https://t.me/bot)"
     assert matching_text(signed) == matching_text(CLAIM)
     assert fingerprint(f"{CLAIM}\n👉 Топор Live. Подписаться") == fingerprint(CLAIM)
+
+
+@pytest.mark.parametrize("signature", [
+    "📩 [Подпишитесь на «Контекст»](https://example.org/form) — рассылку, которая помогает понять новости",
+    "Подписывайтесь на наш канал 👉 @channel",
+    "Арнамызға жазылыңыз: t.me/channel",
+    "Підписуйтесь на наш канал",
+])
+def test_every_form_of_asking_to_subscribe_is_a_signature(signature):
+    assert fingerprint(f"{CLAIM}\n{signature}") == fingerprint(CLAIM)
+
+
+@pytest.mark.parametrize("line, word", [
+    ("Мишустин поручил Минобороны подписать соглашение о военном сотрудничестве", "подписать"),
+    ("Люди подписывали документы на получение кредита под высокий процент", "подписывали"),
+    ("Бұл туралы министрліктің ресми парақшасында жазылған", "жазылған"),
+    ("Президент підписав закон про мобілізацію", "підписав"),
+])
+def test_news_of_signing_or_of_what_was_written_keeps_its_words(line, word):
+    assert word in matching_text(line).split()
+    assert fingerprint(f"{CLAIM}\n{line}") != fingerprint(CLAIM)
 
 
 def test_html_markup_put_around_a_claim_does_not_count_for_matching():
