@@ -1,17 +1,24 @@
-"""The embed stage's own work, without the model: claiming posts and storing their vectors.
+"""The embed stage's own work: claiming posts and storing their vectors, with or without the model.
 
-    python -m bench.embed_stage [--posts 4096] [--task 4096] [--processes 1] [--rounds 3]
-                                [--postgres-admin-url URL]
+    python -m bench.embed_stage [--posts 4096 | --texts FILE] [--task 4096] [--processes 1]
+                                [--rounds 3] [--with-model] [--postgres-admin-url URL]
+                                [--save-texts FILE]
 
 What bounds the embed stage once the model is fast (on a GPU, thousands of posts/s): each
 task claims up to ``--task`` waiting posts (EMBED_BATCH_SIZE) and reads their texts, then
-stores a vector for each (random unit vectors here, the model's work left out) and marks
-them embedded, as workers/tasks.py does, each step its own transaction; ``--processes``
-such workers at once, each claiming its own posts, as an embed worker's processes do. The
-posts are stored once, in a SQLite database (the embedded mode's) or, with ``--postgres-admin-url``,
-a new PostgreSQL database (production's); each round runs on a fresh copy of it. Prints
-one JSON object: the median posts/s over the rounds, every round's, and the CPU time the
-embedding processes spent a post.
+stores a vector for each and marks them embedded, as workers/tasks.py does, each step its
+own transaction; ``--processes`` such workers at once, each claiming its own posts, as an
+embed worker's processes do. The vectors are random unit vectors (the model's work left
+out), or with ``--with-model`` the configured model's (EMBEDDING_MODEL, EMBEDDING_DEVICE and
+the other settings of the environment, EMBED_PROCESSES set to ``--processes``): the whole
+stage, as a GPU machine would run it. Each process loads the model and encodes a few texts
+before the processes start together. The posts are the real ones of ../shared, or
+(``--texts``) texts saved by ``--save-texts`` (the posts' texts as they are, lines and
+all), one post each, on a machine without ../shared. They are stored once, in a SQLite
+database (the embedded mode's) or, with ``--postgres-admin-url``, a new PostgreSQL
+database (production's); each round runs on a fresh copy of it. Prints one JSON object:
+the median posts/s over the rounds, every round's, the CPU time the embedding processes
+spent a post, and (``--with-model``) the share of each round the model's calls took.
 """
 
 from __future__ import annotations
@@ -23,8 +30,12 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timedelta, timezone
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -32,76 +43,148 @@ import numpy as np  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench.cluster_stage import template_database  # noqa: E402
+from bench.encoder import read_texts, write_texts  # noqa: E402
 from bench.host import describe_host  # noqa: E402
 from bench.posts import real_posts  # noqa: E402
+from config import load_settings  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
+from monitor.embed.encoder import Encoder, configured_model_id  # noqa: E402
 from monitor.embed.stage import claim_pending, new_claim, store_embeddings  # noqa: E402
+from monitor.ingest.records import PostRecord  # noqa: E402
 from monitor.ingest.store import store_posts  # noqa: E402
 
 DIMENSIONS = 384  # the default model's
+RANDOM_MODEL = "bench/random"
+WARM_UP_TEXTS = 64
 
 
-def embed_all(url: str, task: int) -> tuple[int, float, float]:
-    """Claim and store every waiting post at URL in tasks of TASK posts: (posts, seconds, CPU seconds)."""
+class Embedded(NamedTuple):
+    """What one embedding process did: its posts, when it started and ended
+    (time.perf_counter, one clock for every process), its CPU seconds and its model's."""
+
+    posts: int
+    started: float
+    ended: float
+    cpu_seconds: float
+    model_seconds: float
+
+
+def random_encoder() -> tuple[Callable[[list[str]], np.ndarray], str]:
+    """Unit vectors of random directions, one a text, and the model id they are stored under."""
+    random = np.random.default_rng(0)
+
+    def encode(texts: list[str]) -> np.ndarray:
+        batch = random.standard_normal((len(texts), DIMENSIONS)).astype(np.float32)
+        return batch / np.linalg.norm(batch, axis=1, keepdims=True)
+
+    return encode, RANDOM_MODEL
+
+
+def configured_encoder() -> tuple[Callable[[list[str]], np.ndarray], str]:
+    """The configured model, loaded and warmed up (its first call is the slowest)."""
+    encoder = Encoder.from_settings(load_settings())
+    encoder.encode([f"warm up {number}" for number in range(WARM_UP_TEXTS)])
+    return encoder.encode, encoder.model_id
+
+
+_START_TOGETHER: Barrier | None = None  # inherited by the processes embed_in_processes forks
+
+
+def embed_all(url: str, task: int, with_model: bool) -> Embedded:
+    """Claim and store every waiting post at URL in tasks of TASK posts."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    random = np.random.default_rng(0)
-    done, started, cpu = 0, time.perf_counter(), time.process_time()
+    encode, model_id = configured_encoder() if with_model else random_encoder()
+    if _START_TOGETHER is not None:
+        _START_TOGETHER.wait()  # every process has loaded its model
+    done, model_seconds = 0, 0.0
+    started, cpu = time.perf_counter(), time.process_time()
     while True:
         with unit_of_work(sessions) as session:
             pending = claim_pending(session, [], new_claim(), take_waiting=task)
         if not pending.post_ids:
             break
-        batch = random.standard_normal((len(pending.post_ids), DIMENSIONS)).astype(np.float32)
-        batch /= np.linalg.norm(batch, axis=1, keepdims=True)
+        encoding = time.perf_counter()
+        vectors = encode(pending.texts)  # outside a transaction, as the task does
+        model_seconds += time.perf_counter() - encoding
         with unit_of_work(sessions) as session:
-            done += len(store_embeddings(session, pending.post_ids, pending, batch, "bench/random"))
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+            done += len(store_embeddings(session, pending.post_ids, pending, vectors, model_id))
+    ended, cpu = time.perf_counter(), time.process_time() - cpu
     engine.dispose()
-    return done, seconds, cpu
+    return Embedded(done, started, ended, cpu, model_seconds)
 
 
-def embed_in_processes(url: str, task: int, processes: int) -> tuple[int, float, float]:
-    """``embed_all`` in PROCESSES processes at once: (posts, seconds to the last one done, CPU seconds)."""
+def embed_in_processes(url: str, task: int, processes: int, with_model: bool) -> list[Embedded]:
+    """``embed_all`` in PROCESSES processes at once, started together once each is ready."""
+    global _START_TOGETHER
     if processes == 1:
-        return embed_all(url, task)
-    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
-        started = time.perf_counter()
-        done = list(pool.map(embed_all, [url] * processes, [task] * processes))
-        seconds = time.perf_counter() - started
-    return sum(posts for posts, _, _ in done), seconds, sum(cpu for _, _, cpu in done)
+        return [embed_all(url, task, with_model)]
+    context = multiprocessing.get_context("fork")  # the model is loaded in each, after the fork
+    _START_TOGETHER = context.Barrier(processes)
+    try:
+        with ProcessPoolExecutor(processes, mp_context=context) as pool:
+            return list(pool.map(embed_all, [url] * processes, [task] * processes, [with_model] * processes))
+    finally:
+        _START_TOGETHER = None
+
+
+def posts_of_texts(texts: list[str]) -> list[PostRecord]:
+    """A post of each text, a second apart."""
+    first = datetime(2025, 5, 6, tzinfo=timezone.utc)
+    return [PostRecord(source_kind="telegram", source_key="bench", external_id=str(number), text=text,
+                       published_at=first + timedelta(seconds=number))
+            for number, text in enumerate(texts)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--posts", type=int, default=4096)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--posts", type=int, default=4096, help="the newest N real posts")
+    source.add_argument("--texts", type=Path, help="texts saved by bench.encoder --save-texts, a post each")
     parser.add_argument("--task", type=int, default=4096, help="posts an embed task takes (EMBED_BATCH_SIZE)")
     parser.add_argument("--processes", type=int, default=1, help="embedding processes at once")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--with-model", action="store_true",
+                        help="encode with the configured model instead of random vectors")
     parser.add_argument("--postgres-admin-url", metavar="URL",
                         help="run on PostgreSQL: a database to create the benchmark's own from")
+    parser.add_argument("--save-texts", type=Path,
+                        help="write the posts' texts for --texts (with --rounds 0: only that)")
     args = parser.parse_args()
+    os.environ["EMBED_PROCESSES"] = str(args.processes)  # the model shares the cores out among them
 
+    records = posts_of_texts(read_texts(args.texts)) if args.texts else real_posts(args.posts)
+    if args.save_texts:
+        write_texts(args.save_texts, [record.text for record in records])
+    if not args.rounds:
+        return
     with tempfile.TemporaryDirectory() as folder:
         database, copy_of = template_database(args.postgres_admin_url, Path(folder))
         with database as url:
             engine = make_engine(url)
             with unit_of_work(make_session_factory(engine)) as session:
-                store_posts(session, real_posts(args.posts))
+                store_posts(session, records)
             engine.dispose()  # a template database must have no one connected
-            rounds, cpu_per_post, embedded = [], [], set()
+            rounds, cpu_per_post, model_share, embedded = [], [], [], set()
             for number in range(args.rounds):
                 with copy_of(url, number) as copy:
-                    posts, seconds, cpu = embed_in_processes(copy, args.task, args.processes)
+                    done = embed_in_processes(copy, args.task, args.processes, args.with_model)
+                posts = sum(process.posts for process in done)
+                seconds = max(process.ended for process in done) - min(process.started for process in done)
                 rounds.append(round(posts / seconds, 1))
-                cpu_per_post.append(round(cpu / posts * 1e6))
+                cpu_per_post.append(round(sum(process.cpu_seconds for process in done) / posts * 1e6))
+                model_share.append(round(sum(process.model_seconds for process in done)
+                                         / sum(process.ended - process.started for process in done), 3))
                 embedded.add(posts)
     if len(embedded) > 1:
         raise SystemExit(f"the rounds embedded different numbers of posts: {sorted(embedded)}")
-    print(json.dumps({"database": make_url(url).get_backend_name(), "host": describe_host(),
-                      "posts": embedded.pop(), "task": args.task, "processes": args.processes,
-                      "posts_per_s": statistics.median(rounds),
-                      "rounds": rounds, "cpu_us_per_post": cpu_per_post}))
+    figures = {"database": make_url(url).get_backend_name(), "host": describe_host(),
+               "model": configured_model_id(load_settings()) if args.with_model else RANDOM_MODEL,
+               "posts": embedded.pop(), "task": args.task, "processes": args.processes,
+               "posts_per_s": statistics.median(rounds), "rounds": rounds, "cpu_us_per_post": cpu_per_post}
+    if args.with_model:
+        figures["model_share"] = model_share
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ import sys
 import pytest
 import torch
 
+from bench.encoder import read_texts
 from bench.normalize import HOSTILE_PATTERNS
+from config import load_settings
+from monitor.embed.encoder import configured_model_id
 from tests.conftest import REPO
 from tests.services import POSTGRES_ADMIN_URL, REDIS_URL
 
@@ -134,6 +137,19 @@ def test_the_embed_stage_benchmark_claims_and_stores_every_post_with_words_in_ev
     together = run_bench("embed_stage", "--posts", "60", "--task", "16", "--rounds", "1", "--processes", "2",
                          *on_postgres)
     assert together["processes"] == 2 and together["posts"] == figures["posts"]
+
+
+def test_the_embed_stage_benchmark_runs_the_configured_model_on_posts_carried_to_another_machine(tmp_path):
+    carried = tmp_path / "posts.jsonl.gz"
+    saved = run_bench("embed_stage", "--posts", "30", "--task", "8", "--rounds", "1",
+                      "--save-texts", str(carried))
+    assert len(read_texts(carried)) == 30 and any("\n" in text for text in read_texts(carried))  # as they are
+
+    figures = run_bench("embed_stage", "--texts", str(carried), "--task", "8", "--rounds", "1",
+                        "--with-model")
+    assert figures["posts"] == saved["posts"] and saved["model"] == "bench/random"
+    assert figures["model"] == configured_model_id(load_settings())
+    assert 0 < figures["model_share"][0] < 1  # the model's calls, within the round's time
 
 
 def test_the_normalize_benchmark_times_both_readers_on_real_posts_and_every_hostile_pattern():
