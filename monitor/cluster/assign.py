@@ -153,19 +153,22 @@ class PlacementStatements:
             Cluster.id, Cluster.representative_post_id))
         self.join_clusters = RowsInsert(ClusterMembership.__table__, dialect, lambda insert: insert.returning(
             ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at))
-        figures = (select(ClusterMembership.cluster_id, func.count(Post.id).label("posts"),
-                          func.count(distinct(Post.source_id)).label("sources"),
-                          func.min(Post.published_at).label("first_seen"),
-                          func.max(Post.published_at).label("last_seen"))
-                   .join(Post, Post.id == ClusterMembership.post_id)
-                   .where(one_of(ClusterMembership.cluster_id, "cluster_ids"))
-                   .group_by(ClusterMembership.cluster_id).subquery())
+        # Of the tables, not the mapped classes: a statement of mapped columns takes the ORM's
+        # bulk UPDATE path, which compiled it anew each task (py-spy).
+        clusters, memberships, posts = Cluster.__table__, ClusterMembership.__table__, Post.__table__
+        figures = (select(memberships.c.cluster_id, func.count(posts.c.id).label("posts"),
+                          func.count(distinct(posts.c.source_id)).label("sources"),
+                          func.min(posts.c.published_at).label("first_seen"),
+                          func.max(posts.c.published_at).label("last_seen"))
+                   .join(posts, posts.c.id == memberships.c.post_id)
+                   .where(one_of(memberships.c.cluster_id, "cluster_ids"))
+                   .group_by(memberships.c.cluster_id).subquery())
         # One statement, counted and written by the database (UPDATE ... FROM): a SELECT of
         # the figures and an UPDATE of each cluster by its key were two round trips.
-        self.refresh_figures = (update(Cluster.__table__).where(Cluster.id == figures.c.cluster_id)
+        self.refresh_figures = (update(clusters).where(clusters.c.id == figures.c.cluster_id)
                                 .values(post_count=figures.c.posts, source_count=figures.c.sources,
                                         first_seen_at=figures.c.first_seen, last_seen_at=figures.c.last_seen,
-                                        updated_at=bindparam("now", type_=Cluster.updated_at.type)))
+                                        updated_at=bindparam("now", type_=clusters.c.updated_at.type)))
 
 
 class PlacedPosts:
