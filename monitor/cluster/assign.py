@@ -154,7 +154,7 @@ class PlacementStatements:
         self.join_clusters = RowsInsert(ClusterMembership.__table__, dialect, lambda insert: insert.returning(
             ClusterMembership.id, ClusterMembership.post_id, ClusterMembership.created_at))
         # Of the tables, not the mapped classes: a statement of mapped columns takes the ORM's
-        # bulk UPDATE path, which compiled it anew each task (py-spy).
+        # bulk UPDATE path (py-spy: 2.9 % of a SQLite task against 1.9 % without it).
         clusters, memberships, posts = Cluster.__table__, ClusterMembership.__table__, Post.__table__
         figures = (select(memberships.c.cluster_id, func.count(posts.c.id).label("posts"),
                           func.count(distinct(posts.c.source_id)).label("sources"),
