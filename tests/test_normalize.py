@@ -65,6 +65,8 @@ def test_channel_signatures_asking_to_subscribe_do_not_count_for_matching():
     "Подписывайтесь на наш канал 👉 @channel",
     "Арнамызға жазылыңыз: t.me/channel",
     "Підписуйтесь на наш канал",
+    "👉 Subscribe to our channel: t.me/channel",
+    "Subscribe!",
 ])
 def test_every_form_of_asking_to_subscribe_is_a_signature(signature):
     assert fingerprint(f"{CLAIM}\n{signature}") == fingerprint(CLAIM)
@@ -75,6 +77,8 @@ def test_every_form_of_asking_to_subscribe_is_a_signature(signature):
     ("Люди подписывали документы на получение кредита под высокий процент", "подписывали"),
     ("Бұл туралы министрліктің ресми парақшасында жазылған", "жазылған"),
     ("Президент підписав закон про мобілізацію", "підписав"),
+    ("Netflix lost two hundred thousand subscribers in Kazakhstan", "subscribers"),
+    ("Publish/Subscribe: одни горутины публикуют сообщения в канал", "subscribe"),
 ])
 def test_news_of_signing_or_of_what_was_written_keeps_its_words(line, word):
     assert word in matching_text(line).split()
