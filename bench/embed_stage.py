@@ -94,7 +94,12 @@ def embed_all(url: str, task: int, with_model: bool) -> Embedded:
     """Claim and store every waiting post at URL in tasks of TASK posts."""
     engine = make_engine(url)
     sessions = make_session_factory(engine)
-    encode, model_id = configured_encoder() if with_model else random_encoder()
+    try:
+        encode, model_id = configured_encoder() if with_model else random_encoder()
+    except BaseException:
+        if _START_TOGETHER is not None:
+            _START_TOGETHER.abort()  # the others stop waiting for this one
+        raise
     if _START_TOGETHER is not None:
         _START_TOGETHER.wait()  # every process has loaded its model
     done, model_seconds = 0, 0.0
