@@ -145,7 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--posts", type=int, default=4096, help="the newest N real posts")
-    source.add_argument("--texts", type=Path, help="texts saved by bench.encoder --save-texts, a post each")
+    source.add_argument("--texts", type=Path, help="texts saved by --save-texts, a post each")
     parser.add_argument("--task", type=int, default=4096, help="posts an embed task takes (EMBED_BATCH_SIZE)")
     parser.add_argument("--processes", type=int, default=1, help="embedding processes at once")
     parser.add_argument("--rounds", type=int, default=3)
