@@ -109,7 +109,6 @@ class PlacedMemory:
 
 
 AUTO_MERGE_ACTOR = "cluster stage"
-CLUSTER_FIGURES = ["post_count", "source_count", "first_seen_at", "last_seen_at", "updated_at"]
 # Other waiting posts a cluster task takes (see assign_posts): a few seconds of work at most.
 WAITING_TAKEN = 256
 # Posts a PlacedMemory holds before it is started again, as many as the index keeps the
@@ -165,10 +164,11 @@ class PlacementStatements:
                    .group_by(memberships.c.cluster_id).subquery())
         # One statement, counted and written by the database (UPDATE ... FROM): a SELECT of
         # the figures and an UPDATE of each cluster by its key were two round trips.
-        self.refresh_figures = (update(clusters).where(clusters.c.id == figures.c.cluster_id)
-                                .values(post_count=figures.c.posts, source_count=figures.c.sources,
-                                        first_seen_at=figures.c.first_seen, last_seen_at=figures.c.last_seen,
-                                        updated_at=bindparam("now", type_=clusters.c.updated_at.type)))
+        refreshed = {"post_count": figures.c.posts, "source_count": figures.c.sources,
+                     "first_seen_at": figures.c.first_seen, "last_seen_at": figures.c.last_seen,
+                     "updated_at": bindparam("now", type_=clusters.c.updated_at.type)}
+        self.refresh_figures = update(clusters).where(clusters.c.id == figures.c.cluster_id).values(refreshed)
+        self.refreshed_columns = list(refreshed)  # what a cluster loaded in the session has out of date
 
 
 class PlacedPosts:
@@ -474,8 +474,8 @@ def refresh_cluster_stats(session: Session, cluster_ids: set[int]) -> None:
     dates; those of the clusters loaded in SESSION are read again when next used."""
     if not cluster_ids:
         return
-    session.execute(built_once(session, PlacementStatements).refresh_figures,
-                    {"cluster_ids": list(cluster_ids), "now": utcnow()})
+    statements = built_once(session, PlacementStatements)
+    session.execute(statements.refresh_figures, {"cluster_ids": list(cluster_ids), "now": utcnow()})
     for cluster_id in cluster_ids:
         if (loaded := session.identity_map.get(identity_key(Cluster, cluster_id))) is not None:
-            session.expire(loaded, CLUSTER_FIGURES)
+            session.expire(loaded, statements.refreshed_columns)
