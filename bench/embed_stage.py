@@ -25,27 +25,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
-from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import NamedTuple
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.engine import Engine, make_url  # noqa: E402
 
 from bench.cluster_stage import template_database  # noqa: E402
 from bench.encoder import read_texts, write_texts  # noqa: E402
 from bench.host import describe_host  # noqa: E402
 from bench.posts import real_posts  # noqa: E402
+from bench.together import run_together  # noqa: E402
 from config import load_settings  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from monitor.embed.encoder import Encoder, configured_model_id  # noqa: E402
@@ -59,14 +57,20 @@ WARM_UP_TEXTS = 64
 
 
 class Embedded(NamedTuple):
-    """What one embedding process did: its posts, when it started and ended
-    (time.perf_counter, one clock for every process), its CPU seconds and its model's."""
+    """What one embedding process did: its posts, its CPU seconds and its model's."""
 
     posts: int
-    started: float
-    ended: float
     cpu_seconds: float
     model_seconds: float
+
+
+class EmbedProcess(NamedTuple):
+    """An embedding process, ready: its database and its model."""
+
+    engine: Engine
+    task: int
+    encode: Callable[[list[str]], np.ndarray]
+    model_id: str
 
 
 def random_encoder() -> tuple[Callable[[list[str]], np.ndarray], str]:
@@ -87,50 +91,30 @@ def configured_encoder() -> tuple[Callable[[list[str]], np.ndarray], str]:
     return encoder.encode, encoder.model_id
 
 
-_START_TOGETHER: Barrier | None = None  # inherited by the processes embed_in_processes forks
+def ready_to_embed(share: tuple[str, int, bool]) -> EmbedProcess:
+    """An embedding process on the database at URL, taking TASK posts a task, with the
+    configured model loaded (WITH_MODEL) or random vectors."""
+    url, task, with_model = share
+    encode, model_id = configured_encoder() if with_model else random_encoder()
+    return EmbedProcess(make_engine(url), task, encode, model_id)
 
 
-def embed_all(url: str, task: int, with_model: bool) -> Embedded:
-    """Claim and store every waiting post at URL in tasks of TASK posts."""
-    engine = make_engine(url)
-    sessions = make_session_factory(engine)
-    try:
-        encode, model_id = configured_encoder() if with_model else random_encoder()
-    except BaseException:
-        if _START_TOGETHER is not None:
-            _START_TOGETHER.abort()  # the others stop waiting for this one
-        raise
-    if _START_TOGETHER is not None:
-        _START_TOGETHER.wait()  # every process has loaded its model
-    done, model_seconds = 0, 0.0
-    started, cpu = time.perf_counter(), time.process_time()
+def embed_all(process: EmbedProcess) -> Embedded:
+    """Claim and store every waiting post in tasks of the process's size."""
+    sessions = make_session_factory(process.engine)
+    done, model_seconds, cpu = 0, 0.0, time.process_time()
     while True:
         with unit_of_work(sessions) as session:
-            pending = claim_pending(session, [], new_claim(), take_waiting=task)
+            pending = claim_pending(session, [], new_claim(), take_waiting=process.task)
         if not pending.post_ids:
             break
         encoding = time.perf_counter()
-        vectors = encode(pending.texts)  # outside a transaction, as the task does
+        vectors = process.encode(pending.texts)  # outside a transaction, as the task does
         model_seconds += time.perf_counter() - encoding
         with unit_of_work(sessions) as session:
-            done += len(store_embeddings(session, pending.post_ids, pending, vectors, model_id))
-    ended, cpu = time.perf_counter(), time.process_time() - cpu
-    engine.dispose()
-    return Embedded(done, started, ended, cpu, model_seconds)
-
-
-def embed_in_processes(url: str, task: int, processes: int, with_model: bool) -> list[Embedded]:
-    """``embed_all`` in PROCESSES processes at once, started together once each is ready."""
-    global _START_TOGETHER
-    if processes == 1:
-        return [embed_all(url, task, with_model)]
-    context = multiprocessing.get_context("fork")  # the model is loaded in each, after the fork
-    _START_TOGETHER = context.Barrier(processes)
-    try:
-        with ProcessPoolExecutor(processes, mp_context=context) as pool:
-            return list(pool.map(embed_all, [url] * processes, [task] * processes, [with_model] * processes))
-    finally:
-        _START_TOGETHER = None
+            done += len(store_embeddings(session, pending.post_ids, pending, vectors, process.model_id))
+    process.engine.dispose()
+    return Embedded(done, time.process_time() - cpu, model_seconds)
 
 
 def posts_of_texts(texts: list[str]) -> list[PostRecord]:
@@ -173,12 +157,13 @@ def main() -> None:
             rounds, cpu_per_post, model_share, embedded = [], [], [], set()
             for number in range(args.rounds):
                 with copy_of(url, number) as copy:
-                    done = embed_in_processes(copy, args.task, args.processes, args.with_model)
-                posts = sum(process.posts for process in done)
+                    done = run_together(ready_to_embed, embed_all,
+                                        [(copy, args.task, args.with_model)] * args.processes)
+                posts = sum(process.result.posts for process in done)
                 seconds = max(process.ended for process in done) - min(process.started for process in done)
                 rounds.append(round(posts / seconds, 1))
-                cpu_per_post.append(round(sum(process.cpu_seconds for process in done) / posts * 1e6))
-                model_share.append(round(sum(process.model_seconds for process in done)
+                cpu_per_post.append(round(sum(process.result.cpu_seconds for process in done) / posts * 1e6))
+                model_share.append(round(sum(process.result.model_seconds for process in done)
                                          / sum(process.ended - process.started for process in done), 3))
                 embedded.add(posts)
     if len(embedded) > 1:

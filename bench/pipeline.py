@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
-import queue
 import resource
 import tempfile
 import time
@@ -32,6 +30,7 @@ from bench.cluster_stage import TASK_POSTS, place_all  # noqa: E402
 from bench.host import describe_host  # noqa: E402
 from bench.placement import measure_placement  # noqa: E402
 from bench.posts import WARM_UP_POSTS, real_posts  # noqa: E402
+from bench.together import run_together  # noqa: E402
 from bench.topology import measure_topology  # noqa: E402
 from config import Settings, load_settings  # noqa: E402
 from monitor.db.migrate import upgrade  # noqa: E402
@@ -75,32 +74,22 @@ def measure_in_process(records: list[PostRecord], encoder: Encoder, settings: Se
 def encode_in_processes(texts: list[str], settings: Settings, processes: int) -> float:
     """Posts/s of PROCESSES processes, each with the model on its ENCODE_THREADS, encoding
     its share of TEXTS at once: from the first one starting to the last one done."""
-    spawn = multiprocessing.get_context("spawn")
-    ready, results = spawn.Barrier(processes), spawn.Queue()
-    workers = [spawn.Process(target=_encode_share, args=(
-        texts[number::processes], settings, encode_threads(settings, processes), ready, results))
-        for number in range(processes)]
-    for worker in workers:
-        worker.start()
-    spans = []
-    while len(spans) < processes:
-        try:
-            spans.append(results.get(timeout=5))
-        except queue.Empty:
-            if failed := [worker.exitcode for worker in workers if worker.exitcode]:
-                raise RuntimeError(f"an encoding process failed (exit codes {failed})") from None
-    for worker in workers:
-        worker.join()
-    return round(len(texts) / (max(end for _, end in spans) - min(start for start, _ in spans)), 1)
+    threads = encode_threads(settings, processes)
+    spans = run_together(_warmed_up_encoder, _encode_share,
+                         [(texts[number::processes], settings, threads) for number in range(processes)])
+    return round(len(texts) / (max(span.ended for span in spans) - min(span.started for span in spans)), 1)
 
 
-def _encode_share(texts: list[str], settings: Settings, threads: int, ready, results) -> None:
+def _warmed_up_encoder(share: tuple[list[str], Settings, int]) -> tuple[Encoder, list[str]]:
+    texts, settings, threads = share
     encoder = Encoder.from_settings(settings.model_copy(update={"encode_threads": threads}))
     encoder.encode(texts[:WARM_UP_POSTS])
-    ready.wait()
-    started = time.perf_counter()  # the system's monotonic clock: comparable across processes
+    return encoder, texts
+
+
+def _encode_share(prepared: tuple[Encoder, list[str]]) -> None:
+    encoder, texts = prepared
     encoder.encode(texts)
-    results.put((started, time.perf_counter()))
 
 
 def main() -> None:
