@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, Integer, LargeBinary, bindparam, column, select, table
+from sqlalchemy import ColumnElement, Integer, LargeBinary, bindparam, column, select, table, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -102,12 +102,21 @@ def store_embeddings(session: Session, post_ids: list[int], pending: PendingText
     Idempotent: a redelivered batch finds its posts already embedded and only returns them.
     """
     vector_of = dict(zip(pending.post_ids, vectors, strict=True))
-    claimed = list(session.scalars(select(PostStage.post_id).where(
-        _among(session, pending.post_ids), PostStage.stage == Stage.embedding,
-        PostStage.embed_claim == pending.claim)))
-    write_vectors(session, [(post_id, vector_of[post_id]) for post_id in claimed], model_id)
-    move_posts(session, claimed, Stage.embedded, utcnow())
+    claimed = session.connection().execute(built_once(session, _claims_ended), {
+        "post_ids": pending.post_ids, "claim": pending.claim, "now": utcnow()}).scalars().all()
+    write_vectors(session, [(post_id, vector_of[post_id]) for post_id in sorted(claimed)], model_id)
     return embedded_among(session, [*post_ids, *pending.post_ids])
+
+
+def _claims_ended(dialect: Dialect):
+    """The posts among POST_IDS still under the task's CLAIM, moved to stage embedded in the
+    statement that finds them; their ids."""
+    stages = PostStage.__table__
+    still_claimed = (is_one_of(stages.c.post_id, None, dialect, "post_ids")
+                     & (stages.c.stage == Stage.embedding) & (stages.c.embed_claim == bindparam("claim")))
+    return (update(stages).where(still_claimed).returning(stages.c.post_id)
+            .values(stage=Stage.embedded, embed_claim=None,
+                    changed_at=bindparam("now", type_=stages.c.changed_at.type)))
 
 
 def _among(session: Session, post_ids: Iterable[int]) -> ColumnElement[bool]:
