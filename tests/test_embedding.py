@@ -260,7 +260,8 @@ def test_a_task_takes_the_posts_waiting_longest_and_a_second_task_finds_them_cla
     assert pending.texts == [readable_text(TEXTS[0]), readable_text(TEXTS[1]), readable_text(TEXTS[-1])]
     with database.session() as session:
         second = claim_pending(session, ids, "task b", take_waiting=10)
-    assert second.post_ids == [ids[2]] and second.texts == [TEXTS[2]]  # the empty text is skipped, not encoded
+    # The empty text is skipped, not encoded.
+    assert second.post_ids == [ids[2]] and second.texts == [TEXTS[2]]
     assert stages(database, ids) == [Stage.embedding] * 3 + [Stage.skipped, Stage.embedding]
     with database.session() as session:
         ready = store_embeddings(session, [ids[-1]], pending, encoder.encode(pending.texts), encoder.model_id)
