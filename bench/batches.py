@@ -58,7 +58,7 @@ def main() -> None:
                 seen.setdefault(f"forward {forward}, task {task}", []).append(round(posts_per_s, 1))
     print(json.dumps({"model": encoder.model_id, "device": encoder.device, "backend": encoder.backend,
                       "host": describe_host(), "texts": len(texts),
-                      "posts_per_s": {key: statistics.median(values) for key, values in seen.items()},
+                      "posts_per_s": {key: round(statistics.median(each), 1) for key, each in seen.items()},
                       "rounds": seen}))
 
 

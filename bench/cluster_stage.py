@@ -149,7 +149,7 @@ def main() -> None:
     print(json.dumps({"model": encoder.model_id, "database": make_url(url).get_backend_name(),
                       "host": describe_host(), "posts": len(ready), "batch": args.batch,
                       "clusters": clusters.pop(),
-                      "posts_per_s": statistics.median(rounds), "rounds": rounds}))
+                      "posts_per_s": round(statistics.median(rounds), 1), "rounds": rounds}))
 
 
 if __name__ == "__main__":

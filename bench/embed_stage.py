@@ -10,15 +10,16 @@ stores a vector for each and marks them embedded, as workers/tasks.py does, each
 own transaction; ``--processes`` such workers at once, each claiming its own posts, as an
 embed worker's processes do. The vectors are random unit vectors (the model's work left
 out), or with ``--with-model`` the configured model's (EMBEDDING_MODEL, EMBEDDING_DEVICE and
-the other settings of the environment, EMBED_PROCESSES set to ``--processes``): the whole
-stage, as a GPU machine would run it. Each process loads the model and encodes a few texts
-before the processes start together. The posts are the real ones of ../shared, or
-(``--texts``) texts saved by ``--save-texts`` (the posts' texts as they are, lines and
-all), one post each, on a machine without ../shared. They are stored once, in a SQLite
-database (the embedded mode's) or, with ``--postgres-admin-url``, a new PostgreSQL
-database (production's); each round runs on a fresh copy of it. Prints one JSON object:
-the median posts/s over the rounds, every round's, the CPU time the embedding processes
-spent a post, and (``--with-model``) the share of each round the model's calls took.
+the other settings of the environment; EMBED_PROCESSES and ENCODE_THREADS as `monitor run`
+sets them for ``--processes``): the whole stage, as a GPU machine would run it. Each
+process loads the model and encodes a few texts before the processes start together. The
+posts are the real ones of ../shared, or (``--texts``) texts saved by ``--save-texts``
+(the posts' texts as they are, lines and all), one post each, on a machine without
+../shared. They are stored once, in a SQLite database (the embedded mode's) or, with
+``--postgres-admin-url``, a new PostgreSQL database (production's); each round runs on a
+fresh copy of it. Prints one JSON object: the median posts/s over the rounds, every
+round's, the CPU time the embedding processes spent a post, and (``--with-model``) the
+share of each round the model's calls took and the threads each process ran the model on.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from bench.encoder import read_texts, write_texts  # noqa: E402
 from bench.host import describe_host  # noqa: E402
 from bench.posts import real_posts  # noqa: E402
 from bench.together import run_together  # noqa: E402
+from cli.run import embed_environment  # noqa: E402
 from config import load_settings  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
 from monitor.embed.encoder import Encoder, configured_model_id  # noqa: E402
@@ -140,7 +142,9 @@ def main() -> None:
     parser.add_argument("--save-texts", type=Path,
                         help="write the posts' texts for --texts (with --rounds 0: only that)")
     args = parser.parse_args()
-    os.environ["EMBED_PROCESSES"] = str(args.processes)  # the model shares the cores out among them
+    # As `monitor run` starts them: the processes share the cores out (the model's threads;
+    # on a GPU, the tokenizer processes).
+    os.environ.update(embed_environment(load_settings(), args.processes))
 
     records = posts_of_texts(read_texts(args.texts)) if args.texts else real_posts(args.posts)
     if args.save_texts:
@@ -171,9 +175,11 @@ def main() -> None:
     figures = {"database": make_url(url).get_backend_name(), "host": describe_host(),
                "model": configured_model_id(load_settings()) if args.with_model else RANDOM_MODEL,
                "posts": embedded.pop(), "task": args.task, "processes": args.processes,
-               "posts_per_s": statistics.median(rounds), "rounds": rounds, "cpu_us_per_post": cpu_per_post}
+               "posts_per_s": round(statistics.median(rounds), 1), "rounds": rounds,
+               "cpu_us_per_post": cpu_per_post}
     if args.with_model:
         figures["model_share"] = model_share
+        figures["encode_threads"] = load_settings().encode_threads  # each process's, on a CPU
     print(json.dumps(figures))
 
 

@@ -29,14 +29,18 @@ class Service:
     process: subprocess.Popen | None = None
 
 
+def embed_environment(settings: Settings, processes: int) -> dict[str, str]:
+    """What each of an embed worker's PROCESSES is told, to share the cores out with the
+    others: how many they are (for its tokenizer processes) and its model's threads."""
+    return {"EMBED_PROCESSES": str(processes), "ENCODE_THREADS": str(encode_threads(settings, processes))}
+
+
 def services(settings: Settings, host: str, port: int, state_dir: Path) -> list[Service]:
     celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
     web = Service("web", [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2",
                           "--graceful-timeout", "20", "web.wsgi:app"])
     embedders = embed_processes(settings, _embed_device(settings))
-    # Each embed process shares the cores out by these: its model's threads, its tokenizer processes.
-    embed_env = {"EMBED_PROCESSES": str(embedders),
-                 "ENCODE_THREADS": str(encode_threads(settings, embedders))}
+    embed_env = embed_environment(settings, embedders)
     workers = [
         Service(f"worker-{queue}", [*celery, "worker", "--queues", queue, "--concurrency", str(concurrency),
                                     "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle"],

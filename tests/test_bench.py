@@ -146,10 +146,12 @@ def test_the_embed_stage_benchmark_runs_the_configured_model_on_posts_carried_to
     assert len(read_texts(carried)) == 30 and any("\n" in text for text in read_texts(carried))  # as they are
 
     figures = run_bench("embed_stage", "--texts", str(carried), "--task", "8", "--rounds", "1",
-                        "--with-model")
+                        "--with-model", "--processes", "2")
     assert figures["posts"] == saved["posts"] and saved["model"] == "bench/random"
     assert figures["model"] == configured_model_id(load_settings())
     assert 0 < figures["model_share"][0] < 1  # the model's calls, within the round's time
+    # As `monitor run` starts them: the processes share the cores out, not each on all of them.
+    assert figures["encode_threads"] == max(1, len(os.sched_getaffinity(0)) // 2)
 
 
 def test_the_normalize_benchmark_times_both_readers_on_real_posts_and_every_hostile_pattern():
