@@ -83,6 +83,32 @@ def test_an_embed_worker_process_loads_the_model_before_its_first_task(migrated_
 
 
 @pytest.mark.parametrize("migrated_database", ["sqlite"], indirect=True)
+def test_an_embed_workers_processes_share_the_model_libraries_their_main_process_imported(
+        migrated_database, tmp_path):
+    """torch and sentence-transformers imported once, before the pool starts, rather than
+    in each of its processes: some 300 MB not held again by every process."""
+    worker = CeleryWorker(migrated_database.url, f"{REDIS_URL}/{IDLE_REDIS_DB}", tmp_path / "worker.log",
+                          queues="embed", concurrency=1)
+    worker.start()
+    try:
+        (pool_process,) = child_processes(worker.process.pid)
+        poll_until(lambda: "loading embedding model" in worker.log_path.read_text(), 120,
+                   "the worker's process to load the model", worker.log_tail)
+        memory = megabytes_held(pool_process)
+        # A page two processes share counts half in each one's proportional size.
+        shared_with_main = 2 * (memory["Anonymous"] - memory["Pss_Anon"])
+        assert shared_with_main > 200, memory
+    finally:
+        worker.stop()
+
+
+def megabytes_held(pid: int) -> dict[str, float]:
+    """The sizes in /proc/PID/smaps_rollup (kB there), in MB."""
+    return {name: int(size.split()[0]) / 1024 for name, size in
+            (line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])}
+
+
+@pytest.mark.parametrize("migrated_database", ["sqlite"], indirect=True)
 def test_an_embed_worker_tokenizing_in_processes_embeds_posts_and_leaves_no_process_behind(
         database, tmp_path):
     broker = f"{REDIS_URL}/{OWN_REDIS_DB}"

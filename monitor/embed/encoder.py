@@ -64,6 +64,15 @@ def resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def import_model_libraries() -> None:
+    """Import the libraries a model is loaded with (torch, transformers, sentence-transformers),
+    without loading one or touching a GPU. A worker's main process does this before it
+    starts its pool: the pool's processes then share these pages (some 300 MB) instead of
+    each importing its own (docs/performance.md). CUDA stays uninitialized, since a process
+    forked after that could not use it."""
+    import sentence_transformers  # noqa: F401  (imports torch and transformers)
+
+
 def resolve_backend(backend: str, device_kind: str) -> str:
     """What runs the model's forward pass: "auto" is OpenVINO on a CPU (the same vectors,
     faster: docs/performance.md; PyTorch for a model OpenVINO cannot take) and PyTorch on a
