@@ -17,9 +17,30 @@ WATCHED_LANGUAGES = (
 )
 
 
+# A sentence in each watched language: detecting them, once short and once long, loads the
+# models detection goes on to use (lingua loads them lazily, as a text needs them).
+_SAMPLES = (
+    "Это тестовый текст на русском языке",
+    "Бұл қазақ тіліндегі мәтін",
+    "Це український текст",
+    "Гэта беларускі тэкст",
+    "This is an English text",
+)
+
+
 @cache
 def _detector():
     return LanguageDetectorBuilder.from_languages(*WATCHED_LANGUAGES).build()
+
+
+def load_language_models() -> None:
+    """Load the models detection uses now, rather than at the first texts that need them:
+    what a worker's main process does before starting its pool, whose processes then share
+    them (docs/performance.md). Unlike lingua's own preloading, this starts no threads,
+    which a forked process would not have."""
+    for sample in _SAMPLES:
+        detect_language(sample)
+        detect_language(" ".join([sample] * 10))
 
 
 def detect_language(text: str) -> str | None:

@@ -95,14 +95,18 @@ _consumed_queues: set[str] = set()
 def _prepare_pool(sender=None, **_kwargs) -> None:
     """In the main process, before it starts the pool's processes, which inherit all it holds."""
     _consumed_queues.update(sender.app.amqp.queues.consume_from)
+    # Loaded here once, what the pool's processes need is shared by them (280 MB less for
+    # an embed worker's two, 145 MB for an ingest worker's: docs/performance.md); frozen,
+    # so that no garbage collector writes to (and so copies) the pages of its objects.
     if "embed" in _consumed_queues:
         from monitor.embed.encoder import import_model_libraries
 
-        # Imported here once, the model's libraries are shared by the pool's processes;
-        # frozen, so that no process's garbage collector writes to (and so copies) the
-        # pages of their objects. 280 MB less for two processes (docs/performance.md).
         import_model_libraries()
-        gc.freeze()
+    if "ingest" in _consumed_queues:
+        from monitor.language import load_language_models
+
+        load_language_models()
+    gc.freeze()
 
 
 @signals.worker_process_init.connect
