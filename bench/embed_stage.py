@@ -142,9 +142,11 @@ def main() -> None:
     parser.add_argument("--save-texts", type=Path,
                         help="write the posts' texts for --texts (with --rounds 0: only that)")
     args = parser.parse_args()
+    settings = load_settings()
     # As `monitor run` starts them: the processes share the cores out (the model's threads;
     # on a GPU, the tokenizer processes).
-    os.environ.update(embed_environment(load_settings(), args.processes))
+    environment = embed_environment(settings, args.processes)
+    os.environ.update(environment)
 
     records = posts_of_texts(read_texts(args.texts)) if args.texts else real_posts(args.posts)
     if args.save_texts:
@@ -173,13 +175,13 @@ def main() -> None:
     if len(embedded) > 1:
         raise SystemExit(f"the rounds embedded different numbers of posts: {sorted(embedded)}")
     figures = {"database": make_url(url).get_backend_name(), "host": describe_host(),
-               "model": configured_model_id(load_settings()) if args.with_model else RANDOM_MODEL,
+               "model": configured_model_id(settings) if args.with_model else RANDOM_MODEL,
                "posts": embedded.pop(), "task": args.task, "processes": args.processes,
                "posts_per_s": round(statistics.median(rounds), 1), "rounds": rounds,
                "cpu_us_per_post": cpu_per_post}
     if args.with_model:
         figures["model_share"] = model_share
-        figures["encode_threads"] = load_settings().encode_threads  # each process's, on a CPU
+        figures["encode_threads"] = int(environment["ENCODE_THREADS"])  # each process's, on a CPU
     print(json.dumps(figures))
 
 

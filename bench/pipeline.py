@@ -35,7 +35,7 @@ from bench.topology import measure_topology  # noqa: E402
 from config import Settings, load_settings  # noqa: E402
 from monitor.db.migrate import upgrade  # noqa: E402
 from monitor.db.session import make_engine, make_session_factory, unit_of_work  # noqa: E402
-from monitor.embed.encoder import Encoder, embed_processes, encode_threads  # noqa: E402
+from monitor.embed.encoder import Encoder, embed_process_settings, embed_processes  # noqa: E402
 from monitor.embed.stage import claim_pending, new_claim, store_embeddings  # noqa: E402
 from monitor.ingest.records import PostRecord  # noqa: E402
 from monitor.ingest.store import store_posts  # noqa: E402
@@ -72,17 +72,17 @@ def measure_in_process(records: list[PostRecord], encoder: Encoder, settings: Se
 
 
 def encode_in_processes(texts: list[str], settings: Settings, processes: int) -> float:
-    """Posts/s of PROCESSES processes, each with the model on its ENCODE_THREADS, encoding
-    its share of TEXTS at once: from the first one starting to the last one done."""
-    threads = encode_threads(settings, processes)
+    """Posts/s of PROCESSES processes, each with its share of the cores as `monitor run`
+    gives it, encoding its share of TEXTS at once: from the first one starting to the last one done."""
+    each = settings.model_copy(update=embed_process_settings(settings, processes))
     spans = run_together(_warmed_up_encoder, _encode_share,
-                         [(texts[number::processes], settings, threads) for number in range(processes)])
+                         [(texts[number::processes], each) for number in range(processes)])
     return round(len(texts) / (max(span.ended for span in spans) - min(span.started for span in spans)), 1)
 
 
-def _warmed_up_encoder(share: tuple[list[str], Settings, int]) -> tuple[Encoder, list[str]]:
-    texts, settings, threads = share
-    encoder = Encoder.from_settings(settings.model_copy(update={"encode_threads": threads}))
+def _warmed_up_encoder(share: tuple[list[str], Settings]) -> tuple[Encoder, list[str]]:
+    texts, settings = share
+    encoder = Encoder.from_settings(settings)
     encoder.encode(texts[:WARM_UP_POSTS])
     return encoder, texts
 

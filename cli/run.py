@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from config import Settings
-from monitor.embed.encoder import embed_processes, encode_threads
+from monitor.embed.encoder import embed_process_settings, embed_processes
 
 STOP_TIMEOUT = 30
 
@@ -30,9 +30,9 @@ class Service:
 
 
 def embed_environment(settings: Settings, processes: int) -> dict[str, str]:
-    """What each of an embed worker's PROCESSES is told, to share the cores out with the
-    others: how many they are (for its tokenizer processes) and its model's threads."""
-    return {"EMBED_PROCESSES": str(processes), "ENCODE_THREADS": str(encode_threads(settings, processes))}
+    """Each of an embed worker's PROCESSES' settings (`embed_process_settings`), as the
+    environment variables it reads them from."""
+    return {name.upper(): str(value) for name, value in embed_process_settings(settings, processes).items()}
 
 
 def services(settings: Settings, host: str, port: int, state_dir: Path) -> list[Service]:

@@ -99,6 +99,12 @@ def encode_threads(settings, processes: int) -> int:
     return settings.encode_threads or max(1, usable_cores() // processes)
 
 
+def embed_process_settings(settings, processes: int) -> dict[str, int]:
+    """The settings each of an embed worker's PROCESSES runs with, to share the cores out
+    with the others: how many they are (for its tokenizer processes) and its model's threads."""
+    return {"embed_processes": processes, "encode_threads": encode_threads(settings, processes)}
+
+
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0))
 
