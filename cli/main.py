@@ -282,7 +282,7 @@ def webhooks_add(settings: Settings, url: str, events, min_score, labels, langua
                  actor: str) -> None:
     """Send alert events to URL, signed per Standard Webhooks. Prints the secret once."""
     from monitor.notify.subscriptions import Filters, add_subscription
-    from monitor.notify.targets import TargetPolicy
+    from monitor.ssrf import TargetPolicy
 
     filters = Filters(min_score, list(labels) or None, list(languages) or None, list(source_ids) or None)
     with _session(settings) as session:
@@ -498,7 +498,13 @@ def demo(settings: Settings, serve: bool, host: str | None, port: int | None) ->
     """Import the bundled sample posts, cluster them, print a summary and serve the UI.
 
     Runs on whatever the settings say; by default SQLite, eager Celery and the packaged model.
+    Without SECRET_KEY, the UI signs sessions with a random key kept in the data directory.
     """
+    from config.secret_key import demo_secret_key
+    from config.settings import data_directory
+
+    if not settings.secret_key:
+        settings = settings.model_copy(update={"secret_key": demo_secret_key(data_directory())})
     _migrate(settings)
     sample = resources.files("monitor") / "sample_data" / "demo_posts.jsonl"
     with resources.as_file(sample) as path:
@@ -550,13 +556,31 @@ def users_create(settings: Settings, name: str, role: str, password_stdin: bool,
     """Create the account NAME; the password is asked for (twice), or read from standard input."""
     from monitor.accounts.users import create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password(password_stdin)
     with _session(settings) as session:
         user = create_user(session, name, password, Role(role), actor)
         click.echo(f"user {user.name} created as {user.role.value}")
+
+
+@users.command("set-password")
+@click.argument("user_id", type=int)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--actor", default=getpass.getuser, show_default="your login name")
+@click.pass_obj
+def users_set_password(settings: Settings, user_id: int, password_stdin: bool, actor: str) -> None:
+    """Give USER_ID a new password; every session they have open ends."""
+    from monitor.accounts.users import set_password
+
+    password = _read_password(password_stdin)
+    with _session(settings) as session:
+        user = set_password(session, user_id, password, actor)
+        click.echo(f"user {user.name} has a new password; their sessions have ended")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
 @users.command("list")
@@ -663,6 +687,12 @@ def run_command(settings: Settings, host: str | None, port: int | None) -> None:
     if settings.celery_always_eager:
         raise click.ClickException("monitor run starts workers: set CELERY_ALWAYS_EAGER=false and "
                                    "CELERY_BROKER_URL (and DATABASE_URL to PostgreSQL)")
+    from config.secret_key import InsecureSecretKey, check_secret_key
+
+    try:
+        check_secret_key(settings.secret_key)  # before any process starts, not in gunicorn's log
+    except InsecureSecretKey as error:
+        raise click.ClickException(str(error)) from error
     _migrate(settings)  # the one-shot step, before any process uses the database
     sys.exit(run(settings, host or settings.web_host, port or settings.web_port, click.echo))
 
@@ -677,10 +707,15 @@ def serve(settings: Settings, host: str | None, port: int | None) -> None:
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
+    from config.secret_key import InsecureSecretKey
     from web import create_app
 
+    try:
+        app = create_app(settings)
+    except InsecureSecretKey as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"serving the UI on http://{host}:{port}/ (Ctrl-C to stop)")
-    create_app(settings).run(host=host, port=port, debug=False, use_reloader=False)
+    app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
 def _stats(settings: Settings) -> dict:

@@ -16,10 +16,15 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def default_database_url() -> str:
+def data_directory() -> Path:
+    """The user's data directory of the embedded mode (the SQLite store, the demo's secret key)."""
     data_dir = Path(user_data_dir("monitor", appauthor=False))
     data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{data_dir / 'monitor.db'}"
+    return data_dir
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{data_directory() / 'monitor.db'}"
 
 
 class Settings(BaseSettings):
@@ -128,14 +133,17 @@ class Settings(BaseSettings):
     # Web
     web_host: str = "127.0.0.1"
     web_port: int = 8000
-    # Signs session cookies and CSRF tokens: a long random value in production.
-    secret_key: str = "change-me-in-production"
+    # Signs session cookies and CSRF tokens: a random value of at least 32 characters. The web
+    # app refuses to start without one; `monitor demo` makes one and keeps it in its data directory.
+    secret_key: str | None = None
     # Send cookies over HTTPS only: true wherever the UI is served over TLS.
     session_cookie_secure: bool = False
-    # How many reverse proxies stand in front of the app (for the client address and scheme).
+    # How many reverse proxies stand in front of the app. Only then are X-Forwarded-For and
+    # -Proto believed (that many hops of them): without a proxy they are whatever a client sent.
     web_proxy_hops: int = Field(default=0, ge=0)
     session_hours: float = Field(default=12.0, gt=0)
-    # Sign-in throttling: failures allowed per name and per address within the window.
+    # Sign-in throttling within the window: failures allowed for one name from one address, and
+    # from one address in all. An account itself is never locked (that would be a weapon).
     login_max_failures_per_name: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
     login_failure_window_minutes: float = Field(default=15.0, gt=0)
@@ -146,7 +154,8 @@ class Settings(BaseSettings):
     # Workers serve their Prometheus metrics on this port (0: not served). With several
     # worker processes, PROMETHEUS_MULTIPROC_DIR must name an empty writable directory.
     worker_metrics_port: int = Field(default=0, ge=0)
-    # When set, /metrics of the web app answers only `Authorization: Bearer <METRICS_TOKEN>`.
+    # /metrics of the web app answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it
+    # answers 401 to everyone (workers' metrics ports are for the internal network only).
     metrics_token: str | None = None
 
 

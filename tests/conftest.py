@@ -132,7 +132,11 @@ def redis_url():
     return url
 
 
+TEST_SECRET_KEY = "test-secret-key-" + "0123456789abcdef" * 3
+
+
 def make_settings(database_url: str, **overrides) -> Settings:
+    overrides.setdefault("secret_key", TEST_SECRET_KEY)
     return load_settings(database_url=database_url, celery_always_eager=True, **overrides)
 
 

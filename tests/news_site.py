@@ -45,6 +45,7 @@ class NewsSite:
     base: str = ""
     requests: list[tuple[str, dict]] = field(default_factory=list)
     articles: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (title, summary)
+    robots_txt: str | None = None  # served at /robots.txt when set; else 404, as most sites
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -133,6 +134,11 @@ def _routes(site: NewsSite):
             {"id": "2", "title": "An item without a URL"}]}
         return 200, {"Content-Type": "application/feed+json"}, json.dumps(body).encode()
 
+    def robots(handler):
+        if site.robots_txt is None:
+            return article(handler)
+        return 200, {"Content-Type": "text/plain"}, site.robots_txt.encode()
+
     def to_metadata(_handler):  # a feed that redirects into the cloud metadata service
         return 302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""
 
@@ -141,7 +147,8 @@ def _routes(site: NewsSite):
             "/down.rss": server_error, "/slow.rss": slow, "/huge.rss": huge,
             "/truncated.rss": truncated, "/garbage.rss": garbage, "/index.html": html_page,
             "/cp1251.rss": cyrillic_1251, "/mislabelled.rss": mislabelled_1251,
-            "/cut.rss": cut_short, "/feed.json": json_feed, "/amp.rss": amp_feed}, article
+            "/cut.rss": cut_short, "/feed.json": json_feed, "/amp.rss": amp_feed,
+            "/robots.txt": robots}, article
 
 
 def serve_news_site():

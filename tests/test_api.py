@@ -8,6 +8,7 @@ from sqlalchemy import select
 from cli.main import import_file
 from monitor.accounts.tokens import issue_token
 from monitor.db.models import Alert, AuditEntry, Role, User
+from tests.conftest import make_settings
 from tests.test_pipeline import SAMPLE
 from web import create_app
 
@@ -106,7 +107,7 @@ def test_the_openapi_document_describes_every_api_endpoint(api):
     document = httpx.get(f"{base}/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert document["components"]["securitySchemes"]["token"] == {"type": "http", "scheme": "bearer"}
-    app = create_app()
+    app = create_app(make_settings("sqlite://"))
     documented = {(path, method.upper()) for path, operations in document["paths"].items()
                   for method in operations}
     served = {(rule.rule.replace("<int:", "{").replace(">", "}"), method)

@@ -14,7 +14,7 @@ from monitor.news.feeds import parse_feed
 from monitor.news.http import FetchError, HttpPolicy, fetch, make_client
 from monitor.news.politeness import reserve_slot
 from monitor.news.sources import add_feed
-from monitor.notify.targets import TargetPolicy
+from monitor.ssrf import TargetPolicy
 from tests.conftest import make_settings, monitor_command
 from tests.news_site import FEED_ETAG, serve_news_site
 from workers.celery_app import app
@@ -262,3 +262,49 @@ def test_a_name_that_points_inside_by_the_time_of_connecting_is_refused(news_sit
         fetch(client, news_site.url("/cnn.rss").replace("127.0.0.1", "news.rebinding.test"),
               HttpPolicy.from_settings(settings))
     assert news_site.hits("/cnn.rss") == hits
+
+
+ROBOTS_TXT = """User-agent: monitor
+Disallow: /cnn/
+Disallow: /cp1251.rss
+
+User-agent: *
+Disallow:
+"""
+
+
+@pytest.fixture
+def robots_txt(news_site):
+    news_site.robots_txt = ROBOTS_TXT
+    yield
+    news_site.robots_txt = None
+
+
+def test_article_pages_a_sites_robots_txt_disallows_are_not_fetched(
+        database, eager_pipeline, news_site, robots_txt):
+    from workers.celery_app import configure
+
+    # A user agent of its own, so that no robots.txt another test's workers read is reused.
+    configure(eager_pipeline, make_settings(database.url, fetch_allowed_addresses="127.0.0.1",
+                                            domain_min_interval_seconds=0,
+                                            http_user_agent="monitor/0.1 (robots test)"))
+    pages_before = sum(news_site.hits(path) for path, _ in news_site.requests if path.startswith("/cnn/"))
+    result = fetch_feed_task(feed(database, news_site.url("/cnn.rss")))
+    assert result["status"] == "fetched" and result["new_entries"] == CNN_ENTRIES
+    stored = posts(database)
+    assert len(stored) == CNN_ENTRIES and {post.text_origin for post in stored} == {"feed-summary"}
+    pages_after = sum(news_site.hits(path) for path, _ in news_site.requests if path.startswith("/cnn/"))
+    assert pages_after == pages_before
+    assert news_site.hits("/robots.txt") >= 1
+
+
+def test_a_feed_its_sites_robots_txt_disallows_is_paused_and_listed_so(news_site, tmp_path, robots_txt):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "CELERY_ALWAYS_EAGER": "true",
+           "DOMAIN_MIN_INTERVAL_SECONDS": "0", "FETCH_ALLOWED_ADDRESSES": "127.0.0.1"}
+    assert monitor_command("sources", "add-feed", news_site.url("/cp1251.rss"), env=env).returncode == 0
+    hits = news_site.hits("/cp1251.rss")
+    fetched = monitor_command("sources", "fetch", "1", env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    assert news_site.hits("/cp1251.rss") == hits
+    listed = monitor_command("sources", "list", env=env)
+    assert "PAUSED: paused by robots.txt" in listed.stdout and "/cp1251.rss" in listed.stdout

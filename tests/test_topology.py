@@ -22,7 +22,7 @@ from monitor.accounts.tokens import issue_token
 from monitor.accounts.users import create_user
 from monitor.db.models import Role
 from monitor.embed.encoder import Encoder
-from tests.conftest import REPO, monitor_command
+from tests.conftest import REPO, TEST_SECRET_KEY, monitor_command
 from tests.faults import free_port
 from tests.services import REDIS_URL
 from tests.test_pipeline import SAMPLE
@@ -49,7 +49,8 @@ def test_monitor_run_takes_posts_to_alerts_and_stops_cleanly(own_postgres, tmp_p
     redis.Redis.from_url(broker).flushdb()
     port, metrics_port = free_port(), free_port()
     env = {"DATABASE_URL": own_postgres.url, "CELERY_BROKER_URL": broker, "CELERY_ALWAYS_EAGER": "false",
-           "WORKER_METRICS_PORT": str(metrics_port), "LOG_FORMAT": "json", "HF_HUB_OFFLINE": "1"}
+           "WORKER_METRICS_PORT": str(metrics_port), "LOG_FORMAT": "json", "HF_HUB_OFFLINE": "1",
+           "SECRET_KEY": TEST_SECRET_KEY, "METRICS_TOKEN": "scraper-token"}
     log = (tmp_path / "run.log").open("w+")
     run = subprocess.Popen([sys.executable, "-m", "cli", "run", "--port", str(port)], cwd=REPO,
                            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
@@ -67,7 +68,8 @@ def test_monitor_run_takes_posts_to_alerts_and_stops_cleanly(own_postgres, tmp_p
                          ["total"] and answer, 300, "the alert", run)
         assert queue["alerts"][0]["reasons"][0].startswith("8 posts from 7 sources")
 
-        web_metrics = httpx.get(f"{base}/metrics").text
+        assert httpx.get(f"{base}/metrics").status_code == 401
+        web_metrics = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer scraper-token"}).text
         assert 'monitor_queue_depth{queue="embed"}' in web_metrics
         worker_metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text  # the ingest worker
         ingested = 'monitor_posts_ingested_total{source="@almaty_inside",source_kind="telegram"}'

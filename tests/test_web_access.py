@@ -65,7 +65,7 @@ def allows(role: str | None, needed: str | None) -> bool:
 
 @pytest.fixture
 def app(database, accounts):
-    app = create_app(make_settings(database.url, secret_key="test-" + "k" * 40))
+    app = create_app(make_settings(database.url))
     app.config.update(WTF_CSRF_ENABLED=False)  # CSRF has its own test below
     return app
 
@@ -130,7 +130,7 @@ def test_the_api_ignores_the_session_cookie(app):
 
 
 def test_a_form_without_its_csrf_token_is_refused(database, accounts):
-    app = create_app(make_settings(database.url, secret_key="test-" + "k" * 40))
+    app = create_app(make_settings(database.url))
     client = app.test_client()
     page = client.get("/login")
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
@@ -144,7 +144,7 @@ def test_a_form_without_its_csrf_token_is_refused(database, accounts):
 
 def test_session_cookies_are_http_only_same_site_and_secure_when_configured(database, accounts):
     for secure in (False, True):
-        app = create_app(make_settings(database.url, secret_key="k" * 40, session_cookie_secure=secure))
+        app = create_app(make_settings(database.url, session_cookie_secure=secure))
         app.config.update(WTF_CSRF_ENABLED=False)
         answer = app.test_client().post("/login", data={"name": "dana", "password": PASSWORD})
         cookie = answer.headers["Set-Cookie"]

@@ -14,8 +14,8 @@ from cli.main import import_file
 from monitor.db.models import Alert, AuditEntry, WebhookDelivery, WebhookSubscription, utcnow
 from monitor.notify.delivery import plan_test_delivery
 from monitor.notify.subscriptions import Filters, add_subscription, rotate_secret
-from monitor.notify.targets import ForbiddenTarget, TargetPolicy
 from monitor.review.decisions import decide
+from monitor.ssrf import ForbiddenTarget, TargetPolicy
 from tests.conftest import make_settings, monitor_command
 from tests.test_pipeline import SAMPLE
 from tests.webhook_receiver import Receiver

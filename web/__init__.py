@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from config import Settings, load_settings
+from config.secret_key import check_secret_key
 from monitor.db.models import Role
 from monitor.messages import Conflict, NotFound, UserError
 from monitor.review.labels import LABELS
@@ -37,21 +38,20 @@ from web.redirects import back
 
 log = logging.getLogger(__name__)
 MAX_ID = 2**31 - 1
-DEFAULT_SECRET_KEY = Settings.model_fields["secret_key"].default
 # No script runs on any page (post text is hostile); nothing loads from elsewhere.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; "
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
+    """The app; InsecureSecretKey when SECRET_KEY could let anyone forge a session."""
     settings = settings or load_settings()
-    if settings.secret_key == DEFAULT_SECRET_KEY:
-        log.warning("SECRET_KEY is the default: anyone can forge sessions; set it before exposing the UI")
+    secret_key = check_secret_key(settings.secret_key)
     app = Flask(__name__)
     # Ids are 32-bit in the database: a larger one names nothing (404), it is not an error.
     app.url_map.converters["int"] = DatabaseId
     app.config.update(
-        SECRET_KEY=settings.secret_key,
+        SECRET_KEY=secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.session_cookie_secure,
@@ -109,6 +109,8 @@ def _security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.endpoint != "static":  # pages and API answers hold what only their reader may see
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

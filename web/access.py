@@ -8,6 +8,7 @@ listed in PUBLIC_ENDPOINTS; views that change things also name the role they nee
 
 from __future__ import annotations
 
+import hashlib
 from functools import wraps
 
 from flask import Flask, abort, g, request
@@ -24,10 +25,37 @@ PUBLIC_ENDPOINTS = {"static", "health.healthz", "health.readyz", "auth.login", "
 
 
 class Account(UserMixin):
-    """The signed-in person, copied out of the request's database session."""
+    """The signed-in person, copied out of the request's database session.
+
+    The session cookie names the user's session version as well as the user: signing out,
+    a new password or role, or disabling the account moves the version on, and every cookie
+    signed before then stops working at its next request.
+    """
 
     def __init__(self, user: User):
         self.id, self.name, self.role = user.id, user.name, user.role
+        self.session_version = user.session_version
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+
+def _load_account(session_id: str) -> Account | None:
+    user_id, _, version = session_id.partition(":")
+    if not (user_id.isdecimal() and version.isdecimal()):
+        return None
+    user = get_session().get(User, int(user_id))
+    if user is None or not user.active or user.session_version != int(version):
+        return None
+    return Account(user)
+
+
+def _client_identifier() -> str:
+    """What "strong" session protection ties a session to: the client's address as the app
+    sees it (behind WEB_PROXY_HOPS proxies, as ProxyFix read it), never a header the client
+    chose, and its browser."""
+    client = f"{request.remote_addr}|{request.headers.get('User-Agent', '')}"
+    return hashlib.sha512(client.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def init_app(app: Flask) -> None:
@@ -35,11 +63,9 @@ def init_app(app: Flask) -> None:
     manager.login_view = "auth.login"
     manager.login_message = "Sign in to see this page."
     manager.session_protection = "strong"
-
-    @manager.user_loader
-    def load_account(user_id: str) -> Account | None:
-        user = get_session().get(User, int(user_id)) if user_id.isdecimal() else None
-        return Account(user) if user is not None and user.active else None
+    # Flask-Login's own identifier reads X-Forwarded-For, which any client can set.
+    manager._session_identifier_generator = _client_identifier
+    manager.user_loader(_load_account)
 
     @app.before_request
     def require_sign_in():

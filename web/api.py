@@ -19,10 +19,10 @@ from monitor.db.models import Alert, Role, Source, User, WebhookDelivery, Webhoo
 from monitor.news.sources import add_feed
 from monitor.notify.delivery import plan_test_delivery, redeliver
 from monitor.notify.subscriptions import Filters, add_subscription, get_subscription
-from monitor.notify.targets import TargetPolicy
 from monitor.review.clusters import add_note, merge_clusters, promote_to_known_claim, split_post
 from monitor.review.decisions import assign, decide, latest_label
 from monitor.review.queries import get_cluster, list_alerts, search_posts
+from monitor.ssrf import TargetPolicy
 from monitor.telegram.channels import add_channel
 from web.access import actor_name, requires
 from web.database import commit, current_settings, get_session

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user, logout_user
 
-from monitor.accounts.users import SignInLimits, SignInThrottled, authenticate
+from monitor.accounts.users import SignInLimits, SignInThrottled, authenticate, sign_out
 from web.access import Account
 from web.database import get_session
 from web.forms import ButtonForm, SignInForm
@@ -46,5 +46,8 @@ def login():
 @login_required
 def logout():
     if ButtonForm().validate_on_submit():
+        session = get_session()
+        sign_out(session, current_user.id)
+        session.commit()
         logout_user()
     return redirect(url_for("auth.login"))

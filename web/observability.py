@@ -17,12 +17,14 @@ bp = Blueprint("observability", __name__)
 
 @bp.get("/metrics")
 def exposition():
-    """Prometheus text format. With METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+    """Prometheus text format, only for `Authorization: Bearer <METRICS_TOKEN>`: queue depths
+    and request counts tell an outsider what the service is busy with."""
     settings = current_settings()
-    if settings.metrics_token:
-        offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(offered.encode(), settings.metrics_token.encode()):
-            abort(401, "a valid metrics token is needed")
+    if not settings.metrics_token:
+        abort(401, "metrics are not served until METRICS_TOKEN is set (see docs/deployment.md)")
+    offered = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(offered.encode(), settings.metrics_token.encode()):
+        abort(401, "a valid metrics token is needed")
     broker = None if settings.celery_always_eager else settings.celery_broker_url
     return Response(metrics.exposition(broker, QUEUES), mimetype="text/plain; version=0.0.4")
 

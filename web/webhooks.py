@@ -15,7 +15,7 @@ from monitor.notify.subscriptions import (
     rotate_secret,
     set_enabled,
 )
-from monitor.notify.targets import TargetPolicy
+from monitor.ssrf import TargetPolicy
 from web.access import requires
 from web.database import commit, current_settings, get_session
 from web.forms import ButtonForm, WebhookForm, submitted

@@ -16,7 +16,8 @@ from monitor.cluster.index import ClusterIndex
 from monitor.db.session import make_engine, make_session_factory
 from monitor.embed.encoder import Encoder, configured_model_id
 from monitor.news.http import HttpPolicy, make_client
-from monitor.notify.targets import GuardedTransport, TargetPolicy
+from monitor.news.robots import RobotsRules
+from monitor.ssrf import GuardedTransport, TargetPolicy
 
 
 @cache
@@ -32,6 +33,11 @@ def encoder(settings: Settings) -> Encoder:
 @cache
 def http_client(settings: Settings) -> httpx.Client:
     return make_client(HttpPolicy.from_settings(settings), TargetPolicy.for_fetching(settings))
+
+
+@cache
+def robots_rules(settings: Settings) -> RobotsRules:
+    return RobotsRules(http_client(settings), HttpPolicy.from_settings(settings))
 
 
 @cache

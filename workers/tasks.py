@@ -40,8 +40,8 @@ from monitor.notify.delivery import (
     record,
     send,
 )
-from monitor.notify.targets import TargetPolicy
 from monitor.similarity import MatchRules
+from monitor.ssrf import TargetPolicy
 from monitor.sweep import find_stalled
 from workers import runtime
 from workers.celery_app import app
@@ -98,7 +98,8 @@ def fetch_feed_task(source_id: int) -> dict:
     with unit_of_work(sessions) as session:
         request = begin_feed_fetch(session, source_id, settings.domain_min_interval_seconds, utcnow())
     time.sleep(request.wait_seconds)
-    outcome = fetch_feed(runtime.http_client(settings), request, HttpPolicy.from_settings(settings))
+    outcome = fetch_feed(runtime.http_client(settings), request, HttpPolicy.from_settings(settings),
+                         runtime.robots_rules(settings))
     with unit_of_work(sessions) as session:
         new_entries = finish_feed_fetch(session, source_id, outcome,
                                         HealthRules.from_settings(settings), utcnow())
@@ -118,7 +119,7 @@ def fetch_article_task(source_id: int, source_key: str, entry: dict) -> int:
         return 0
     time.sleep(wait)
     record = fetch_article(runtime.http_client(settings), source_key, feed_entry,
-                           HttpPolicy.from_settings(settings))
+                           HttpPolicy.from_settings(settings), runtime.robots_rules(settings))
     return _store_and_forward(settings, [record])
 
 

@@ -2,8 +2,12 @@
 
 Passwords are hashed with scrypt (Werkzeug's default KDF, salted, memory-hard).
 Failed sign-ins are counted in the database, so that every web process sees them:
-past a limit per name or per address, sign-in is refused for a while without even
-checking the password.
+past a limit for one name from one address, or from one address in all, sign-in from
+that address is refused for a while without even checking the password. An account is
+never locked for everyone: that would let anyone lock a moderator out.
+
+Each user has a session version, kept in every session cookie signed for them: moving it
+on ends all their sessions at once (signing out, a new password or role, disabling).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -55,8 +59,7 @@ def parse_role(name: str) -> Role:
 def create_user(session: Session, name: str, password: str, role: Role, actor: str) -> User:
     if not NAME_PATTERN.fullmatch(name):
         raise AccountError(f"user name {name!r}: use 1 to 64 letters, digits, '.', '_' or '-'")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters")
+    _check_password(password)
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise AccountError(f"a user named {name!r} exists already")
     user = User(name=name, password_hash=generate_password_hash(password), role=role)
@@ -69,6 +72,7 @@ def create_user(session: Session, name: str, password: str, role: Role, actor: s
 def set_role(session: Session, user_id: int, role: Role, actor: str) -> User:
     user = _get(session, user_id)
     previous, user.role = user.role, role
+    end_sessions(user)
     _audit(session, actor, "user.role", user, {"from": previous.value, "to": role.value})
     return user
 
@@ -76,23 +80,40 @@ def set_role(session: Session, user_id: int, role: Role, actor: str) -> User:
 def set_active(session: Session, user_id: int, active: bool, actor: str) -> User:
     user = _get(session, user_id)
     user.active = active
+    end_sessions(user)
     _audit(session, actor, "user.enable" if active else "user.disable", user, {})
     return user
 
 
+def set_password(session: Session, user_id: int, password: str, actor: str) -> User:
+    user = _get(session, user_id)
+    _check_password(password)
+    user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+    _audit(session, actor, "user.password", user, {})
+    return user
+
+
+def sign_out(session: Session, user_id: int) -> None:
+    """Ends every session of the user, this one and any cookie copied from it."""
+    end_sessions(_get(session, user_id))
+
+
+def end_sessions(user: User) -> None:
+    user.session_version += 1
+
+
 def authenticate(session: Session, name: str, password: str, address: str,
                  limits: SignInLimits = SignInLimits(), now: datetime | None = None) -> User | None:
-    """The active user with this name and password, or None. Raises SignInThrottled past the limits.
+    """The active user with this name and password, or None. Raises SignInThrottled past the
+    limits for this address: for this name from it, or for every name from it.
 
     The caller commits in both cases: a failure is recorded as well as a success.
     """
     now = now or utcnow()
-    since = now - limits.window
     by_name, by_address = session.execute(
-        select(func.count().filter(LoginFailure.name == name),
-               func.count().filter(LoginFailure.address == address))
-        .where(LoginFailure.created_at >= since,
-               or_(LoginFailure.name == name, LoginFailure.address == address))
+        select(func.count().filter(LoginFailure.name == name), func.count())
+        .where(LoginFailure.created_at >= now - limits.window, LoginFailure.address == address)
     ).one()
     if by_name >= limits.per_name or by_address >= limits.per_address:
         raise SignInThrottled("too many failed sign-ins: wait a few minutes and try again")
@@ -101,9 +122,14 @@ def authenticate(session: Session, name: str, password: str, address: str,
     if not (user and valid and user.active):
         session.add(LoginFailure(name=name[:64], address=address[:64], created_at=now))
         return None
-    session.execute(delete(LoginFailure).where(LoginFailure.name == name))
+    session.execute(delete(LoginFailure).where(LoginFailure.name == name, LoginFailure.address == address))
     user.last_login_at = now
     return user
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters")
 
 
 def _get(session: Session, user_id: int) -> User:

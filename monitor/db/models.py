@@ -452,6 +452,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # In every session cookie of the user; moving it on ends them all (accounts.users.end_sessions).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):
@@ -474,7 +476,7 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """A failed sign-in, counted to slow down password guessing (per name and per address)."""
+    """A failed sign-in, counted to slow down password guessing from its address."""
 
     __tablename__ = "login_failures"
 

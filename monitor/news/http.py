@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from monitor.notify.targets import ForbiddenTarget, GuardedTransport, TargetPolicy, check_target
+from monitor.ssrf import ForbiddenTarget, GuardedTransport, TargetPolicy, check_target
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,12 @@ class HttpPolicy:
 
 
 class FetchError(Exception):
-    """A fetch that gave nothing usable. ``retry_after``: what the server asked us to wait."""
+    """A fetch that gave nothing usable. ``status``: the HTTP status, when the server answered;
+    ``retry_after``: what the server asked us to wait."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
         super().__init__(message)
-        self.retry_after = retry_after
+        self.status, self.retry_after = status, retry_after
 
 
 @dataclass(frozen=True)
@@ -68,9 +69,11 @@ def fetch(client: httpx.Client, url: str, policy: HttpPolicy, *, etag: str | Non
                 return Fetched(304, str(response.url), headers=dict(response.headers))
             if response.status_code == 429 or response.status_code >= 500:
                 raise FetchError(f"HTTP {response.status_code} from {response.url}",
+                                 status=response.status_code,
                                  retry_after=retry_after_seconds(response.headers.get("Retry-After")))
             if response.status_code >= 400:
-                raise FetchError(f"HTTP {response.status_code} from {response.url}")
+                raise FetchError(f"HTTP {response.status_code} from {response.url}",
+                                 status=response.status_code)
             declared = response.headers.get("Content-Length", "")
             if declared.isdecimal() and int(declared) > policy.max_bytes:
                 raise FetchError(f"response of {declared} bytes is over the {policy.max_bytes}-byte cap")

@@ -17,7 +17,8 @@ from monitor.news.articles import canonical_url, extract_article, html_to_text
 from monitor.news.feeds import FeedEntry, FeedError, parse_feed
 from monitor.news.http import FetchError, HttpPolicy, fetch
 from monitor.news.politeness import domain_of, reserve_slot
-from monitor.news.sources import HealthRules, get_feed, record_failure, record_success
+from monitor.news.robots import RobotsRules
+from monitor.news.sources import HealthRules, get_feed, record_failure, record_robots_refusal, record_success
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class FeedRequest:
 
 @dataclass
 class FeedOutcome:
-    status: str  # fetched, not-modified, failed
+    status: str  # fetched, not-modified, failed, or refused by the site's robots.txt
     entries: list[FeedEntry] = field(default_factory=list)
     etag: str | None = None
     last_modified: str | None = None
@@ -46,8 +47,12 @@ def begin_feed_fetch(session: Session, source_id: int, min_interval: float, now:
     return FeedRequest(source.id, source.key, source.etag, source.last_modified, wait)
 
 
-def fetch_feed(client: httpx.Client, request: FeedRequest, policy: HttpPolicy) -> FeedOutcome:
+def fetch_feed(client: httpx.Client, request: FeedRequest, policy: HttpPolicy,
+               robots: RobotsRules) -> FeedOutcome:
     try:
+        verdict = robots.check(request.url)
+        if not verdict.allowed:
+            return FeedOutcome("refused-by-robots", error=verdict.reason)
         response = fetch(client, request.url, policy, etag=request.etag,
                          last_modified=request.last_modified)
         if response.status == 304:
@@ -68,6 +73,9 @@ def finish_feed_fetch(session: Session, source_id: int, outcome: FeedOutcome, ru
     if outcome.status == "failed":
         record_failure(source, now, outcome.error, rules, retry_after=outcome.retry_after)
         return []
+    if outcome.status == "refused-by-robots":
+        record_robots_refusal(source, now, outcome.error)
+        return []
     record_success(source, now, etag=outcome.etag, last_modified=outcome.last_modified,
                    warning=outcome.warning)
     by_url = {canonical_url(entry.link): entry for entry in outcome.entries}
@@ -84,11 +92,14 @@ def article_slot(session: Session, entry: FeedEntry, min_interval: float, now: d
 
 
 def fetch_article(client: httpx.Client, source_key: str, entry: FeedEntry,
-                  policy: HttpPolicy) -> PostRecord:
+                  policy: HttpPolicy, robots: RobotsRules) -> PostRecord:
     """The entry as a post: the page's full text, or the feed's summary when the page
-    cannot be fetched or has no main text (``text_origin`` says which)."""
+    cannot be fetched, its site's robots.txt disallows it, or it has no main text
+    (``text_origin`` says which)."""
     summary = html_to_text(entry.summary)
     try:
+        if not (verdict := robots.check(entry.link)).allowed:
+            raise FetchError(verdict.reason)
         page = fetch(client, entry.link, policy)
         article = extract_article(page.body, page.url)
         final_url = page.url

@@ -74,6 +74,12 @@ def record_success(source: Source, now: datetime, *, etag: str | None, last_modi
     source.next_fetch_at = now + timedelta(seconds=source.fetch_interval_seconds or 900)
 
 
+def record_robots_refusal(source: Source, now: datetime, reason: str) -> None:
+    """Paused until a person resumes it: the site asked crawlers to keep off this feed."""
+    source.last_fetched_at = now
+    source.last_error = source.paused_reason = f"paused by robots.txt: {reason}"
+
+
 def record_failure(source: Source, now: datetime, error: str, rules: HealthRules, *,
                    retry_after: float | None = None) -> None:
     source.last_fetched_at = now

@@ -34,7 +34,7 @@ from monitor.news.http import retry_after_seconds
 from monitor.notify.payload import alert_body, test_body
 from monitor.notify.signing import signature_header
 from monitor.notify.subscriptions import alert_facts, get_subscription, secrets_in_use, wants
-from monitor.notify.targets import ForbiddenTarget, TargetPolicy, check_target
+from monitor.ssrf import ForbiddenTarget, TargetPolicy, check_target
 
 REDIRECTS_FOLLOWED = 3
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from monitor.db.models import AuditEntry, ClusterMembership, Post, WebhookSubscription, utcnow
 from monitor.messages import NotFound, UserError
 from monitor.notify.signing import generate_secret
-from monitor.notify.targets import TargetPolicy, check_target
 from monitor.review.decisions import latest_label
+from monitor.ssrf import TargetPolicy, check_target
 
 EVENT_TYPES = ("alert.opened", "alert.updated", "alert.confirmed", "alert.dismissed", "alert.reopened",
                "alert.merged")

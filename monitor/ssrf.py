@@ -1,9 +1,13 @@
 """SSRF guard: a URL the monitor sends to (webhooks) or fetches (feeds, articles) may not
 reach the monitor's own network.
 
-Loopback, private, link-local (cloud metadata at 169.254.169.254), multicast, reserved
-and unspecified addresses are refused unless listed in WEBHOOK_ALLOWED_ADDRESSES (for
-webhooks) or FETCH_ALLOWED_ADDRESSES (for fetches). The check runs when a subscription
+Only globally reachable addresses (``ipaddress``'s ``is_global``) are reached: loopback,
+private, link-local (cloud metadata at 169.254.169.254), carrier-grade NAT, multicast,
+reserved, documentation and unspecified ones are refused unless listed in
+WEBHOOK_ALLOWED_ADDRESSES (for webhooks) or FETCH_ALLOWED_ADDRESSES (for fetches).
+IPv6 addresses that carry an IPv4 one are judged by it (IPv4-mapped, NAT64); 6to4 and
+Teredo tunnels are refused outright, since where they lead depends on relays outside the
+monitor's view. The check runs when a subscription
 is made, before every attempt and fetch and on every redirect hop, for a clear error
 early; and again when the connection is made (GuardedTransport), on the very DNS answer
 the socket connects to: a name that resolves to a public address for the first check
@@ -74,16 +78,37 @@ def checked_addresses(hostname: str, port: int, policy: TargetPolicy, what: str)
         raise ForbiddenTarget(f"{what}: cannot resolve {hostname}: {error}") from error
     addresses = []
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if getattr(address, "ipv4_mapped", None):
-            address = address.ipv4_mapped
-        internal = (address.is_loopback or address.is_private or address.is_link_local
-                    or address.is_multicast or address.is_reserved or address.is_unspecified)
-        if internal and not policy.is_allowed(address):
+        address = effective_address(ipaddress.ip_address(info[4][0].split("%")[0]))
+        if not is_public(address) and not policy.is_allowed(address):
             raise ForbiddenTarget(f"{what}: {hostname} resolves to {address}, an internal "
                                   f"address; add it to {policy.setting} if this is intended")
         addresses.append(info[4][0])
     return addresses
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Deprecated ways into IPv4 that ``is_global`` still passes: IPv4-compatible IPv6 (::a.b.c.d)
+# and the 6to4 relays' anycast prefix.
+_TUNNELS = (ipaddress.ip_network("::/96"), ipaddress.ip_network("192.88.99.0/24"))
+
+
+def effective_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    """The IPv4 address an IPv6 one stands for when it embeds one the host would reach
+    directly (IPv4-mapped, NAT64); otherwise the address itself."""
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if address.version == 6 and (address.sixtofour is not None or address.teredo is not None):
+        return False
+    if any(address in tunnel for tunnel in _TUNNELS if tunnel.version == address.version):
+        return False
+    return address.is_global and not address.is_multicast
 
 
 class GuardedNetwork(httpcore.SyncBackend):
