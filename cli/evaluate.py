@@ -134,3 +134,71 @@ def calibrate_command(settings: Settings, files: tuple[Path, ...], output: Path 
         for kind, weighing in calibration.by_kind.items()}}, ensure_ascii=False))
     if target.resolve() != Path(settings.matching_calibration or PACKAGED_CALIBRATION).resolve():
         click.echo(f"set MATCHING_CALIBRATION={target.resolve()} for the service to use it", err=True)
+
+
+@eval_group.command("alerts")
+@click.argument("streams", type=EXISTING_FILE, nargs=-1, required=True)
+@click.option("--watchlist", type=EXISTING_FILE,
+              help="People and topics to watch (JSON or CSV, as `monitor watchlist import` reads).")
+@click.option("--waves", type=EXISTING_FILE,
+              help="Labelled posts: JSON lines in the import schema with a `wave` name (null: must not "
+                   "alert).")
+@click.option("--keep", type=click.Path(dir_okay=False, path_type=Path),
+              help="Keep the replay's SQLite database in this new file, to look into its alerts.")
+@click.pass_obj
+def eval_alerts(settings: Settings, streams: tuple[Path, ...], watchlist: Path | None,
+                waves: Path | None, keep: Path | None) -> None:
+    """Replay STREAMS (any import format: JSON Lines, channel dumps, Telegram exports) and the
+    labelled WAVES in publication order through the whole pipeline, on a new temporary
+    database; print the alert queue's figures: alerts per 1,000 ordinary posts by rule, and
+    for each wave its alerts, the posts its alert holds, after how many of its posts it
+    opened and its rank in the queue."""
+    import tempfile
+
+    from monitor.alerts.watchlists import import_entries, read_watchlist_file
+    from monitor.db.migrate import upgrade
+    from monitor.db.session import make_engine, make_session_factory, unit_of_work
+    from monitor.evaluation.alerts import read_wave_posts, replay
+    from monitor.ingest.files import parse_file
+    from workers.celery_app import app, configure
+    from workers.tasks import store_posts_task
+
+    stream = []
+    for path in streams:
+        parsed = parse_file(path)
+        for problem in parsed.problems[:5]:
+            click.echo(f"{path}: {problem}", err=True)
+        stream += parsed.records
+    labelled = _read(read_wave_posts, waves) if waves else []
+    if keep is not None and keep.exists():
+        raise click.ClickException(f"{keep} exists: --keep names a new file")
+    with tempfile.TemporaryDirectory(prefix="monitor-eval-") as scratch:
+        database = keep.resolve() if keep is not None else Path(scratch) / "alerts.db"
+        replay_settings = settings.model_copy(update={"database_url": f"sqlite:///{database}",
+                                                      "celery_always_eager": True})
+        upgrade(replay_settings.database_url)
+        engine = make_engine(replay_settings.database_url)
+        sessions = make_session_factory(engine)
+        if watchlist:
+            entries, problems = read_watchlist_file(watchlist)
+            for problem in problems:
+                click.echo(f"{watchlist}: {problem}", err=True)
+            with unit_of_work(sessions) as session:
+                import_entries(session, entries, "monitor eval")
+        configure(app, replay_settings)
+
+        def push(batch):
+            store_posts_task.delay([record.to_message() for record in batch])
+
+        reported = [0]
+
+        def progress(done: int, total: int) -> None:
+            if done - reported[0] >= 1000 or done == total:
+                reported[0] = done
+                click.echo(f"replayed {done:,} of {total:,} posts", err=True)
+
+        try:
+            report = replay(stream, labelled, push, sessions, progress)
+        finally:
+            engine.dispose()
+    _print(report)

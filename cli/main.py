@@ -5,15 +5,17 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 import click
 
+from cli.database import ensure_schema, migrate, safe_url, session_scope
 from cli.evaluate import calibrate_command, eval_group
+from cli.watchlist import watchlist_group
 from config import Settings, load_settings
 from monitor.db.models import Role
+from monitor.ingest.files import FORMATS
 from monitor.logs import configure_logging, current_trace_id, new_trace_id
 from monitor.messages import UserError
 from monitor.notify.subscriptions import EVENT_TYPES
@@ -40,6 +42,7 @@ def cli(ctx: click.Context) -> None:
 
 cli.add_command(eval_group)
 cli.add_command(calibrate_command)
+cli.add_command(watchlist_group)
 
 
 @cli.group()
@@ -54,14 +57,14 @@ def db_upgrade(settings: Settings) -> None:
     from monitor.db.migrate import upgrade
 
     upgrade(settings.database_url)
-    click.echo(f"database at the newest revision: {_safe_url(settings.database_url)}")
+    click.echo(f"database at the newest revision: {safe_url(settings.database_url)}")
 
 
 @cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "file_format", type=click.Choice(["auto", "jsonl", "telegram-export"]),
-              default="auto", show_default=True,
-              help="JSON Lines posts (docs/import-format.md) or a Telegram Desktop result.json.")
+@click.option("--format", "file_format", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="JSON Lines posts, a JSON array of posts (a channel dump) or a Telegram Desktop "
+                   "result.json (docs/import-format.md).")
 @click.pass_obj
 def import_command(settings: Settings, file: Path, file_format: str) -> None:
     """Import posts from FILE and send them through the pipeline.
@@ -71,7 +74,7 @@ def import_command(settings: Settings, file: Path, file_format: str) -> None:
     the whole pipeline runs before the command returns; otherwise the posts are
     queued for the workers.
     """
-    _ensure_schema(settings)
+    ensure_schema(settings)
     try:
         sent, problems, skipped = import_file(settings, file, file_format)
     except UserError as error:
@@ -106,7 +109,7 @@ def sweep(settings: Settings, older_than: float) -> None:
     from workers.dispatch import send
     from workers.tasks import sweep_stalled_task
 
-    _ensure_schema(settings)
+    ensure_schema(settings)
     counts = send(settings, sweep_stalled_task, older_than)
     click.echo("sweep queued on the ingest queue" if counts is None
                else f"re-ran stalled work: {json.dumps(counts)}")
@@ -129,7 +132,7 @@ def sources_add_feed(settings: Settings, url: str, interval: int | None, title: 
     """Watch the RSS, Atom or JSON feed at URL (adding it again updates its interval)."""
     from monitor.news.sources import add_feed
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         source = add_feed(session, url, interval or settings.feed_interval_seconds, actor, title)
         click.echo(f"feed source {source.id}: {source.key} every {source.fetch_interval_seconds} s")
 
@@ -143,7 +146,7 @@ def sources_fetch(settings: Settings, source_id: int) -> None:
     from workers.dispatch import send
     from workers.tasks import fetch_feed_task
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         get_feed(session, source_id)
     result = send(settings, fetch_feed_task, source_id)
     if result is None:
@@ -164,7 +167,7 @@ def sources_list(settings: Settings, as_json: bool) -> None:
 
     from monitor.db.models import Source
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         rows = [{
             "id": source.id, "kind": source.kind, "key": source.key, "title": source.title,
             "last_success_at": source.last_success_at.isoformat() if source.last_success_at else None,
@@ -190,7 +193,7 @@ def sources_resume(settings: Settings, source_id: int, actor: str) -> None:
     """Un-pause SOURCE_ID and fetch it at the next round."""
     from monitor.ingest.sources import set_paused
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         set_paused(session, source_id, actor, None)
     click.echo(f"source {source_id} resumed")
 
@@ -214,7 +217,7 @@ def telegram(ctx: click.Context) -> None:
     from workers.tasks import embed_posts_task
 
     settings: Settings = ctx.obj
-    _ensure_schema(settings)
+    ensure_schema(settings)
     sessions = make_session_factory(make_engine(settings.database_url))
 
     def embed(post_ids: list[int]) -> None:
@@ -256,7 +259,7 @@ def telegram_add(settings: Settings, channel: str, actor: str) -> None:
     """Watch CHANNEL: @username, https://t.me/name, https://t.me/c/ID or the numeric id."""
     from monitor.telegram.channels import add_channel
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         source = add_channel(session, channel, actor)
         click.echo(f"telegram source {source.id}: {source.key} (resolved by the listener, once)")
 
@@ -285,7 +288,7 @@ def webhooks_add(settings: Settings, url: str, events, min_score, labels, langua
     from monitor.ssrf import TargetPolicy
 
     filters = Filters(min_score, list(labels) or None, list(languages) or None, list(source_ids) or None)
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         subscription = add_subscription(session, url, list(events), filters,
                                          TargetPolicy.from_settings(settings), actor)
         click.echo(f"webhook subscription {subscription.id}: {url}")
@@ -300,7 +303,7 @@ def webhooks_list(settings: Settings) -> None:
 
     from monitor.db.models import WebhookSubscription
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         for sub in session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)):
             state = "enabled" if sub.enabled else f"DISABLED: {sub.disabled_reason or 'by hand'}"
             click.echo(f"{sub.id:>5}  {sub.url}  events={','.join(sub.events)}  [{state}]")
@@ -318,7 +321,7 @@ def webhooks_rotate(settings: Settings, subscription_id: int, overlap_hours: flo
 
     from monitor.notify.subscriptions import rotate_secret
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         subscription = rotate_secret(session, subscription_id, timedelta(hours=overlap_hours), actor)
         click.echo(f"new secret (shown once): {subscription.secret}")
 
@@ -344,7 +347,7 @@ def webhooks_disable(settings: Settings, subscription_id: int, actor: str) -> No
 def _set_enabled(settings: Settings, subscription_id: int, enabled: bool, actor: str) -> None:
     from monitor.notify.subscriptions import set_enabled
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         set_enabled(session, subscription_id, enabled, actor)
     click.echo(f"subscription {subscription_id} {'enabled' if enabled else 'disabled'}")
 
@@ -356,7 +359,7 @@ def webhooks_test(settings: Settings, subscription_id: int) -> None:
     """Send a webhook.test event to the subscription."""
     from monitor.notify.delivery import plan_test_delivery
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         delivery_id = plan_test_delivery(session, subscription_id)
     _deliver(settings, [delivery_id])
 
@@ -368,7 +371,7 @@ def webhooks_redeliver(settings: Settings, delivery_id: int) -> None:
     """Send a delivery again, with its original message id and body."""
     from monitor.notify.delivery import redeliver
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         redeliver(session, delivery_id)
     _deliver(settings, [delivery_id])
 
@@ -380,7 +383,7 @@ def webhooks_retry_due(settings: Settings) -> None:
     from monitor.db.models import utcnow
     from monitor.notify.delivery import due_deliveries
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         due = due_deliveries(session, utcnow())
     _deliver(settings, due)
 
@@ -395,7 +398,7 @@ def webhooks_deliveries(settings: Settings, subscription_id: int | None, limit: 
 
     from monitor.db.models import WebhookDelivery
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
         if subscription_id is not None:
             query = query.where(WebhookDelivery.subscription_id == subscription_id)
@@ -421,6 +424,31 @@ def alerts() -> None:
     """Review alerts from the command line."""
 
 
+@alerts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@click.option("--with-posts", is_flag=True, help="With each alert's posts as {source, id} (JSON).")
+@click.option("--status", type=click.Choice(["open", "confirmed", "dismissed"]), default=None,
+              help="Only alerts in this state [default: all but merged ones].")
+@click.pass_obj
+def alerts_list(settings: Settings, as_json: bool, with_posts: bool, status: str | None) -> None:
+    """The alert queue in the UI's order: score, counts, each rule's points and the reasons."""
+    from monitor.db.models import AlertStatus
+    from monitor.review.queries import alert_queue
+
+    with session_scope(settings) as session:
+        queue = alert_queue(session, AlertStatus(status) if status else None, with_posts)
+    if as_json:
+        click.echo(json.dumps(queue, ensure_ascii=False))
+        return
+    for alert in queue:
+        rules = ", ".join(f"{rule['rule']} {rule['points']:g}" for rule in alert["rules"])
+        click.echo(f"#{alert['id']:<5} {alert['score']:>7.1f}  {alert['status']:<9} "
+                   f"{alert['post_count']} posts, {alert['sources']} sources, {alert['clusters']} clusters  "
+                   f"[{rules}]")
+        for reason in alert["reasons"]:
+            click.echo(f"        {reason}")
+
+
 @alerts.command("decide")
 @click.argument("alert_id", type=int)
 @click.argument("decision", type=click.Choice(["confirm", "dismiss"]))
@@ -434,7 +462,7 @@ def alerts_decide(settings: Settings, alert_id: int, decision: str, label: str |
     from monitor.review.decisions import decide
     from workers.dispatch import notify
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         event = decide(session, alert_id, decision, actor, label=label, note=note)
     notify(settings, [event.id])
     click.echo(f"alert {alert_id}: {decision} recorded")
@@ -455,7 +483,7 @@ def alerts_explain(settings: Settings, cluster_id: int, as_json: bool) -> None:
     from monitor.messages import NotFound
 
     policy = AlertPolicy.from_settings(settings)
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         if session.get(Cluster, cluster_id) is None:
             raise NotFound(f"no cluster {cluster_id}")
         assessment = assess(session, cluster_id, policy,
@@ -505,14 +533,14 @@ def demo(settings: Settings, serve: bool, host: str | None, port: int | None) ->
 
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": demo_secret_key(data_directory())})
-    _migrate(settings)
+    migrate(settings)
     sample = resources.files("monitor") / "sample_data" / "demo_posts.jsonl"
     with resources.as_file(sample) as path:
         sent, problems, _ = import_file(settings, path)
     for problem in problems:
         click.echo(f"sample data: {problem}", err=True)
     figures = _stats(settings)
-    click.echo(f"database: {_safe_url(settings.database_url)}")
+    click.echo(f"database: {safe_url(settings.database_url)}")
     click.echo(f"imported {sent} sample posts; the store now holds {figures['posts']} posts "
                f"in {figures['clusters']} clusters "
                f"({figures['clusters_with_reposts']} with reposts), {figures['alerts']} alerts")
@@ -530,7 +558,7 @@ def _ensure_demo_admin(settings: Settings) -> None:
     from monitor.accounts.users import create_user
     from monitor.db.models import User
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         if session.scalar(select(User.id).limit(1)) is not None:
             click.echo("sign in with an existing account (`monitor users create` adds one)")
             return
@@ -557,7 +585,7 @@ def users_create(settings: Settings, name: str, role: str, password_stdin: bool,
     from monitor.accounts.users import create_user
 
     password = _read_password(password_stdin)
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         user = create_user(session, name, password, Role(role), actor)
         click.echo(f"user {user.name} created as {user.role.value}")
 
@@ -572,7 +600,7 @@ def users_set_password(settings: Settings, user_id: int, password_stdin: bool, a
     from monitor.accounts.users import set_password
 
     password = _read_password(password_stdin)
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         user = set_password(session, user_id, password, actor)
         click.echo(f"user {user.name} has a new password; their sessions have ended")
 
@@ -589,7 +617,7 @@ def users_list(settings: Settings) -> None:
     """Accounts with their role and state."""
     from monitor.review.queries import list_users
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         for user in list_users(session):
             click.echo(f"{user.id:>5}  {user.name:<24} {user.role.value:<10} "
                        f"{'active' if user.active else 'disabled'}")
@@ -604,7 +632,7 @@ def users_set_role(settings: Settings, user_id: int, role: str, actor: str) -> N
     """Give USER_ID another role (their API tokens are narrowed with it)."""
     from monitor.accounts.users import set_role
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         user = set_role(session, user_id, Role(role), actor)
         click.echo(f"user {user.name} is now {user.role.value}")
 
@@ -661,7 +689,7 @@ def reembed(settings: Settings) -> None:
     from monitor.embed.encoder import Encoder
     from monitor.embed.stage import reembed as reembed_posts
 
-    _ensure_schema(settings)
+    ensure_schema(settings)
     encoder = Encoder.from_settings(settings)
     engine = make_engine(settings.database_url)
     try:
@@ -693,7 +721,7 @@ def run_command(settings: Settings, host: str | None, port: int | None) -> None:
         check_secret_key(settings.secret_key)  # before any process starts, not in gunicorn's log
     except InsecureSecretKey as error:
         raise click.ClickException(str(error)) from error
-    _migrate(settings)  # the one-shot step, before any process uses the database
+    migrate(settings)  # the one-shot step, before any process uses the database
     sys.exit(run(settings, host or settings.web_host, port or settings.web_port, click.echo))
 
 
@@ -721,54 +749,5 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 def _stats(settings: Settings) -> dict:
     from monitor.stats import collect_stats
 
-    with _session(settings) as session:
+    with session_scope(settings) as session:
         return collect_stats(session)
-
-
-@contextmanager
-def _session(settings: Settings):
-    """One unit of work on a database at the newest schema, committed when the block ends;
-    a UserError from monitor/ rolls it back and becomes the command's error message."""
-    from monitor.db.session import make_engine, make_session_factory, unit_of_work
-
-    _ensure_schema(settings)
-    engine = make_engine(settings.database_url)
-    try:
-        with unit_of_work(make_session_factory(engine)) as session:
-            yield session
-    except UserError as error:
-        raise click.ClickException(str(error)) from error
-    finally:
-        engine.dispose()
-
-
-def _migrate(settings: Settings) -> None:
-    from monitor.db.migrate import upgrade
-
-    upgrade(settings.database_url)
-
-
-def _ensure_schema(settings: Settings) -> None:
-    """The embedded SQLite store migrates itself; a shared server is migrated by one
-    explicit step (`monitor db upgrade`), never by every command that touches it."""
-    if settings.database_url.startswith("sqlite"):
-        _migrate(settings)
-        return
-    from monitor.db.migrate import is_current
-    from monitor.db.session import make_engine
-
-    engine = make_engine(settings.database_url)
-    try:
-        current = is_current(engine)
-    finally:
-        engine.dispose()
-    if not current:
-        raise click.ClickException(
-            f"the database {_safe_url(settings.database_url)} is not at the newest schema "
-            "revision: run `monitor db upgrade` first")
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -100,6 +100,18 @@ def _without_markup(text: str) -> str:
     return _MARKDOWN_MARKS.sub("", text)
 
 
+# Clock times stay one token (10:00 is no speaker's colon); then words; then the marks that
+# end sentences, open quotes and introduce speech.
+_TOKEN = re.compile(r"\d{1,2}[:.]\d{2}(?!\d)|[^\W_]+|\n|[.!?…:;«»\"“”„—–]")
+
+
+def sentence_tokens(text: str) -> list[str]:
+    """Case-folded words with the punctuation of sentences and quotes kept, markup and links
+    gone, and look-alike letters of the other script put right (for reading who says what)."""
+    tokens = _TOKEN.findall(_without_markup(text).casefold())
+    return [_unmix_scripts(token, True) if _MIXED_WORD.fullmatch(token) else token for token in tokens]
+
+
 def matching_text(text: str) -> str:
     """Case-folded words only: reposts that differ in emoji, punctuation, links, HTML markup
     or the channel's signature match."""

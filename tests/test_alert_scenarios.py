@@ -1,13 +1,15 @@
 """Alert rules on replayed timelines: posts arrive in the order they were published, the
 whole pipeline runs after each step, and the tests check which alerts open, when, and why."""
 
+import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from sqlalchemy import select
 
 from monitor.alerts.known_claims import add_known_claim
 from monitor.alerts.watchlists import add_entry
-from monitor.db.models import Alert, AlertEvent, AlertStatus
+from monitor.db.models import Alert, AlertEvent, AlertStatus, AuditEntry, ClusterMembership, Post
 from monitor.ingest.records import PostRecord
 from monitor.review.decisions import decide
 from tests.conftest import monitor_command
@@ -85,7 +87,8 @@ def test_a_call_to_action_put_in_a_watched_persons_mouth_with_video_alerts(datab
     alert = alert_now(database)
     assert alert is not None and alert.post_count == 2  # far below the spread rule
     reasons = " ".join(alert.reasons)
-    assert "attributes a call to action to watched person Ерлан Сапаров in 2 posts; video attached" in reasons
+    assert ("attributes a call to come out to watched person Ерлан Сапаров in 2 posts from 2 sources; "
+            "video attached (2 posts)") in reasons
     assert "mentions watched topic Бессмертный полк in 2 posts" in reasons
     breakdown = {item["rule"]: item for item in alert.breakdown}
     assert breakdown["impersonation"]["opens"] and breakdown["impersonation"]["points"] > 25
@@ -142,3 +145,54 @@ def test_a_known_claim_retold_in_other_words_is_recognised_by_meaning(database, 
     assert alert is not None, "the claim's vector and the post's were not compared"
     reason = next(reason for reason in alert.reasons if reason.startswith("repeats known claim"))
     assert "carries the same claim" in reason
+
+
+LABELLED = Path(__file__).parent / "data" / "alerts"
+
+
+def labelled_posts() -> list:
+    from monitor.evaluation.alerts import read_wave_posts
+
+    loaded = read_wave_posts(LABELLED / "waves.jsonl")
+    assert not loaded.problems
+    return sorted(loaded.items, key=lambda post: post.record.published_at)
+
+
+def test_a_reworded_wave_in_russian_and_kazakh_is_one_alert_and_its_hard_negatives_none(
+        database, eager_pipeline):
+    from monitor.alerts.watchlists import import_entries, read_watchlist_file
+
+    entries, problems = read_watchlist_file(LABELLED / "watchlist.json")
+    assert not problems
+    with database.session() as session:
+        import_entries(session, entries, "admin")
+    posts = [post for post in labelled_posts() if post.wave in ("saparov-may9", None)]
+    for post in posts:  # one at a time, as they were published
+        replay(post.record)
+        if post.record.external_id == "w1":
+            assert alert_now(database) is not None, "the wave's first post opens its alert"
+    with database.session() as session:
+        alerts = session.scalars(select(Alert).where(Alert.status != AlertStatus.merged)).all()
+        assert len(alerts) == 1
+        alert = alerts[0]
+        held = set(session.scalars(select(Post.external_id).join(ClusterMembership)
+                                   .where(ClusterMembership.cluster_id == alert.cluster_id)))
+    wave = {post.record.external_id for post in posts if post.wave}
+    assert held == wave and alert.wave_key is not None
+    assert "in 10 posts from 8 sources; video attached (4 posts)" in " ".join(alert.reasons)
+    with database.session() as session:
+        merges = session.scalars(select(AuditEntry).where(AuditEntry.action == "cluster.merge")).all()
+        assert merges and all(entry.actor == "alert rules" for entry in merges)
+
+
+def test_the_queue_lists_each_alert_with_its_rules_and_posts(database, eager_pipeline):
+    replay(*(post(n, n * 4) for n in range(6)))
+    listed = monitor_command("alerts", "list", "--json", "--with-posts", env={"DATABASE_URL": database.url})
+    assert listed.returncode == 0, listed.stderr
+    alert, = json.loads(listed.stdout)
+    assert (alert["post_count"], alert["sources"], alert["clusters"], alert["status"]) == (6, 6, 1, "open")
+    assert {rule["rule"] for rule in alert["rules"]} >= {"spread", "novelty"}
+    assert alert["posts"] == [{"source": f"@channel_{n % 9}", "id": str(n)} for n in range(6)]
+    counted = json.loads(monitor_command("alerts", "list", "--json", "--status", "open",
+                                         env={"DATABASE_URL": database.url}).stdout)
+    assert counted[0]["posts"] == 6 and counted[0]["reasons"] == alert["reasons"]

@@ -10,11 +10,15 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import REPO, monitor_command
+from tests.conftest import CHANNELS, REPO, monitor_command
+
+LABELLED = REPO / "tests" / "data" / "alerts"
 
 COMMANDS = [[], ["import"], ["demo"], ["stats"], ["serve"], ["db"], ["db", "upgrade"],
             ["alerts"], ["alerts", "decide"], ["sweep"], ["users"], ["users", "create"], ["users", "list"],
-            ["users", "set-role"], ["telegram"], ["telegram", "login"], ["telegram", "add"]]
+            ["users", "set-role"], ["users", "set-password"], ["telegram"], ["telegram", "login"],
+            ["telegram", "add"], ["alerts", "list"], ["watchlist"], ["watchlist", "add"],
+            ["watchlist", "list"], ["watchlist", "import"], ["eval", "alerts"]]
 
 
 @pytest.fixture
@@ -122,3 +126,49 @@ def test_telegram_channels_are_added_and_the_listener_says_what_it_lacks(sqlite_
     no_session = monitor_command("telegram", env={**sqlite_env, "TELEGRAM_API_ID": "12345",
                                                   "TELEGRAM_API_HASH": "0123456789abcdef"})
     assert no_session.returncode == 1 and "run `monitor telegram login`" in no_session.stderr
+
+
+def test_a_channel_dump_json_array_imports_with_bad_items_reported_by_index(tmp_path, sqlite_env):
+    dump = json.loads((CHANNELS / "1001003313758_messages.json").read_text(encoding="utf-8"))[:20]
+    dump[3] = "not a post"
+    del dump[7]["message_id"]
+    path = tmp_path / "channel.json"
+    path.write_text(json.dumps(dump, ensure_ascii=False), encoding="utf-8")
+    result = monitor_command("import", str(path), env=sqlite_env)
+    assert result.returncode == 1
+    assert f"{path}: item 3: expected a JSON object, got str" in result.stderr
+    assert f"{path}: item 7: field 'source'" in result.stderr
+    assert "18 posts sent to the pipeline, 2 rejected" in result.stdout
+    sources = json.loads(monitor_command("sources", "list", "--json", env=sqlite_env).stdout)
+    assert [source["key"] for source in sources] == ["-1001003313758"]
+
+
+def test_the_watchlist_is_added_to_listed_and_imported_without_duplicates(tmp_path, sqlite_env):
+    added = monitor_command("watchlist", "add", "person", "Ерлан Сапаров", "--spelling", "Сапаров",
+                            "--spelling", "Saparov", env=sqlite_env)
+    assert added.returncode == 0 and "person Ерлан Сапаров: added" in added.stdout, added.stderr
+    bad = tmp_path / "watch.csv"
+    bad.write_text("kind,name,spellings\nperson,Ерлан Сапаров,Yerlan Saparov\nplace,Алматы,\n"
+                   "topic,Бессмертный полк,Өлмес полк|Immortal Regiment\n", encoding="utf-8")
+    imported = monitor_command("watchlist", "import", str(bad), env=sqlite_env)
+    assert imported.returncode == 1 and f"{bad}: line 3: kind 'place'" in imported.stderr
+    assert "1 entries added, 1 updated, 1 rejected" in imported.stdout
+    again = monitor_command("watchlist", "import", str(LABELLED / "watchlist.json"), env=sqlite_env)
+    assert again.returncode == 0, again.stderr
+    listed = json.loads(monitor_command("watchlist", "list", "--json", env=sqlite_env).stdout)
+    saparov, = [entry for entry in listed if entry["name"] == "Ерлан Сапаров"]
+    assert saparov["spellings"] == ["Сапаров", "Saparov", "Yerlan Saparov"]
+    assert len(listed) == len({(entry["kind"], entry["name"]) for entry in listed}) == 9
+
+
+def test_eval_alerts_finds_each_labelled_wave_as_one_alert_in_a_real_stream(sqlite_env):
+    stream = CHANNELS / "1001003313758_messages.json"
+    result = monitor_command("eval", "alerts", str(stream), "--watchlist", str(LABELLED / "watchlist.json"),
+                             "--waves", str(LABELLED / "waves.jsonl"), env=sqlite_env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["stream_posts"] == 672 and report["hard_negative_alerts"] == 0
+    assert len(report["waves"]) == 4
+    for name, wave in report["waves"].items():
+        assert wave["one_alert"] and wave["posts_in_alert"] >= wave["posts"] - 2, name
+        assert wave["opened_after_posts"] <= 3 and wave["above_every_stream_alert"], name

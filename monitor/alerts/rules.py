@@ -8,8 +8,10 @@ Rules (weights and thresholds in settings, ALERT_*):
 - novelty: a claim not seen before (no known claim, all of it within the window);
 - known claim: the cluster repeats a claim fact-checkers already debunked; opens an
   alert at once, whatever its size;
-- impersonation: posts attribute a call to action (join, come out, приходите,
-  шығыңдар...) to a watched person, more so with a video; opens an alert at once;
+- impersonation: posts attribute a call to come out (gather, march, join: приходите,
+  шығыңдар...) to a watched person (monitor/alerts/calls.py), more so the more channels
+  carry it and with a video; opens an alert at once. The clusters of one such call wave
+  are joined into one (monitor/alerts/waves.py), so it is one alert;
 - topic: posts mention a watched topic or phrase.
 
 One alert per cluster. Growth updates its score, reasons and history; nothing changed,
@@ -29,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts.events import record_alert_event
 from monitor.alerts.known_claims import ClaimMatching, KnownClaimIndex
-from monitor.alerts.watchlists import WatchPatterns
+from monitor.alerts.watchlists import Reading, WatchHit, WatchPatterns
+from monitor.alerts.waves import call_wave, join_wave
 from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Post, Source, utcnow
 
 DEBUNKED = ("deepfake", "impersonation", "false_claim", "misleading")
@@ -192,14 +195,10 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
         signals.append(Signal("novelty", weights["novelty"],
                               f"a claim not seen before (first post {timeline[0][0]:%Y-%m-%d %H:%M} UTC)"))
 
-    videos = sum(1 for post in posts if post.media_kind == "video")
-    for hit in patterns.hits([post.text for post in posts]):
+    texts = [post.text for post in posts]
+    for hit in patterns.hits(texts):
         if hit.kind == "person" and hit.calls_to_action:
-            with_video = f"; video attached ({videos} post{'s' if videos > 1 else ''})" if videos else ""
-            signals.append(Signal(
-                "impersonation", weights["impersonation"] * (1.5 if videos else 1.0),
-                f"attributes a call to action to watched person {hit.name} in {hit.calls_to_action} "
-                f"post{'s' if hit.calls_to_action > 1 else ''}{with_video}", opens=True))
+            signals.append(_impersonation(hit, posts, [patterns.read(text) for text in texts], weights))
         elif hit.kind == "person":
             signals.append(Signal("topic", weights["topic"],
                                   f"mentions watched person {hit.name} in {hit.posts} posts"))
@@ -207,6 +206,19 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
             signals.append(Signal("topic", weights["topic"],
                                   f"mentions watched topic {hit.name} in {hit.posts} posts"))
     return Assessment(cluster_id, signals, len(posts), len({post.source_id for post in posts}))
+
+
+def _impersonation(hit: WatchHit, posts, readings: list[Reading], weights: dict[str, float]) -> Signal:
+    """More points the more channels carry the call; a video counts in the posts that carry it."""
+    calling = [post for post, reading in zip(posts, readings, strict=True) if hit.entry_id in reading.calls]
+    sources = len({post.source_id for post in calling})
+    videos = sum(1 for post in calling if post.media_kind == "video")
+    with_video = f"; video attached ({videos} post{'s' if videos > 1 else ''})" if videos else ""
+    points = weights["impersonation"] * math.log2(1 + sources) * (1.5 if videos else 1.0)
+    return Signal("impersonation", points,
+                  f"attributes a call to come out to watched person {hit.name} in {len(calling)} "
+                  f"post{'s' if len(calling) > 1 else ''} from {sources} source{'s' if sources > 1 else ''}"
+                  f"{with_video}", opens=True)
 
 
 def _growth(timeline: list[tuple[datetime, int]], policy: AlertPolicy) -> Signal | None:
@@ -236,14 +248,29 @@ def evaluate_alerts(session: Session, cluster_ids: list[int], policy: AlertPolic
     """Open, update or re-open the alerts of the given clusters; return the ids of new alert events."""
     patterns = WatchPatterns.load(session, policy.extra_calls_to_action)
     known_claims = KnownClaimIndex.load(session, policy.claim_matching)
-    events = []
-    for cluster_id in cluster_ids:
+    event_ids = []
+    for cluster_id in dict.fromkeys(cluster_ids):
+        if session.get(Cluster, cluster_id).merged_into_id is not None:
+            continue  # joined a wave earlier in this round, and assessed with it
+        wave = call_wave(session, cluster_id, patterns)
+        if wave is not None:
+            cluster_id, merged = join_wave(session, cluster_id, *wave, policy.window)
+            event_ids += merged
         assessment = assess(session, cluster_id, policy, patterns, known_claims)
         event = _open_or_update(session, assessment, policy)
         if event is not None:
-            events.append(event)
+            event_ids.append(event.id)
+        if wave is not None:
+            _mark_wave(session, cluster_id, wave[0])
     session.flush()
-    return [event.id for event in events]
+    return event_ids
+
+
+def _mark_wave(session: Session, cluster_id: int, key: str) -> None:
+    alert = session.scalar(select(Alert).where(Alert.cluster_id == cluster_id))
+    if alert is not None and alert.wave_key is None:
+        alert.wave_key = key
+        session.flush()
 
 
 def _open_or_update(session: Session, assessment: Assessment, policy: AlertPolicy):

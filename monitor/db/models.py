@@ -326,6 +326,9 @@ class Alert(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # The cluster's size when a moderator dismissed the alert: it re-opens only well past it.
     dismissed_post_count: Mapped[int | None] = mapped_column(Integer)
+    # A call wave's key ("person:ID"): a cluster carrying the same call within the window joins
+    # this alert's cluster (monitor/alerts/waves.py).
+    wave_key: Mapped[str | None] = mapped_column(String(128), index=True)
 
     cluster: Mapped[Cluster] = relationship(back_populates="alert")
     assignee: Mapped[User | None] = relationship()

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.ingest.jsonl import parse_jsonl
+from monitor.ingest.jsonl import parse_json_array, parse_jsonl
 from monitor.ingest.records import ParseResult
 from monitor.ingest.telegram_export import parse_telegram_export
 
-FORMATS = ("auto", "jsonl", "telegram-export")
+FORMATS = ("auto", "jsonl", "json-array", "telegram-export")
 
 
 def detect_format(path: Path) -> str:
-    """A Telegram Desktop export is one JSON object spread over many lines; JSON Lines is not."""
+    """A Telegram Desktop export is one JSON object spread over many lines; JSON Lines is not;
+    a channel dump is a JSON array."""
     with path.open("rb") as handle:
-        head = handle.read(4096).lstrip()
+        head = handle.read(4096).lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith(b"["):
+        return "json-array"
     if head.startswith(b"{") and b"\n" in head:
         first_line = head.split(b"\n", 1)[0].strip()
         if first_line == b"{":
@@ -27,5 +30,7 @@ def parse_file(path: Path, file_format: str = "auto") -> ParseResult:
         file_format = detect_format(path)
     if file_format == "telegram-export":
         return parse_telegram_export(path)
+    if file_format == "json-array":
+        return parse_json_array(path.read_bytes())
     with path.open("rb") as handle:
         return parse_jsonl(handle)

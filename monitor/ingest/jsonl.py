@@ -1,6 +1,7 @@
-"""JSON Lines import: one post per line, schema in docs/import-format.md.
+"""JSON Lines import: one post per line, schema in docs/import-format.md; and JSON arrays of
+posts, in that schema or as Telethon scripts and research dumps write them.
 
-A bad line is reported with its number and what is wrong; every good line is kept.
+A bad line (or item) is reported with its number and what is wrong; every good one is kept.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class JsonlPost(BaseModel):
     forwarded_from: str | None = None
     forwarded_from_id: str | int | None = None
     has_media: bool = False
+    media_kind: Literal["photo", "video", "round_video", "animation", "document", "audio", "voice",
+                        "sticker"] | None = None
 
     def to_record(self) -> PostRecord:
         return PostRecord(
@@ -47,8 +50,20 @@ class JsonlPost(BaseModel):
             forwards=self.forwards,
             forwarded_from=self.forwarded_from,
             forwarded_from_id=None if self.forwarded_from_id is None else str(self.forwarded_from_id),
-            has_media=self.has_media,
+            has_media=self.has_media or self.media_kind is not None,
+            media_kind=self.media_kind,
         )
+
+
+def dump_fields(item: dict) -> dict:
+    """A post of a channel dump (``message_id``, ``sender_id`` or ``channel_id``, ``channel``,
+    ``text`` or ``message``, ``date``) in this schema's fields; one in this schema as it is."""
+    if "source" in item or "message_id" not in item:
+        return item
+    channel = item.get("sender_id") or item.get("channel_id") or item.get("peer_id") or item.get("channel")
+    return {"source": None if channel is None else str(channel), "source_title": item.get("channel") or "",
+            "id": item["message_id"], "text": item.get("text", item.get("message")) or "",
+            "date": item.get("date"), "views": item.get("views"), "forwards": item.get("forwards")}
 
 
 def parse_jsonl(lines: Iterable[bytes | str]) -> ParseResult:
@@ -79,6 +94,34 @@ def parse_jsonl(lines: Iterable[bytes | str]) -> ParseResult:
             continue
         try:
             result.records.append(JsonlPost.model_validate(data).to_record())
+        except ValidationError as error:
+            result.problems.append(ImportProblem(location, _describe(error)))
+    return result
+
+
+def parse_json_array(data: bytes) -> ParseResult:
+    """A JSON array of post objects (JSON Lines' schema, or a channel dump's fields)."""
+    result = ParseResult()
+    try:
+        items = json.loads(data)
+    except UnicodeDecodeError as error:
+        result.problems.append(ImportProblem("file", f"not valid UTF-8 (byte {error.start})"))
+        return result
+    except json.JSONDecodeError as error:
+        result.problems.append(ImportProblem(f"line {error.lineno}",
+                                             f"not valid JSON: {error.msg} at column {error.colno}"))
+        return result
+    if not isinstance(items, list):
+        result.problems.append(ImportProblem("file", f"expected a JSON array, got {type(items).__name__}"))
+        return result
+    for index, item in enumerate(items):
+        location = f"item {index}"
+        if not isinstance(item, dict):
+            result.problems.append(ImportProblem(location,
+                                                 f"expected a JSON object, got {type(item).__name__}"))
+            continue
+        try:
+            result.records.append(JsonlPost.model_validate(dump_fields(item)).to_record())
         except ValidationError as error:
             result.problems.append(ImportProblem(location, _describe(error)))
     return result

@@ -244,3 +244,37 @@ def _summary(post: Post | None, length: int = 280) -> str:
         return ""
     text = readable_text(post.text)
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def alert_queue(session: Session, status: AlertStatus | None = None, with_posts: bool = False) -> list[dict]:
+    """The alert queue as the UI orders it (score, highest first), each alert with its counts
+    (``posts`` and ``post_count``), every rule's points and its reasons; WITH_POSTS, ``posts`` is
+    the list of its posts as {source, id} instead. The clusters of an alert are its own and
+    those merged into it (a call wave's)."""
+    query = select(Alert).where(Alert.status != AlertStatus.merged).order_by(Alert.score.desc(), Alert.id)
+    if status is not None:
+        query = query.where(Alert.status == status)
+    merged_into = dict(session.execute(select(Cluster.id, Cluster.merged_into_id)
+                                       .where(Cluster.merged_into_id.is_not(None))).all())
+    absorbed: Counter[int] = Counter()
+    for cluster_id in merged_into:
+        while cluster_id in merged_into:
+            cluster_id = merged_into[cluster_id]
+        absorbed[cluster_id] += 1
+    queue = []
+    for alert in session.scalars(query):
+        entry = {"id": alert.id, "cluster_id": alert.cluster_id, "score": alert.score,
+                 "status": alert.status.value, "clusters": 1 + absorbed[alert.cluster_id],
+                 "posts": alert.post_count, "post_count": alert.post_count, "sources": alert.source_count,
+                 "opened_at": alert.opened_at.isoformat(), "updated_at": alert.updated_at.isoformat(),
+                 "rules": [{"rule": signal["rule"], "points": signal["points"]} for signal in alert.breakdown
+                           if signal["points"] or signal["opens"]],
+                 "reasons": alert.reasons}
+        if with_posts:
+            rows = session.execute(
+                select(Source.key, Post.external_id).join(Post, Post.source_id == Source.id)
+                .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+                .where(ClusterMembership.cluster_id == alert.cluster_id).order_by(Post.published_at, Post.id))
+            entry["posts"] = [{"source": key, "id": external_id} for key, external_id in rows]
+        queue.append(entry)
+    return queue
