@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from cli.clusters import clusters_group
 from cli.database import ensure_schema, migrate, safe_url, session_scope
 from cli.evaluate import calibrate_command, eval_group
 from cli.watchlist import watchlist_group
@@ -25,8 +26,10 @@ IMPORT_CHUNK = 256
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True,
+              help="Log more: -v info, -vv debug [default: MONITOR_LOG_LEVEL, warnings only].")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, verbose: int) -> None:
     """Claim monitor: ingest posts, cluster near-duplicate claims, raise alerts."""
     from pydantic import ValidationError
 
@@ -36,13 +39,22 @@ def cli(ctx: click.Context) -> None:
         raise click.ClickException("bad settings: " + "; ".join(
             f"{'.'.join(map(str, problem['loc'])).upper()}: {problem['msg']}" for problem in error.errors())
         ) from None
-    configure_logging(ctx.obj.log_level, ctx.obj.log_format)
+    # A command answers on stdout and says what went wrong on stderr; its log lines are for
+    # when that is not enough. Services started from here (the listener, serve) log at LOG_LEVEL.
+    level = {0: ctx.obj.monitor_log_level, 1: "INFO"}.get(verbose, "DEBUG")
+    configure_logging(level, ctx.obj.log_format)
     current_trace_id.set(new_trace_id())  # follows what this command sends through the stages
+
+
+def log_as_a_service(settings: Settings) -> None:
+    """A long-running process started from the command line logs as the services do."""
+    configure_logging(settings.log_level, settings.log_format)
 
 
 cli.add_command(eval_group)
 cli.add_command(calibrate_command)
 cli.add_command(watchlist_group)
+cli.add_command(clusters_group)
 
 
 @cli.group()
@@ -162,10 +174,12 @@ def sources_fetch(settings: Settings, source_id: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj
 def sources_list(settings: Settings, as_json: bool) -> None:
-    """Every source with its health: last fetch, failures in a row, last error, pause reason."""
+    """Every source with its title and key (handle, channel id or URL) and its health: last
+    fetch, failures in a row, last error, pause reason."""
     from sqlalchemy import select
 
     from monitor.db.models import Source
+    from monitor.normalize import visible
 
     with session_scope(settings) as session:
         rows = [{
@@ -181,7 +195,9 @@ def sources_list(settings: Settings, as_json: bool) -> None:
         state = f"PAUSED: {row['paused_reason']}" if row["paused_reason"] else (
             f"{row['error_count']} failures, last: {row['last_error']}" if row["error_count"]
             else "ok")
-        click.echo(f"{row['id']:>5}  {row['kind']:<9} {row['key']}  [{state}]")
+        title, key = visible(row["title"] or ""), visible(row["key"])
+        name = f"{title} ({key})" if title and title != key else key
+        click.echo(f"{row['id']:>5}  {row['kind']:<9} {name}  [{state}]")
 
 
 @sources.command("resume")
@@ -217,6 +233,7 @@ def telegram(ctx: click.Context) -> None:
     from workers.tasks import embed_posts_task
 
     settings: Settings = ctx.obj
+    log_as_a_service(settings)
     ensure_schema(settings)
     sessions = make_session_factory(make_engine(settings.database_url))
 
@@ -743,6 +760,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     except InsecureSecretKey as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"serving the UI on http://{host}:{port}/ (Ctrl-C to stop)")
+    log_as_a_service(settings)
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 

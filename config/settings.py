@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     alert_min_posts: int = Field(default=5, ge=1)
     alert_min_sources: int = Field(default=3, ge=1)
     alert_window_hours: float = Field(default=24.0, gt=0)
+    # The coordination interval: the spread rule counts the posts and sources of the busiest
+    # stretch this long (many channels within minutes; not outlets retelling a story over hours).
+    alert_coordination_minutes: float = Field(default=30.0, gt=0)
+    # Sources that posted the same claim within the interval in this many earlier clusters (in
+    # the last ALERT_HABIT_DAYS) count as one actor: a network's everyday reposting (0: off).
+    alert_habitual_coposts: int = Field(default=3, ge=0)
+    alert_habit_days: float = Field(default=30.0, gt=0)
     alert_growth_window_hours: float = Field(default=1.0, gt=0)
     alert_growth_factor: float = Field(default=3.0, gt=1)
     alert_reach_min_views: int = Field(default=50_000, ge=1)
@@ -150,6 +157,9 @@ class Settings(BaseSettings):
 
     # Logs of every process: level, and format (text for people, json for a log pipeline).
     log_level: str = "INFO"
+    # The level of the `monitor` commands that answer and exit (`-v` raises it for one run);
+    # the services, the listener and `monitor serve` log at LOG_LEVEL.
+    monitor_log_level: str = "WARNING"
     log_format: Literal["text", "json"] = "text"
     # Workers serve their Prometheus metrics on this port (0: not served). With several
     # worker processes, PROMETHEUS_MULTIPROC_DIR must name an empty writable directory.

@@ -105,6 +105,13 @@ def _without_markup(text: str) -> str:
 _TOKEN = re.compile(r"\d{1,2}[:.]\d{2}(?!\d)|[^\W_]+|\n|[.!?…:;«»\"“”„—–]")
 
 
+def visible(text: str) -> str:
+    """TEXT with its invisible and direction-changing characters (format and control
+    characters: U+202E, zero-width spaces...) written out as \\uXXXX, so that a name that
+    mimics another cannot hide how it differs."""
+    return "".join(f"\\u{ord(ch):04x}" if unicodedata.category(ch) in ("Cf", "Cc") else ch for ch in text)
+
+
 def sentence_tokens(text: str) -> list[str]:
     """Case-folded words with the punctuation of sentences and quotes kept, markup and links
     gone, and look-alike letters of the other script put right (for reading who says what)."""

@@ -196,3 +196,17 @@ def test_the_queue_lists_each_alert_with_its_rules_and_posts(database, eager_pip
     counted = json.loads(monitor_command("alerts", "list", "--json", "--status", "open",
                                          env={"DATABASE_URL": database.url}).stdout)
     assert counted[0]["posts"] == 6 and counted[0]["reasons"] == alert["reasons"]
+
+
+def test_a_cluster_is_shown_with_its_posts_sources_and_alert(database, eager_pipeline):
+    replay(*(post(n, n * 4) for n in range(6)))
+    cluster_id = alert_now(database).cluster_id
+    env = {"DATABASE_URL": database.url}
+    shown = json.loads(monitor_command("clusters", "show", str(cluster_id), "--json", env=env).stdout)
+    assert [item["external_id"] for item in shown["posts"]] == [str(n) for n in range(6)]
+    assert shown["sources"] == sorted(f"@channel_{n}" for n in range(6))
+    assert shown["alert"]["status"] == "open" and shown["alert"]["reasons"]
+    text = monitor_command("clusters", "show", str(cluster_id), env=env).stdout
+    assert text.startswith(f"cluster {cluster_id}: 6 posts from 6 sources\nalert #")
+    missing = monitor_command("clusters", "show", "999999", env=env)
+    assert missing.returncode == 1 and "no cluster 999999" in missing.stderr

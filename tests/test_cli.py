@@ -18,7 +18,7 @@ COMMANDS = [[], ["import"], ["demo"], ["stats"], ["serve"], ["db"], ["db", "upgr
             ["alerts"], ["alerts", "decide"], ["sweep"], ["users"], ["users", "create"], ["users", "list"],
             ["users", "set-role"], ["users", "set-password"], ["telegram"], ["telegram", "login"],
             ["telegram", "add"], ["alerts", "list"], ["watchlist"], ["watchlist", "add"],
-            ["watchlist", "list"], ["watchlist", "import"], ["eval", "alerts"]]
+            ["watchlist", "list"], ["watchlist", "import"], ["eval", "alerts"], ["clusters", "show"]]
 
 
 @pytest.fixture
@@ -172,3 +172,14 @@ def test_eval_alerts_finds_each_labelled_wave_as_one_alert_in_a_real_stream(sqli
     for name, wave in report["waves"].items():
         assert wave["one_alert"] and wave["posts_in_alert"] >= wave["posts"] - 2, name
         assert wave["opened_after_posts"] <= 3 and wave["above_every_stream_alert"], name
+
+
+def test_commands_print_no_log_line_below_warning_unless_asked(tmp_path, sqlite_env):
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text(json.dumps({"source": "@a", "id": 1, "text": "Пост о марше девятого мая в Алматы"}))
+    for command in (["stats"], ["import", str(posts)], ["alerts", "list"], ["sources", "list"]):
+        result = monitor_command(*command, env=sqlite_env)
+        assert result.returncode == 0 and " INFO " not in result.stderr, (command, result.stderr)
+    assert result.stderr == ""
+    verbose = monitor_command("-v", "stats", env=sqlite_env)
+    assert verbose.returncode == 0 and " INFO " in verbose.stderr

@@ -1,8 +1,10 @@
 """Alert rules: every rule looks at a cluster and gives points and a reason in words.
 
 Rules (weights and thresholds in settings, ALERT_*):
-- spread: the busiest stretch of the cluster no longer than the window, with at least
-  N posts from M sources, and how far it travelled by forwards; opens an alert;
+- spread: coordinated sharing, as research on coordinated link sharing measures it: the
+  busiest stretch of the cluster no longer than the coordination interval, with at least N
+  posts from M sources, and how far it travelled by forwards; opens an alert. Outlets
+  retelling one story over hours are coverage, not coordination: they do not open one;
 - growth: posts in the last hour against the cluster's own earlier rate;
 - reach: views and forwards the sources report;
 - novelty: a claim not seen before (no known claim, all of it within the window);
@@ -29,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
+from monitor.alerts.coordination import habitual_pairs, independent_sources
 from monitor.alerts.events import record_alert_event
 from monitor.alerts.known_claims import ClaimMatching, KnownClaimIndex
 from monitor.alerts.watchlists import Reading, WatchHit, WatchPatterns
@@ -43,6 +46,9 @@ class AlertPolicy:
     min_posts: int = 5
     min_sources: int = 3
     window: timedelta = timedelta(hours=24)
+    coordination: timedelta = timedelta(minutes=30)
+    habitual_coposts: int = 3  # co-posted that often before: one actor (0: every source counts)
+    habit_window: timedelta = timedelta(days=30)
     growth_window: timedelta = timedelta(hours=1)
     growth_factor: float = 3.0
     reach_min_views: int = 50_000
@@ -58,7 +64,10 @@ class AlertPolicy:
     def from_settings(cls, settings) -> "AlertPolicy":
         return cls(
             settings.alert_min_posts, settings.alert_min_sources,
-            timedelta(hours=settings.alert_window_hours), timedelta(hours=settings.alert_growth_window_hours),
+            timedelta(hours=settings.alert_window_hours),
+            timedelta(minutes=settings.alert_coordination_minutes),
+            settings.alert_habitual_coposts, timedelta(days=settings.alert_habit_days),
+            timedelta(hours=settings.alert_growth_window_hours),
             settings.alert_growth_factor, settings.alert_reach_min_views,
             settings.alert_known_claim_min_overlap, settings.alert_reopen_factor,
             tuple(word.strip() for word in settings.alert_call_to_action_words.split(",") if word.strip()),
@@ -107,6 +116,7 @@ class Burst:
     sources: int
     start: datetime
     end: datetime
+    source_ids: frozenset[int] = frozenset()
 
     def describe(self) -> str:
         hours = (self.end - self.start).total_seconds() / 3600
@@ -128,9 +138,8 @@ def busiest_window(timeline: list[tuple[datetime, int]], window: timedelta) -> B
             if not in_window[old_source]:
                 del in_window[old_source]
             left += 1
-        burst = Burst(right - left + 1, len(in_window), timeline[left][0], published)
-        if best is None or (burst.sources, burst.posts) > (best.sources, best.posts):
-            best = burst
+        if best is None or (len(in_window), right - left + 1) > (best.sources, best.posts):
+            best = Burst(right - left + 1, len(in_window), timeline[left][0], published, frozenset(in_window))
     return best
 
 
@@ -162,16 +171,31 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
     timeline = sorted((post.published_at, post.source_id) for post in posts)
     weights, signals = policy.weights, []
 
-    burst = busiest_window(timeline, policy.window)
-    if burst is not None:
-        spreads = burst.posts >= policy.min_posts and burst.sources >= policy.min_sources
+    coordinated = busiest_window(timeline, policy.coordination)
+    if coordinated is not None:
+        actors = coordinated.sources
+        reason = coordinated.describe()
+        if coordinated.posts >= policy.min_posts and actors >= policy.min_sources and policy.habitual_coposts:
+            pairs = habitual_pairs(session, set(coordinated.source_ids), cluster_id,
+                                   coordinated.start - policy.habit_window, policy.coordination)
+            actors = independent_sources(set(coordinated.source_ids), pairs, policy.habitual_coposts)
+            if actors < coordinated.sources:
+                reason += (f" ({actors} independent: channels that habitually repost each other "
+                           "count once)")
+        spreads = coordinated.posts >= policy.min_posts and actors >= policy.min_sources
         hops = forwarding_depth({(post.forwarded_from_id, _channel_id(post.telegram_id, post.key))
                                  for post in posts if post.forwarded_from_id})
-        reason = burst.describe() + (f"; forwarded along {hops} hop{'s' if hops > 1 else ''}" if hops else "")
-        points = weights["spread"] * burst.sources * math.log2(1 + burst.posts) * (1 + 0.25 * hops)
+        coverage = busiest_window(timeline, policy.window)
+        if coverage.sources > coordinated.sources:
+            reason += (f"; {coverage.posts} posts from {coverage.sources} sources within "
+                       f"{policy.window.total_seconds() / 3600:g} h")
+        reason += f"; forwarded along {hops} hop{'s' if hops > 1 else ''}" if hops else ""
+        points = weights["spread"] * actors * math.log2(1 + coordinated.posts) * (1 + 0.25 * hops)
+        minutes = policy.coordination.total_seconds() / 60
         signals.append(Signal("spread", points if spreads else 0.0,
                               reason if spreads else f"{reason}: below {policy.min_posts} posts from "
-                              f"{policy.min_sources} sources", opens=spreads))
+                              f"{policy.min_sources} independent sources within {minutes:g} min",
+                              opens=spreads))
 
     if growth := _growth(timeline, policy):
         signals.append(growth)
