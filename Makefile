@@ -13,11 +13,14 @@ export HF_HUB_OFFLINE := 1
 
 install: $(INSTALLED)
 
+# pip's own progress bars show on a terminal; each step says what it is first.
 $(INSTALLED): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
+	@echo "== installing pip, then torch (CPU build), then monitor with its dependencies (a few minutes)"
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PYTHON) -m pip install --quiet -e ".[dev]"
+	$(PYTHON) -m pip install --progress-bar on "$(TORCH_SPEC)"
+	$(PYTHON) -m pip install --progress-bar on -e ".[dev]"
+	@echo "== installed into $(VENV)"
 	touch $@
 
 demo: install

@@ -98,14 +98,24 @@ def eval_clusters(settings: Settings, file: Path) -> None:
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
 def eval_convert(settings: Settings, shared_data: Path, out: Path) -> None:
-    """Write the development data of SHARED_DATA (../shared/data) into OUT in the formats
-    above: ParaPhraser pairs (train, and one pair in five held out as dev) and dev clusters,
-    CheckThat! 2022 2A claims, queries, qrels, and English training pairs (each training
-    tweet with its claim, and with the three nearest claims that are not its own)."""
+    """Write the development data of SHARED_DATA (../shared/data) into OUT in the formats the
+    other `monitor eval` commands read (docs/quality.md): ParaPhraser pairs (train, and one
+    pair in five held out as dev) and dev clusters, CheckThat! 2022 2A claims, queries,
+    qrels, and English training pairs (each training tweet with its claim, and with the
+    three nearest claims that are not its own)."""
+    from cli.progress import Progress
     from monitor.evaluation.datasets import convert_shared_data
 
     out.mkdir(parents=True, exist_ok=True)
-    for path, count in convert_shared_data(shared_data, out, _encoder(settings)).items():
+    bars: dict[str, Progress] = {}
+
+    def progress(step: str, done: int, total: int) -> None:
+        bar = bars.setdefault(step, Progress(total, "texts", step))
+        bar.update(done - bar.done)
+        if done == total:
+            bar.close()
+
+    for path, count in convert_shared_data(shared_data, out, _encoder(settings), progress).items():
         click.echo(f"{path}: {count}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -73,43 +74,84 @@ def db_upgrade(settings: Settings) -> None:
 
 
 @cli.command("import")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", type=click.Path(exists=True, dir_okay=False, path_type=Path), nargs=-1,
+                required=True)
 @click.option("--format", "file_format", type=click.Choice(FORMATS), default="auto", show_default=True,
               help="JSON Lines posts, a JSON array of posts (a channel dump) or a Telegram Desktop "
                    "result.json (docs/import-format.md).")
 @click.pass_obj
-def import_command(settings: Settings, file: Path, file_format: str) -> None:
-    """Import posts from FILE and send them through the pipeline.
+def import_command(settings: Settings, files: tuple[Path, ...], file_format: str) -> None:
+    """Import posts from FILES (each in its own format) and send them through the pipeline.
 
     Bad lines or messages are reported with their place in the file and the rest
     is imported; the exit status is then 1. With the embedded default (eager Celery)
-    the whole pipeline runs before the command returns; otherwise the posts are
-    queued for the workers.
+    the whole pipeline runs before the command returns, with a progress bar on a
+    terminal; otherwise the posts are queued for the workers. Each file ends with a
+    summary: posts stored, already there, rejected, clusters and alerts added, time.
     """
+    from cli.progress import report_problems
+
     ensure_schema(settings)
-    try:
-        sent, problems, skipped = import_file(settings, file, file_format)
-    except UserError as error:
-        raise click.ClickException(str(error)) from error
-    for problem in problems:
-        click.echo(f"{file}: {problem}", err=True)
-    click.echo(f"{file}: {sent} posts sent to the pipeline, {len(problems)} rejected"
-               + (f", {skipped} service messages skipped" if skipped else ""))
-    if problems:
+    failed = False
+    for file in files:
+        before = _stats(settings) if settings.celery_always_eager else None
+        try:
+            imported = import_file(settings, file, file_format)
+        except UserError as error:
+            if len(files) == 1:
+                raise click.ClickException(str(error)) from error
+            click.echo(f"Error: {error}", err=True)
+            failed = True
+            continue
+        report_problems(str(file), imported.problems)
+        click.echo(f"{file}: {_import_summary(settings, imported, before)}")
+        failed = failed or bool(imported.problems)
+    if failed:
         sys.exit(1)
 
 
-def import_file(settings: Settings, file: Path, file_format: str = "auto"):
-    """Parse FILE and send its posts to the ingest queue in chunks. Returns (sent, problems, skipped)."""
+def _import_summary(settings: Settings, imported: "Imported", before: dict | None) -> str:
+    from cli.progress import plural
+
+    if not imported.sent and not imported.problems and not imported.skipped:
+        return "no posts in it"
+    summary = [f"{plural(imported.sent, 'post')} sent to the pipeline, {len(imported.problems):,} rejected"
+               + (f", {plural(imported.skipped, 'service message')} skipped" if imported.skipped else "")]
+    if before is not None:
+        after = _stats(settings)
+        summary.append(f"{plural(imported.stored, 'new post')} stored, {imported.sent - imported.stored:,} "
+                       f"already there; {plural(after['clusters'] - before['clusters'], 'cluster')} and "
+                       f"{plural(after['alerts'] - before['alerts'], 'alert')} added; "
+                       f"{imported.seconds:,.1f} s")
+    else:
+        summary.append(f"queued for the workers in {imported.seconds:,.1f} s")
+    return "; ".join(summary)
+
+
+@dataclass(frozen=True)
+class Imported:
+    sent: int
+    stored: int  # new posts stored (eager mode: the pipeline ran; else 0)
+    problems: list
+    skipped: int
+    seconds: float
+
+
+def import_file(settings: Settings, file: Path, file_format: str = "auto") -> Imported:
+    """Parse FILE and send its posts to the ingest queue in chunks, showing progress."""
+    from cli.progress import Progress
     from monitor.ingest.files import parse_file
     from workers.dispatch import send
     from workers.tasks import store_posts_task
 
     parsed = parse_file(file, file_format)
+    progress = Progress(len(parsed.records), "posts", file.name)
+    stored = 0
     for start in range(0, len(parsed.records), IMPORT_CHUNK):
         chunk = parsed.records[start : start + IMPORT_CHUNK]
-        send(settings, store_posts_task, [record.to_message() for record in chunk])
-    return len(parsed.records), parsed.problems, parsed.skipped
+        stored += send(settings, store_posts_task, [record.to_message() for record in chunk]) or 0
+        progress.update(len(chunk))
+    return Imported(len(parsed.records), stored, parsed.problems, parsed.skipped, progress.close())
 
 
 @cli.command()
@@ -129,7 +171,8 @@ def sweep(settings: Settings, older_than: float) -> None:
 
 @cli.group()
 def sources() -> None:
-    """News feeds (and, later, Telegram channels) to watch."""
+    """Every source (news feeds, Telegram channels, imported ones): their health, fetching a
+    feed now, resuming a paused one. Telegram channels are added with `monitor telegram add`."""
 
 
 @sources.command("add-feed")
@@ -330,7 +373,7 @@ def webhooks_list(settings: Settings) -> None:
 @click.argument("subscription_id", type=int)
 @click.option("--overlap-hours", type=float, default=24, show_default=True,
               help="How long the old secret keeps signing too.")
-@click.option("--actor", required=True)
+@click.option("--actor", default=getpass.getuser, show_default="your login name")
 @click.pass_obj
 def webhooks_rotate(settings: Settings, subscription_id: int, overlap_hours: float, actor: str) -> None:
     """A new secret; both are sent during the overlap so the receiver can switch."""
@@ -345,7 +388,7 @@ def webhooks_rotate(settings: Settings, subscription_id: int, overlap_hours: flo
 
 @webhooks.command("enable")
 @click.argument("subscription_id", type=int)
-@click.option("--actor", required=True)
+@click.option("--actor", default=getpass.getuser, show_default="your login name")
 @click.pass_obj
 def webhooks_enable(settings: Settings, subscription_id: int, actor: str) -> None:
     """Enable a subscription again (also one disabled after failures)."""
@@ -354,7 +397,7 @@ def webhooks_enable(settings: Settings, subscription_id: int, actor: str) -> Non
 
 @webhooks.command("disable")
 @click.argument("subscription_id", type=int)
-@click.option("--actor", required=True)
+@click.option("--actor", default=getpass.getuser, show_default="your login name")
 @click.pass_obj
 def webhooks_disable(settings: Settings, subscription_id: int, actor: str) -> None:
     """Stop sending to a subscription."""
@@ -545,6 +588,7 @@ def demo(settings: Settings, serve: bool, host: str | None, port: int | None) ->
     Runs on whatever the settings say; by default SQLite, eager Celery and the packaged model.
     Without SECRET_KEY, the UI signs sessions with a random key kept in the data directory.
     """
+    from cli.progress import plural
     from config.secret_key import demo_secret_key
     from config.settings import data_directory
 
@@ -553,14 +597,14 @@ def demo(settings: Settings, serve: bool, host: str | None, port: int | None) ->
     migrate(settings)
     sample = resources.files("monitor") / "sample_data" / "demo_posts.jsonl"
     with resources.as_file(sample) as path:
-        sent, problems, _ = import_file(settings, path)
-    for problem in problems:
+        imported = import_file(settings, path)
+    for problem in imported.problems:
         click.echo(f"sample data: {problem}", err=True)
     figures = _stats(settings)
     click.echo(f"database: {safe_url(settings.database_url)}")
-    click.echo(f"imported {sent} sample posts; the store now holds {figures['posts']} posts "
-               f"in {figures['clusters']} clusters "
-               f"({figures['clusters_with_reposts']} with reposts), {figures['alerts']} alerts")
+    click.echo(f"imported {imported.sent} sample posts ({imported.stored} new); the store now holds "
+               f"{plural(figures['posts'], 'post')} in {plural(figures['clusters'], 'cluster')} "
+               f"({figures['clusters_with_reposts']} with reposts), {plural(figures['alerts'], 'alert')}")
     _ensure_demo_admin(settings)
     if serve:
         _serve(settings, host or settings.web_host, port or settings.web_port)

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     alert_window_hours: float = Field(default=24.0, gt=0)
     # The coordination interval: the spread rule counts the posts and sources of the busiest
     # stretch this long (many channels within minutes; not outlets retelling a story over hours).
-    alert_coordination_minutes: float = Field(default=30.0, gt=0)
+    alert_coordination_minutes: float = Field(default=60.0, gt=0)
     # Sources that posted the same claim within the interval in this many earlier clusters (in
     # the last ALERT_HABIT_DAYS) count as one actor: a network's everyday reposting (0: off).
     alert_habitual_coposts: int = Field(default=3, ge=0)

@@ -45,7 +45,7 @@ def test_import_reports_bad_lines_by_number_and_imports_the_rest(tmp_path, sqlit
     assert result.returncode == 1
     assert f"{posts}: line 2: not valid JSON" in result.stderr
     assert f"{posts}: line 3: field 'views'" in result.stderr
-    assert "2 posts sent to the pipeline, 2 rejected" in result.stdout
+    assert "2 posts sent to the pipeline, 2 rejected; 2 new posts stored, 0 already there; " in result.stdout
 
     stats = json.loads(monitor_command("stats", "--json", env=sqlite_env).stdout)
     assert stats["posts"] == 2
@@ -63,8 +63,8 @@ def test_import_of_a_file_that_is_no_export_fails_with_the_reason(tmp_path, sqli
 def test_demo_imports_the_sample_and_prints_a_summary(sqlite_env):
     result = monitor_command("demo", "--no-serve", env=sqlite_env)
     assert result.returncode == 0, result.stderr
-    assert "imported 26 sample posts; the store now holds 26 posts in 15 clusters" in result.stdout
-    assert "1 alerts" in result.stdout
+    assert "imported 26 sample posts (26 new); the store now holds 26 posts in 15 clusters" in result.stdout
+    assert "(3 with reposts), 1 alert\n" in result.stdout
     stats = json.loads(monitor_command("stats", "--json", env=sqlite_env).stdout)
     assert {key: stats[key] for key in ("posts", "clusters", "alerts")} == {
         "posts": 26, "clusters": 15, "alerts": 1}
@@ -183,3 +183,18 @@ def test_commands_print_no_log_line_below_warning_unless_asked(tmp_path, sqlite_
     assert result.stderr == ""
     verbose = monitor_command("-v", "stats", env=sqlite_env)
     assert verbose.returncode == 0 and " INFO " in verbose.stderr
+
+
+def test_a_wrong_file_never_floods_the_terminal_and_an_empty_one_says_so(tmp_path, sqlite_env):
+    wrong = tmp_path / "notes.jsonl"
+    wrong.write_text("\n".join(f"note number {n}" for n in range(500)))
+    result = monitor_command("import", str(wrong), env=sqlite_env)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 21 and lines[0] == f"{wrong}: line 1: not valid JSON: Expecting value at column 1"
+    assert lines[-1] == f"{wrong}: ... and 480 more like it: not valid JSON: Expecting value at column …"
+    assert "0 posts sent to the pipeline, 500 rejected" in result.stdout
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    said = monitor_command("import", str(empty), env=sqlite_env)
+    assert said.returncode == 0 and said.stdout.strip() == f"{empty}: no posts in it"

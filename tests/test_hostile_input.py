@@ -121,7 +121,8 @@ def test_nasty_posts_are_stored_as_they_came_and_broken_lines_are_reported(datab
     (tmp_path / "hostile.jsonl").write_bytes("\n".join(lines).encode() + b"\n" + invalid_utf8)
     path = tmp_path / "hostile.jsonl"
 
-    sent, problems, _ = import_file(eager_pipeline.conf.monitor_settings, path)
+    imported = import_file(eager_pipeline.conf.monitor_settings, path)
+    sent, problems = imported.sent, imported.problems
     assert sent == len(NASTY)
     assert [str(problem).split(":")[0] for problem in problems] == ["line 7", "line 8", "line 9"]
     with database.session() as session:

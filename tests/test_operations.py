@@ -16,11 +16,11 @@ SERVICES = {"postgres", "redis", "migrate", "web", "worker-ingest", "worker-embe
 
 @pytest.fixture
 def compose_project(tmp_path):
-    """The compose file with the files it names: config/.env from the example, a session secret."""
+    """The compose file as the README's first step leaves it: config/.env from the example,
+    no Telegram session yet."""
     shutil.copy(REPO / "docker-compose.yml", tmp_path)
     (tmp_path / "config").mkdir()
     shutil.copy(REPO / "config" / ".env.example", tmp_path / "config" / ".env")
-    (tmp_path / "config" / "telegram.session").write_text("")
     return tmp_path
 
 
@@ -51,6 +51,9 @@ def test_the_compose_file_is_valid_and_runs_every_service_with_health_checks(com
     assert web["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     telegram = config["services"]["telegram"]
     assert telegram["environment"]["TELEGRAM_SESSION_FILE"] == "/run/secrets/telegram_session"
+    assert telegram["profiles"] == ["telegram"]  # opt-in: without credentials it would restart forever
+    always = [service for name, service in config["services"].items() if name != "telegram"]
+    assert all("profiles" not in service for service in always)
     assert "postgres-data" in config["volumes"]
 
 

@@ -33,7 +33,8 @@ def count(database, model) -> int:
 
 def test_sample_wave_becomes_one_cluster_per_language_and_everyday_news_stays_apart(
         database, eager_pipeline):
-    sent, problems, _ = import_file(eager_pipeline.conf.monitor_settings, SAMPLE)
+    imported = import_file(eager_pipeline.conf.monitor_settings, SAMPLE)
+    sent, problems = imported.sent, imported.problems
     assert (sent, problems) == (26, [])
 
     clusters = sorted(clusters_by_text(database).values(), key=len, reverse=True)
@@ -83,7 +84,8 @@ def test_a_growing_cluster_updates_its_alert_instead_of_opening_another(
     more = tmp_path / "more.jsonl"
     more.write_text("\n".join(json.dumps({**wave, "source": f"@late_channel_{n}", "id": "1",
                                           "date": "2025-05-06T08:50:00+00:00"}) for n in range(3)))
-    sent, problems, _ = import_file(settings, more)
+    imported = import_file(settings, more)
+    sent, problems = imported.sent, imported.problems
     assert (sent, problems) == (3, [])
 
     with database.session() as session:

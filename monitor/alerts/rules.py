@@ -46,7 +46,7 @@ class AlertPolicy:
     min_posts: int = 5
     min_sources: int = 3
     window: timedelta = timedelta(hours=24)
-    coordination: timedelta = timedelta(minutes=30)
+    coordination: timedelta = timedelta(minutes=60)
     habitual_coposts: int = 3  # co-posted that often before: one actor (0: every source counts)
     habit_window: timedelta = timedelta(days=30)
     growth_window: timedelta = timedelta(hours=1)

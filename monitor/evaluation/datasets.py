@@ -19,9 +19,12 @@ import re
 import sys
 import xml.etree.ElementTree as ElementTree
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+import numpy as np
 
 from monitor.ingest.records import ImportProblem
 from monitor.messages import UserError
@@ -227,8 +230,11 @@ def checkthat_claim_text(claim: dict) -> str:
     return f"{claim['title'].strip()}. {claim['vclaim'].strip()}"
 
 
-def convert_shared_data(shared_data: Path, out: Path, encoder) -> dict[str, int]:
-    """Write every evaluation file into OUT; returns {file name: items written}."""
+def convert_shared_data(shared_data: Path, out: Path, encoder,
+                        progress: Callable[[str, int, int], None] = lambda step, done, total: None
+                        ) -> dict[str, int]:
+    """Write every evaluation file into OUT; returns {file name: items written}. PROGRESS
+    hears (step, done, total) as the texts are encoded, the step that takes minutes."""
     written: dict[str, int] = {}
     pairs = paraphraser_pairs(shared_data / "paraphrase" / "ru-paraphraser-train.xml")
     train = [pair for pair in pairs if not is_dev(pair[0])]
@@ -262,8 +268,10 @@ def convert_shared_data(shared_data: Path, out: Path, encoder) -> dict[str, int]
     text_of = dict(queries)
     train_queries = [query_id for query_id in relevant if query_id in text_of]
     claim_ids = [claim["vclaim_id"] for claim in claims]
-    claim_vectors = encoder.encode([readable_text(text) for text in claim_texts])
-    query_vectors = encoder.encode([readable_text(text_of[query_id]) for query_id in train_queries])
+    claim_vectors = _encode(encoder, [readable_text(text) for text in claim_texts],
+                            lambda done, total: progress("CheckThat! claims encoded", done, total))
+    query_vectors = _encode(encoder, [readable_text(text_of[query_id]) for query_id in train_queries],
+                            lambda done, total: progress("CheckThat! tweets encoded", done, total))
     english = []
     position = {claim_id: n for n, claim_id in enumerate(claim_ids)}
     for query_id, vector in zip(train_queries, query_vectors, strict=True):
@@ -280,6 +288,14 @@ def convert_shared_data(shared_data: Path, out: Path, encoder) -> dict[str, int]
     write_pairs(out / "telegram-reposts-train.tsv", reposts)
     written["telegram-reposts-train.tsv"] = len(reposts)
     return {str(out / name): count for name, count in written.items()}
+
+
+def _encode(encoder, texts: list[str], progress: Callable[[int, int], None], chunk: int = 512):
+    vectors = []
+    for start in range(0, len(texts), chunk):
+        vectors.append(encoder.encode(texts[start : start + chunk]))
+        progress(min(start + chunk, len(texts)), len(texts))
+    return np.concatenate(vectors) if vectors else encoder.encode([])
 
 
 # Posts from this day on are left to the tests (tests/test_worker_end_to_end.py).

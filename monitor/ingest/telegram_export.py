@@ -56,7 +56,8 @@ def parse_telegram_export(path: Path) -> ParseResult:
         try:
             result.records.append(_record(message, source_key, title, username))
         except (KeyError, TypeError, ValueError) as error:
-            result.problems.append(ImportProblem(f"{location} (id {message.get('id')})", str(error)))
+            known = f" (id {message['id']})" if message.get("id") is not None else ""
+            result.problems.append(ImportProblem(location + known, str(error)))
     return result
 
 
