@@ -93,6 +93,8 @@ def import_command(settings: Settings, files: tuple[Path, ...], file_format: str
 
     ensure_schema(settings)
     failed = False
+    first = _stats(settings) if settings.celery_always_eager else None
+    total = Imported(0, 0, [], 0, 0.0)
     for file in files:
         before = _stats(settings) if settings.celery_always_eager else None
         try:
@@ -106,6 +108,11 @@ def import_command(settings: Settings, files: tuple[Path, ...], file_format: str
         report_problems(str(file), imported.problems)
         click.echo(f"{file}: {_import_summary(settings, imported, before)}")
         failed = failed or bool(imported.problems)
+        total = Imported(total.sent + imported.sent, total.stored + imported.stored,
+                         total.problems + imported.problems, total.skipped + imported.skipped,
+                         total.seconds + imported.seconds)
+    if len(files) > 1:
+        click.echo(f"all {len(files)} files: {_import_summary(settings, total, first)}")
     if failed:
         sys.exit(1)
 

@@ -141,6 +141,10 @@ def test_a_channel_dump_json_array_imports_with_bad_items_reported_by_index(tmp_
     assert "18 posts sent to the pipeline, 2 rejected" in result.stdout
     sources = json.loads(monitor_command("sources", "list", "--json", env=sqlite_env).stdout)
     assert [source["key"] for source in sources] == ["-1001003313758"]
+    again = monitor_command("import", str(path), str(path), env=sqlite_env)
+    assert "18 posts sent to the pipeline, 2 rejected; 0 new posts stored, 18 already there" in again.stdout
+    assert again.stdout.splitlines()[-1].startswith("all 2 files: 36 posts sent to the pipeline, 4 rejected; "
+                                                    "0 new posts stored, 36 already there; 0 clusters")
 
 
 def test_the_watchlist_is_added_to_listed_and_imported_without_duplicates(tmp_path, sqlite_env):

@@ -134,6 +134,10 @@ def matching_words(text: str) -> list[str]:
     return matching_text(text).split()
 
 
+MAX_READINGS = 50_000
+_COMPILED: dict[tuple, "WatchPatterns"] = {}
+
+
 @dataclass(frozen=True)
 class Reading:
     """What one post says of the watchlist: who and what it mentions, and whom it has call."""
@@ -167,7 +171,15 @@ class WatchPatterns:
 
     @classmethod
     def load(cls, session: Session, extra_calling: tuple[str, ...] = ()) -> "WatchPatterns":
-        return cls(list_entries(session), extra_calling)
+        """The compiled watchlist; the same object, with the readings it has made, for as long
+        as the watchlist does not change."""
+        entries = list_entries(session)
+        key = (tuple((entry.id, entry.kind, entry.name, tuple(entry.variants), entry.active)
+                     for entry in entries), extra_calling)
+        if key not in _COMPILED:
+            _COMPILED.clear()  # an edited watchlist: every post is read again
+            _COMPILED[key] = cls(entries, extra_calling)
+        return _COMPILED[key]
 
     @property
     def watching(self) -> bool:
@@ -175,9 +187,12 @@ class WatchPatterns:
         return bool(self.names)
 
     def read(self, text: str) -> Reading:
-        # A wave's texts are read again each time it grows: each text once per evaluation round.
+        # A wave's texts come up again each time it grows: each is read once. Bounded: a
+        # cluster larger than the memory is read again.
         reading = self._readings.get(text)
         if reading is None:
+            if len(self._readings) >= MAX_READINGS:
+                self._readings.clear()
             reading = self._readings[text] = self._read(text)
         return reading
 
