@@ -193,3 +193,18 @@ def test_admin_subscribes_a_newsroom_sends_a_test_event_and_reads_the_delivery_l
         assert [item.verified_with for item in receiver.received] == [[secret]]
     finally:
         receiver.stop()
+
+
+@pytest.mark.browser
+def test_a_moderator_splits_a_post_out_from_the_cluster_page(served_ui, browser):
+    page = sign_in(browser, served_ui, "moderator")
+    page.locator("table.alerts tbody tr a").first.click()
+    page.wait_for_url("**/clusters/*")
+    forms = page.locator("form.split")
+    before = forms.count()
+    assert before > 2
+    assert page.locator("form.split [id]").count() == 0  # no id repeated on every row
+    forms.last.locator("input[name=reason]").fill("a different claim")
+    forms.last.get_by_role("button", name="Split out").click()
+    expect(page.locator(".flash")).to_contain_text("split out into cluster")
+    expect(page.locator("form.split")).to_have_count(before - 1)
