@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
-from sqlalchemy import ARRAY, ColumnElement, any_, bindparam
+from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+# Characters that do not show and split a word for a search: soft hyphen, zero-width space,
+# joiners, direction marks and isolates.
+INVISIBLE = "\u00ad\u180e\u200b-\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069"
+_INVISIBLE_PATTERN = re.compile(f"[{INVISIBLE}]")
+
+
+def fold_for_search(text: str | None) -> str | None:
+    """Lower case (Cyrillic and Kazakh letters too) and without invisible characters: what
+    a search compares. SQLite calls it as monitor_fold(); PostgreSQL computes the same."""
+    return None if text is None else _INVISIBLE_PATTERN.sub("", text).lower()
+
+
+class search_fold(FunctionElement):  # noqa: N801 (a SQL function's name)
+    """fold_for_search in SQL: SQLite's own lower() and LIKE fold ASCII letters only."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(search_fold, "sqlite")
+def _fold_on_sqlite(element, compiler, **kw) -> str:
+    return f"monitor_fold({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(search_fold, "postgresql")
+def _fold_on_postgresql(element, compiler, **kw) -> str:
+    return f"lower(regexp_replace({compiler.process(element.clauses, **kw)}, '[{INVISIBLE}]', '', 'g'))"
 
 
 def is_one_of(column: ColumnElement, values: Iterable | None, dialect: Dialect,

@@ -10,6 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
+from monitor.db.expressions import fold_for_search
+
 
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite"):
@@ -45,6 +47,7 @@ def _configure_sqlite(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=60000")
     cursor.close()
+    dbapi_connection.create_function("monitor_fold", 1, fold_for_search, deterministic=True)
 
 
 def dialect_insert(session: Session, model):

@@ -10,6 +10,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from monitor.alerts.known_claims import ClaimMatch, ClaimMatching, KnownClaimIndex
+from monitor.db.expressions import fold_for_search, search_fold
 from monitor.db.models import (
     Alert,
     AlertStatus,
@@ -221,9 +222,12 @@ def shared_media(session: Session, posts: list[Post]) -> list[SharedMedia]:
 
 
 def search_posts(session: Session, query: str, page: int = 1, per_page: int = 50) -> PostPage:
-    """Posts whose text or title contains QUERY (case-insensitive), newest first."""
-    pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    condition = or_(Post.text.ilike(pattern, escape="\\"), Post.title.ilike(pattern, escape="\\"))
+    """Posts whose text or title contains QUERY, newest first: case-insensitive in every
+    script (Cyrillic and Kazakh letters too, on SQLite as on PostgreSQL), and blind to
+    invisible characters inside a word."""
+    wanted = fold_for_search(query)
+    condition = or_(search_fold(Post.text).contains(wanted, autoescape=True),
+                    search_fold(Post.title).contains(wanted, autoescape=True))
     total = session.scalar(select(func.count()).select_from(Post).where(condition)) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
