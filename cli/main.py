@@ -118,7 +118,7 @@ def import_command(settings: Settings, files: tuple[Path, ...], file_format: str
 
 
 def _import_summary(settings: Settings, imported: "Imported", before: dict | None) -> str:
-    from cli.progress import plural
+    from monitor.wording import plural
 
     if not imported.sent and not imported.problems and not imported.skipped:
         return "no posts in it"
@@ -205,6 +205,7 @@ def sources_add_feed(settings: Settings, url: str, interval: int | None, title: 
 def sources_fetch(settings: Settings, source_id: int) -> None:
     """Fetch feed SOURCE_ID now (with the embedded default, its articles too)."""
     from monitor.news.sources import get_feed
+    from monitor.wording import plural
     from workers.dispatch import send
     from workers.tasks import fetch_feed_task
 
@@ -214,9 +215,9 @@ def sources_fetch(settings: Settings, source_id: int) -> None:
     if result is None:
         click.echo(f"fetch of source {source_id} queued")
         return
-    if result["status"] == "failed":
+    if result["status"] in ("failed", "refused-by-robots"):
         raise click.ClickException(f"source {source_id}: {result['error']}")
-    click.echo(f"source {source_id}: {result['status']}, {result['new_entries']} new articles"
+    click.echo(f"source {source_id}: {result['status']}, {plural(result['new_entries'], 'new article')}"
                + (f" (warning: {result['warning']})" if result["warning"] else ""))
 
 
@@ -595,9 +596,9 @@ def demo(settings: Settings, serve: bool, host: str | None, port: int | None) ->
     Runs on whatever the settings say; by default SQLite, eager Celery and the packaged model.
     Without SECRET_KEY, the UI signs sessions with a random key kept in the data directory.
     """
-    from cli.progress import plural
     from config.secret_key import demo_secret_key
     from config.settings import data_directory
+    from monitor.wording import plural
 
     if not settings.secret_key:
         settings = settings.model_copy(update={"secret_key": demo_secret_key(data_directory())})

@@ -64,7 +64,3 @@ def report_problems(where: str, problems: list) -> None:
 def _kind(message: str) -> str:
     """A problem's message with its numbers and quoted values taken out, to group alike ones."""
     return re.sub(r"'[^']*'|\d+", "…", message).strip()
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"

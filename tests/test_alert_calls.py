@@ -43,6 +43,8 @@ def test_a_call_to_come_out_is_attributed_to_the_person_who_makes_it(name, text)
     (TLEUBAYEVA, "Тлеубаева: «Я никого не звала на площадь, не приходите на митинг, это провокация»."),
     (PersonName(["Собянин"]), "Собянин призвал москвичей прийти на выборы мэра 8 сентября."),
     (TOKAYEV, "Токаев призвал правительство ускорить строительство дорог в регионах."),
+    (TOKAYEV, "Тоқаев Үкіметті шешімді 16 желтоқсанға дейін шығаруға шақырды."),  # to issue, not come out
+    (TOKAYEV, "Тоқаев барлық әкімдерді 16 желтоқсандағы жиналысқа дайындалуға шақырды."),  # a session
 ])
 def test_news_of_a_person_is_no_call_put_in_their_mouth(name, text):
     assert not attributes_call(sentence_tokens(text), name)

@@ -304,7 +304,7 @@ def test_a_feed_its_sites_robots_txt_disallows_is_paused_and_listed_so(news_site
     assert monitor_command("sources", "add-feed", news_site.url("/cp1251.rss"), env=env).returncode == 0
     hits = news_site.hits("/cp1251.rss")
     fetched = monitor_command("sources", "fetch", "1", env=env)
-    assert fetched.returncode == 0, fetched.stderr
+    assert fetched.returncode == 1 and "/robots.txt disallows" in fetched.stderr
     assert news_site.hits("/cp1251.rss") == hits
     listed = monitor_command("sources", "list", env=env)
     assert "PAUSED: paused by robots.txt" in listed.stdout and "/cp1251.rss" in listed.stdout

@@ -43,8 +43,10 @@ EVENTS = {"шествие", "марш", "митинг", "акция", "пике�
           "участие", "сбор", "собрание", "флешмоб", "манифестация", "сход", "выступление"}
 PLACES = {"площадь", "огонь", "памятник", "мемориал", "парк", "сквер", "монумент", "улица", "проспект",
           "аким", "акимат", "стела", "центр"}
-KAZAKH_MOBILISING = ("шығ", "жинал", "жиын", "қатыс", "қосыл", "кел", "шеру", "митинг", "акция", "полк",
-                     "бар", "тағзым")
+KAZAKH_MOBILISING = re.compile(
+    r"^(?:(?:шығ(?!ар)|жинал(?!ыс)|жиын|қатыс|қосыл|шеру|митинг|акция|полк|тағзым)\w*"
+    # кел- and бар- begin other words too (келісім, барлық): only their forms of going.
+    r"|(?:кел|бар)(?:у|уге|уға|іңдер|ыңдар|іңіздер|ыңыздар|ейік|айық))$")
 KAZAKH_EVENTS = ("шеру", "митинг", "акция", "жиын", "тағзым")
 KAZAKH_PLACES = ("алаң", "алау", "ескерткіш", "саябақ", "көше", "мемориал", "монумент")
 ENGLISH_MOBILISING = {"join", "come", "gather", "march", "rally", "protest", "attend", "turn", "take"}
@@ -170,7 +172,7 @@ def _mobilising(token: str) -> bool | None:
     negated in its own form (Kazakh: қатыспауға); None for any other word."""
     if KAZAKH_NEGATED.match(token):
         return False
-    if token.startswith(KAZAKH_MOBILISING) or token in ENGLISH_MOBILISING:
+    if KAZAKH_MOBILISING.match(token) or token in ENGLISH_MOBILISING:
         return True
     return True if lemmas(token) & (MOBILISING_VERBS | EVENTS) else None
 

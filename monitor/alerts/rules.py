@@ -37,6 +37,7 @@ from monitor.alerts.known_claims import ClaimMatching, KnownClaimIndex
 from monitor.alerts.watchlists import Reading, WatchHit, WatchPatterns
 from monitor.alerts.waves import call_wave, join_wave
 from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Post, Source, utcnow
+from monitor.wording import plural
 
 DEBUNKED = ("deepfake", "impersonation", "false_claim", "misleading")
 
@@ -120,7 +121,7 @@ class Burst:
 
     def describe(self) -> str:
         hours = (self.end - self.start).total_seconds() / 3600
-        return (f"{self.posts} posts from {self.sources} sources within {hours:.1f} h "
+        return (f"{plural(self.posts, 'post')} from {plural(self.sources, 'source')} within {hours:.1f} h "
                 f"({self.start:%Y-%m-%d %H:%M} to {self.end:%Y-%m-%d %H:%M} UTC)")
 
 
@@ -173,8 +174,14 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
 
     coordinated = busiest_window(timeline, policy.coordination)
     if coordinated is not None:
+        # The reason opens with the cluster's spread over the window, then its coordinated part.
+        minutes = policy.coordination.total_seconds() / 60
+        coverage = busiest_window(timeline, policy.window)
+        reason = coverage.describe()
+        if (coverage.posts, coverage.sources) != (coordinated.posts, coordinated.sources):
+            reason += (f"; {plural(coordinated.posts, 'post')} from {plural(coordinated.sources, 'source')} "
+                       f"within {minutes:g} min")
         actors = coordinated.sources
-        reason = coordinated.describe()
         if coordinated.posts >= policy.min_posts and actors >= policy.min_sources and policy.habitual_coposts:
             pairs = habitual_pairs(session, set(coordinated.source_ids), cluster_id,
                                    coordinated.start - policy.habit_window, policy.coordination)
@@ -185,13 +192,8 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
         spreads = coordinated.posts >= policy.min_posts and actors >= policy.min_sources
         hops = forwarding_depth({(post.forwarded_from_id, _channel_id(post.telegram_id, post.key))
                                  for post in posts if post.forwarded_from_id})
-        coverage = busiest_window(timeline, policy.window)
-        if coverage.sources > coordinated.sources:
-            reason += (f"; {coverage.posts} posts from {coverage.sources} sources within "
-                       f"{policy.window.total_seconds() / 3600:g} h")
         reason += f"; forwarded along {hops} hop{'s' if hops > 1 else ''}" if hops else ""
         points = weights["spread"] * actors * math.log2(1 + coordinated.posts) * (1 + 0.25 * hops)
-        minutes = policy.coordination.total_seconds() / 60
         signals.append(Signal("spread", points if spreads else 0.0,
                               reason if spreads else f"{reason}: below {policy.min_posts} posts from "
                               f"{policy.min_sources} independent sources within {minutes:g} min",
@@ -272,22 +274,22 @@ def evaluate_alerts(session: Session, cluster_ids: list[int], policy: AlertPolic
     """Open, update or re-open the alerts of the given clusters; return the ids of new alert events."""
     patterns = WatchPatterns.load(session, policy.extra_calls_to_action)
     known_claims = KnownClaimIndex.load(session, policy.claim_matching)
-    event_ids = []
+    merge_event_ids, events = [], []
     for cluster_id in dict.fromkeys(cluster_ids):
         if session.get(Cluster, cluster_id).merged_into_id is not None:
             continue  # joined a wave earlier in this round, and assessed with it
         wave = call_wave(session, cluster_id, patterns)
         if wave is not None:
             cluster_id, merged = join_wave(session, cluster_id, *wave, policy.window)
-            event_ids += merged
+            merge_event_ids += merged
         assessment = assess(session, cluster_id, policy, patterns, known_claims)
         event = _open_or_update(session, assessment, policy)
         if event is not None:
-            event_ids.append(event.id)
+            events.append(event)
         if wave is not None:
             _mark_wave(session, cluster_id, wave[0])
     session.flush()
-    return event_ids
+    return merge_event_ids + [event.id for event in events]
 
 
 def _mark_wave(session: Session, cluster_id: int, key: str) -> None:
