@@ -215,7 +215,7 @@ def test_feeds_are_added_listed_and_fetched_from_the_command_line(news_site, tmp
     assert f"feed source 1: {news_site.url('/cp1251.rss')} every 900 s" in added.stdout
     fetched = monitor_command("sources", "fetch", "1", env=env)
     assert fetched.returncode == 0, fetched.stderr
-    assert "source 1: fetched, 1 new articles" in fetched.stdout
+    assert "source 1: fetched, 1 new article\n" in fetched.stdout
     refused = monitor_command("sources", "add-feed", "ftp://example.org/feed", env=env)
     assert refused.returncode == 1 and "must start with http:// or https://" in refused.stderr
     missing = monitor_command("sources", "fetch", "42", env=env)

@@ -152,7 +152,7 @@ def test_real_cross_channel_reposts_share_a_cluster_and_unrelated_posts_do_not(
     feed.write_text("\n".join(lines))
 
     output = queue_import(database, redis_url, feed)
-    assert f"{len(posts)} posts sent to the pipeline, 0 rejected" in output
+    assert f"{len(posts):,} posts sent to the pipeline, 0 rejected" in output
     wait_until_settled(database, len(posts))
 
     with database.session() as session:
