@@ -14,10 +14,10 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from config.queues import QUEUES
 from monitor.db.models import ClusterMembership, Post, PostStage, Stage
 from tests.conftest import CeleryWorker, monitor_command, poll_until, real_channel_posts
 from tests.faults import RedisServer, TcpProxy
-from workers.celery_app import QUEUES
 
 POSTS = 300
 

@@ -7,10 +7,10 @@ import time
 
 from flask import Blueprint, Flask, Response, abort, g, request
 
+from config.queues import QUEUES
 from monitor import metrics
 from monitor.logs import current_trace_id, new_trace_id
 from web.database import current_settings
-from workers.celery_app import QUEUES
 
 bp = Blueprint("observability", __name__)
 

@@ -47,7 +47,7 @@ def similar():
 
 def similar_posts(settings: Settings, text: str, limit: int = 20) -> list[SimilarPost]:
     # The model and index load on first use, once per process, as in a worker.
-    from workers.runtime import cluster_index, encoder
+    from monitor.runtime import cluster_index, encoder
 
     session = get_session()
     query = query_text(session, text)

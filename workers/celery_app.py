@@ -14,10 +14,9 @@ from celery import Celery, signals
 from kombu import Queue
 
 from config import Settings, load_settings
+from config.queues import QUEUES
 from monitor import metrics
 from monitor.logs import configure_logging, current_trace_id, new_trace_id
-
-QUEUES = ("ingest", "embed", "cluster", "notify")
 
 
 def configure(app: Celery, settings: Settings) -> None:
@@ -114,7 +113,7 @@ def _load_and_freeze(**_kwargs) -> None:
     # An embed process loads the model before it takes a task: otherwise its first post
     # waits seconds for it, and so does every post behind it.
     if "embed" in _consumed_queues:
-        from workers import runtime
+        from monitor import runtime
 
         _let_start_processes()
         runtime.encoder(app.conf.monitor_settings)

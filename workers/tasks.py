@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from datetime import timedelta
 
-from sqlalchemy import select
-
-from monitor import metrics
+from monitor import metrics, runtime
+from monitor.alerts.events import count_event_kinds
 from monitor.alerts.known_claims import embed_new_claims
 from monitor.alerts.rules import AlertPolicy, evaluate_alerts
 from monitor.cluster.assign import WAITING_TAKEN, assign_posts
-from monitor.db.models import AlertEvent, utcnow
-from monitor.db.session import unit_of_work
+from monitor.db.models import utcnow
 from monitor.embed.stage import claim_pending, embedded_among, new_claim, store_embeddings
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
@@ -43,64 +40,51 @@ from monitor.notify.delivery import (
 from monitor.similarity import MatchRules
 from monitor.ssrf import TargetPolicy
 from monitor.sweep import find_stalled
-from workers import runtime
+from workers.base import MonitorTask, StageTask
 from workers.celery_app import app
 
 log = logging.getLogger(__name__)
-
-
-def _settings():
-    return app.conf.monitor_settings
 
 
 def _batches(ids: list[int], size: int) -> list[list[int]]:
     return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
-def _store_and_forward(settings, records: list[PostRecord]) -> int:
-    with unit_of_work(runtime.session_factory(settings)) as session:
+def _store_and_forward(task: MonitorTask, records: list[PostRecord]) -> int:
+    with task.unit_of_work() as session:
         result = store_posts(session, records)
     for (kind, key), count in result.new_by_source.items():
         metrics.POSTS_INGESTED.labels(kind, key).inc(count)
     log.info("stored %d new posts of %d", len(result.new_post_ids), len(records))
-    for batch in _batches(result.new_post_ids, settings.embed_batch_size):
+    for batch in _batches(result.new_post_ids, task.settings.embed_batch_size):
         embed_posts_task.delay(batch)
     return len(result.new_post_ids)
 
 
-# Stage tasks retry on any error: the stages are idempotent and the database has the
-# truth, so a second run after a database outage or an index rebuild is safe. The
-# backoff (1, 2, 4 ... 120 s) rides out an outage of several minutes; what outlasts it
-# is found by the sweep (beat, every SWEEP_INTERVAL_SECONDS) from the stages in the database.
-RETRYING = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_backoff_max": 120,
-            "retry_jitter": False, "retry_kwargs": {"max_retries": 12}}
+@app.task(name="monitor.ingest.store_posts", base=StageTask, bind=True)  # the posts live only in this message
+def store_posts_task(task: StageTask, records: list[dict]) -> int:
+    return _store_and_forward(task, [PostRecord.from_message(record) for record in records])
 
 
-@app.task(name="monitor.ingest.store_posts", **RETRYING)  # the posts live only in this message
-def store_posts_task(records: list[dict]) -> int:
-    return _store_and_forward(_settings(), [PostRecord.from_message(record) for record in records])
-
-
-@app.task(name="monitor.ingest.poll_due_feeds")
-def poll_due_feeds_task() -> int:
+@app.task(name="monitor.ingest.poll_due_feeds", base=MonitorTask, bind=True)
+def poll_due_feeds_task(task: MonitorTask) -> int:
     """Run by beat every FEED_POLL_SECONDS: queue a fetch for each feed whose time has come."""
-    with unit_of_work(runtime.session_factory(_settings())) as session:
+    with task.unit_of_work() as session:
         due = claim_due_feeds(session, utcnow())
     for source_id in due:
         fetch_feed_task.delay(source_id)
     return len(due)
 
 
-@app.task(name="monitor.ingest.fetch_feed")
-def fetch_feed_task(source_id: int) -> dict:
-    settings = _settings()
-    sessions = runtime.session_factory(settings)
-    with unit_of_work(sessions) as session:
+@app.task(name="monitor.ingest.fetch_feed", base=MonitorTask, bind=True)
+def fetch_feed_task(task: MonitorTask, source_id: int) -> dict:
+    settings = task.settings
+    with task.unit_of_work() as session:
         request = begin_feed_fetch(session, source_id, settings.domain_min_interval_seconds, utcnow())
     time.sleep(request.wait_seconds)
     outcome = fetch_feed(runtime.http_client(settings), request, HttpPolicy.from_settings(settings),
                          runtime.robots_rules(settings))
-    with unit_of_work(sessions) as session:
+    with task.unit_of_work() as session:
         new_entries = finish_feed_fetch(session, source_id, outcome,
                                         HealthRules.from_settings(settings), utcnow())
     for entry in new_entries:
@@ -109,25 +93,24 @@ def fetch_feed_task(source_id: int) -> dict:
             "warning": outcome.warning}
 
 
-@app.task(name="monitor.ingest.fetch_article")
-def fetch_article_task(source_id: int, source_key: str, entry: dict) -> int:
-    settings = _settings()
+@app.task(name="monitor.ingest.fetch_article", base=MonitorTask, bind=True)
+def fetch_article_task(task: MonitorTask, source_id: int, source_key: str, entry: dict) -> int:
+    settings = task.settings
     feed_entry = FeedEntry.from_message(entry)
-    with unit_of_work(runtime.session_factory(settings)) as session:
+    with task.unit_of_work() as session:
         wait = article_slot(session, feed_entry, settings.domain_min_interval_seconds, utcnow())
     if wait is None:
         return 0
     time.sleep(wait)
     record = fetch_article(runtime.http_client(settings), source_key, feed_entry,
                            HttpPolicy.from_settings(settings), runtime.robots_rules(settings))
-    return _store_and_forward(settings, [record])
+    return _store_and_forward(task, [record])
 
 
-@app.task(name="monitor.embed.embed_posts", bind=True, **RETRYING)
-def embed_posts_task(task, post_ids: list[int]) -> int:
-    settings = _settings()
-    sessions, encoder = runtime.session_factory(settings), runtime.encoder(settings)
-    with unit_of_work(sessions) as session:
+@app.task(name="monitor.embed.embed_posts", base=StageTask, bind=True)
+def embed_posts_task(task: StageTask, post_ids: list[int]) -> int:
+    settings, encoder = task.settings, runtime.encoder(task.settings)
+    with task.unit_of_work() as session:
         # Claimed under the task's id: delivered again after a crash, it takes its posts back.
         pending = claim_pending(session, post_ids, task.request.id or new_claim(),
                                 max(0, settings.embed_batch_size - len(post_ids)))
@@ -139,28 +122,28 @@ def embed_posts_task(task, post_ids: list[int]) -> int:
     if pending.post_ids:
         with metrics.EMBED_SECONDS.time():
             vectors = encoder.encode(pending.texts)  # no transaction open while the model works
-        with unit_of_work(sessions) as session:
+        with task.unit_of_work() as session:
             ready = store_embeddings(session, post_ids, pending, vectors, encoder.model_id)
         log.info("embedded %d posts with %s", len(pending.texts), encoder.model_id)
-        embed_new_claims(sessions, encoder)
+        embed_new_claims(task.sessions, encoder)
     if ready:
         cluster_posts_task.delay(ready)
     return len(ready)
 
 
-@app.task(name="monitor.cluster.cluster_posts", **RETRYING)
-def cluster_posts_task(post_ids: list[int]) -> int:
-    settings = _settings()
+@app.task(name="monitor.cluster.cluster_posts", base=StageTask, bind=True)
+def cluster_posts_task(task: StageTask, post_ids: list[int]) -> int:
+    settings = task.settings
     index = runtime.cluster_index(settings)
     try:
-        with unit_of_work(runtime.session_factory(settings)) as session:
+        with task.unit_of_work() as session:
             with metrics.CLUSTER_SECONDS.time():
                 placed = assign_posts(session, index, post_ids, MatchRules.from_settings(settings),
                                       WAITING_TAKEN)
             clusters = placed.cluster_ids
             events = placed.event_ids + evaluate_alerts(session, clusters,
                                                         AlertPolicy.from_settings(settings))
-            kinds = Counter(session.scalars(select(AlertEvent.kind).where(AlertEvent.id.in_(events))))
+            kinds = count_event_kinds(session, events)
     except BaseException:
         index.reset()  # it holds vectors of the rolled-back batch
         raise
@@ -173,15 +156,14 @@ def cluster_posts_task(post_ids: list[int]) -> int:
     return len(clusters)
 
 
-@app.task(name="monitor.ingest.sweep_stalled")
-def sweep_stalled_task(older_than_seconds: float = 600) -> dict:
+@app.task(name="monitor.ingest.sweep_stalled", base=MonitorTask, bind=True)
+def sweep_stalled_task(task: MonitorTask, older_than_seconds: float = 600) -> dict:
     """Send again the work the database says has stalled (runs on a schedule, or by hand)."""
-    settings = _settings()
-    with unit_of_work(runtime.session_factory(settings)) as session:
+    with task.unit_of_work() as session:
         stalled = find_stalled(session, timedelta(seconds=older_than_seconds))
-    for batch in _batches(stalled.to_embed, settings.embed_batch_size):
+    for batch in _batches(stalled.to_embed, task.settings.embed_batch_size):
         embed_posts_task.delay(batch)
-    for batch in _batches(stalled.to_cluster, settings.embed_batch_size):
+    for batch in _batches(stalled.to_cluster, task.settings.embed_batch_size):
         cluster_posts_task.delay(batch)
     if stalled.to_notify:
         notify_task.delay(stalled.to_notify)
@@ -189,37 +171,35 @@ def sweep_stalled_task(older_than_seconds: float = 600) -> dict:
             "notify": len(stalled.to_notify)}
 
 
-@app.task(name="monitor.notify.plan_deliveries")
-def notify_task(event_ids: list[int]) -> int:
-    settings = _settings()
-    with unit_of_work(runtime.session_factory(settings)) as session:
-        deliveries = plan_deliveries(session, event_ids, settings.public_base_url)
+@app.task(name="monitor.notify.plan_deliveries", base=MonitorTask, bind=True)
+def notify_task(task: MonitorTask, event_ids: list[int]) -> int:
+    with task.unit_of_work() as session:
+        deliveries = plan_deliveries(session, event_ids, task.settings.public_base_url)
     for delivery_id in deliveries:
         deliver_webhook_task.delay(delivery_id)
     return len(deliveries)
 
 
-@app.task(name="monitor.notify.deliver_webhook")
-def deliver_webhook_task(delivery_id: int) -> str | None:
+@app.task(name="monitor.notify.deliver_webhook", base=MonitorTask, bind=True)
+def deliver_webhook_task(task: MonitorTask, delivery_id: int) -> str | None:
     """One attempt; a failed one is retried later by the beat sweep, from the database."""
-    settings = _settings()
+    settings = task.settings
     rules = RetryRules.from_settings(settings)
-    sessions = runtime.session_factory(settings)
-    with unit_of_work(sessions) as session:
+    with task.unit_of_work() as session:
         outgoing = claim(session, delivery_id, rules, utcnow())
     if outgoing is None:
         return None
     outcome = send(runtime.webhook_client(settings), outgoing, TargetPolicy.from_settings(settings))
-    with unit_of_work(sessions) as session:
+    with task.unit_of_work() as session:
         status = record(session, outgoing, outcome, rules, utcnow())
     metrics.WEBHOOK_DELIVERIES.labels(status).inc()
     return status
 
 
-@app.task(name="monitor.notify.retry_due_webhooks")
-def retry_due_webhooks_task() -> int:
+@app.task(name="monitor.notify.retry_due_webhooks", base=MonitorTask, bind=True)
+def retry_due_webhooks_task(task: MonitorTask) -> int:
     """Run by beat every WEBHOOK_RETRY_POLL_SECONDS."""
-    with unit_of_work(runtime.session_factory(_settings())) as session:
+    with task.unit_of_work() as session:
         due = due_deliveries(session, utcnow())
     for delivery_id in due:
         deliver_webhook_task.delay(delivery_id)

@@ -3,8 +3,10 @@ transaction, as the outbox the notify stage reads."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import Alert, AlertEvent
@@ -19,3 +21,8 @@ def record_alert_event(session: Session, alert: Alert, kind: str, now: datetime,
     })
     session.add(event)
     return event
+
+
+def count_event_kinds(session: Session, event_ids: list[int]) -> Counter[str]:
+    """How many of the events are of each kind (alert.opened, alert.updated...)."""
+    return Counter(session.scalars(select(AlertEvent.kind).where(AlertEvent.id.in_(event_ids))))

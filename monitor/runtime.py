@@ -1,7 +1,8 @@
-"""What a worker process builds once and keeps: settings, database, model, index.
+"""What a process builds once and keeps: database sessions, the model, the candidate
+index, HTTP clients. The workers' tasks and the web app's "find similar" share them.
 
-Loaded lazily in the process that runs tasks (after the prefork pool has forked),
-never per task.
+Loaded lazily in the process that uses them (in a worker, after the prefork pool has
+forked), never per task or request.
 """
 
 from __future__ import annotations
