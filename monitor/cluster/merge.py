@@ -1,8 +1,9 @@
 """Joining two clusters that carry one claim, and keeping apart two that do not.
 
-A merge comes from a moderator (monitor/review/clusters.py) or from the cluster stage,
+A merge comes from a moderator (monitor/review/clusters.py), from the cluster stage,
 when a post carries the claim of two clusters whose first posts carry the same claim too
-(assign.py). A moderator's merge is a must-link by construction: the posts now share one
+(assign.py), or from the alert stage, when a cluster carries the call of a watched
+person's wave (monitor/alerts/waves.py). A moderator's merge is a must-link by construction: the posts now share one
 cluster, and nothing splits clusters automatically. A moderator's split records a
 separation, a cannot-link between the two clusters that automatic merges respect; merges
 carry separations over to the cluster that absorbs.
