@@ -208,3 +208,24 @@ def test_a_moderator_splits_a_post_out_from_the_cluster_page(served_ui, browser)
     forms.last.get_by_role("button", name="Split out").click()
     expect(page.locator(".flash")).to_contain_text("split out into cluster")
     expect(page.locator("form.split")).to_have_count(before - 1)
+
+
+@pytest.mark.browser
+def test_a_huge_post_neither_widens_nor_lengthens_its_cluster_page(served_ui, browser, database, tmp_path):
+    from sqlalchemy import select
+
+    from monitor.db.models import ClusterMembership, Post
+    from workers.tasks import store_posts_task
+
+    huge = {"unbroken": "Ж" * 200_000, "prose": "длинный пост без конца " * 9_000}
+    store_posts_task([{"source_kind": "telegram", "source_key": "@flood", "external_id": name, "text": text}
+                      for name, text in huge.items()])
+    page = sign_in(browser, served_ui, "viewer")
+    for name in huge:
+        with database.session() as session:
+            cluster_id = session.scalar(select(ClusterMembership.cluster_id).join(Post)
+                                        .where(Post.external_id == name))
+        page.goto(f"{served_ui}/clusters/{cluster_id}")
+        size = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+        assert size[0] <= 1366 and size[1] < 10_000, (name, size)
+        expect(page.locator("details.rest summary")).to_contain_text("more characters")

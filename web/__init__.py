@@ -38,6 +38,9 @@ from web.redirects import back
 
 log = logging.getLogger(__name__)
 MAX_ID = 2**31 - 1
+# Characters of a post shown before the rest is folded away: a hostile 200,000-character
+# post would otherwise take the browser minutes to lay out.
+LONG_POST = 2000
 # No script runs on any page (post text is hostile); nothing loads from elsewhere.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; "
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -76,7 +79,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                    webhooks, audit, api):
         app.register_blueprint(module.bp)
     app.add_template_filter(safe_href)
-    app.context_processor(lambda: {"role": access.current_role(), "Role": Role, "LABELS": LABELS})
+    app.context_processor(lambda: {"role": access.current_role(), "Role": Role, "LABELS": LABELS,
+                                   "LONG_POST": LONG_POST})
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     app.register_error_handler(UserError, _user_error)
