@@ -3,10 +3,10 @@
 A merge comes from a moderator (monitor/review/clusters.py), from the cluster stage,
 when a post carries the claim of two clusters whose first posts carry the same claim too
 (assign.py), or from the alert stage, when a cluster carries the call of a watched
-person's wave (monitor/alerts/waves.py). A moderator's merge is a must-link by construction: the posts now share one
-cluster, and nothing splits clusters automatically. A moderator's split records a
-separation, a cannot-link between the two clusters that automatic merges respect; merges
-carry separations over to the cluster that absorbs.
+person's wave (monitor/alerts/waves.py). A moderator's merge is a must-link by
+construction: the posts now share one cluster, and nothing splits clusters automatically.
+A moderator's split records a separation, a cannot-link between the two clusters that
+automatic merges respect; merges carry separations over to the cluster that absorbs.
 """
 
 from __future__ import annotations
