@@ -7,11 +7,11 @@
                             [--save-texts FILE] [--save-vectors FILE] [--reference FILE]
 
 Runs on the texts the embed stage encodes (bench/posts.py: ``texts_to_encode``) of the
-real posts, newest first, or with ``--paragraphs`` their paragraphs (the issue's GPU figures were of news
-paragraphs of about 42 tokens; the posts have about 190; ``--tokens 20,64`` keeps the
+real posts, newest first, or with ``--paragraphs`` their paragraphs (news paragraphs run to
+about 42 tokens; the posts have about 190; ``--tokens 20,64`` keeps the
 texts of 20 to 64 tokens, which makes paragraphs of about that length). ``--save-texts``
-writes them to a file that ``--texts`` reads on a machine without ../shared (a lent GPU
-machine).
+writes them to a file that ``--texts`` reads on a machine without ../shared (a GPU
+machine, say).
 
 Prints one JSON object: the texts' mean tokens; texts/s of the model's Rust tokenizer
 alone (``batch_tokenizer``), in this process and in each count of tokenizer processes
@@ -22,7 +22,7 @@ threads (no processes) and of tokenizer processes; with ``--task N``, in calls o
 as an embed task of N posts (EMBED_BATCH_SIZE) makes them. ``--tokenizer-only`` stops after the
 tokenizer's figures: on a CPU the model takes minutes, and the tokenizer is what bounds a
 GPU. ``--without-preprocess`` leaves out the two figures that go through
-sentence-transformers' ``preprocess`` (slow on a GPU, minutes of a lent machine's time).
+sentence-transformers' ``preprocess`` (slow on a GPU: minutes).
 Texts per forward pass and per embed task are bench.batches' to compare. Each figure is
 the median of ``--rounds`` after a warm-up pass (``--rounds 0`` measures nothing), and is
 logged as it is taken, so that a run cut short still tells what it measured. ``--reference`` (a
@@ -46,7 +46,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 # torch is imported where it is used: every tokenizer process (started by spawn) imports
-# this module again, and on a lent GPU machine 8 of them importing torch took half a minute.
+# this module again, and on a GPU machine 8 of them importing torch took half a minute.
 import numpy as np  # noqa: E402
 
 from bench.host import describe_host  # noqa: E402
