@@ -14,15 +14,15 @@ never joined back automatically.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.watchlists import WatchPatterns
 from monitor.cluster.assign import refresh_cluster_stats
-from monitor.cluster.merge import merge_into, separated
-from monitor.db.models import Alert, AlertStatus, AuditEntry, Cluster, ClusterMembership, Post
+from monitor.cluster.merge import audit_merge, merge_into, separated
+from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Post
 
 ACTOR = "alert rules"
 
@@ -48,7 +48,7 @@ def call_wave(session: Session, cluster_id: int, patterns: WatchPatterns) -> tup
 
 
 def join_wave(session: Session, cluster_id: int, key: str, first_call_at: datetime,
-              window) -> tuple[int, list[int]]:
+              window: timedelta) -> tuple[int, list[int]]:
     """Merge the cluster into the cluster of the open wave KEY whose last post lies within
     WINDOW before FIRST_CALL_AT, if there is one; return (the cluster to assess, alert event ids)."""
     wave = session.scalar(
@@ -61,9 +61,7 @@ def join_wave(session: Session, cluster_id: int, key: str, first_call_at: dateti
     target, absorbed = session.get(Cluster, wave.cluster_id), session.get(Cluster, cluster_id)
     moved, event_ids = merge_into(session, target, absorbed)
     refresh_cluster_stats(session, {target.id})
-    details = {"absorbed_cluster_id": cluster_id, "posts_moved": moved,
-               "reason": f"carries the call of wave {key} (alert {wave.id})"}
-    session.add(AuditEntry(actor=ACTOR, action="cluster.merge", object_type="cluster",
-                           object_id=str(target.id), details=details))
+    audit_merge(session, ACTOR, target.id, cluster_id, moved,
+                f"carries the call of wave {key} (alert {wave.id})")
     session.flush()
     return target.id, event_ids

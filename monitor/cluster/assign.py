@@ -27,11 +27,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from monitor.cluster.index import EVIDENCE_CACHE_SIZE, ClusterIndex
-from monitor.cluster.merge import merge_into, separated
+from monitor.cluster.merge import audit_merge, merge_into, separated
 from monitor.db.expressions import is_one_of
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import (
-    AuditEntry,
     Cluster,
     ClusterMembership,
     Embedding,
@@ -460,10 +459,8 @@ def _merge_same_claim(session: Session, known: PlacedPosts, placement: Placement
         cluster.merged_into_id, cluster.representative_post_id = target.id, None
         merged.add(cluster)
         event_ids += events
-        session.add(AuditEntry(actor=AUTO_MERGE_ACTOR, action="cluster.merge", object_type="cluster",
-                               object_id=str(target.id), details={
-                                   "absorbed_cluster_id": cluster.id, "posts_moved": moved,
-                                   "reason": f"post {post_id} carries the claim of both"}))
+        audit_merge(session, AUTO_MERGE_ACTOR, target.id, cluster.id, moved,
+                    f"post {post_id} carries the claim of both")
     session.flush()
     joins = target if known.current(placement.cluster) in merged else placement.cluster
     return replace(placement, cluster=joins, same_claim_clusters=()), event_ids

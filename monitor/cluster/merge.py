@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerts.events import record_alert_event
-from monitor.db.models import AlertStatus, Cluster, ClusterMembership, ClusterSeparation, utcnow
+from monitor.db.models import AlertStatus, AuditEntry, Cluster, ClusterMembership, ClusterSeparation, utcnow
 
 
 def separate(session: Session, cluster_id: int, other_cluster_id: int, actor: str) -> None:
@@ -57,6 +57,15 @@ def merge_into(session: Session, target: Cluster, absorbed: Cluster) -> tuple[in
             session.flush()
             event_ids.append(event.id)
     return moved, event_ids
+
+
+def audit_merge(session: Session, actor: str, target_id: int, absorbed_id: int, moved: int,
+                reason: str) -> None:
+    """The audit trail's record of an automatic merge (a moderator's carries their reason)."""
+    session.add(AuditEntry(actor=actor, action="cluster.merge", object_type="cluster",
+                           object_id=str(target_id),
+                           details={"absorbed_cluster_id": absorbed_id, "posts_moved": moved,
+                                    "reason": reason}))
 
 
 def _carry_separations(session: Session, target_id: int, absorbed_id: int) -> None:
