@@ -133,9 +133,8 @@ class PersonName:
     """Every spelling of a watched person, matched against a text's tokens."""
 
     def __init__(self, spellings: list[str]):
-        self.spellings = [[NameWord.of(word) for word in re.findall(r"[^\W_]+", spelling.casefold())]
-                          for spelling in spellings]
-        self.spellings = [words for words in self.spellings if words]
+        words_of = [re.findall(r"[^\W_]+", spelling.casefold()) for spelling in spellings]
+        self.spellings = [[NameWord.of(word) for word in words] for words in words_of if words]
         self.first_letters = {words[0].word[:3] for words in self.spellings}
 
     def mentions(self, tokens: list[str]) -> list[tuple[int, int, bool]]:
@@ -148,7 +147,7 @@ class PersonName:
                 end = start + len(words)
                 if end > len(tokens):
                     continue
-                forms = [word.matches(token) for word, token in zip(words, tokens[start:end], strict=True)]
+                forms = [word.matches(seen) for word, seen in zip(words, tokens[start:end], strict=True)]
                 if all(form is not None for form in forms):
                     found.append((start, end, forms[-1]))
                     break

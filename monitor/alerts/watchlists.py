@@ -9,7 +9,6 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import select
@@ -140,7 +139,8 @@ _COMPILED: dict[tuple, "WatchPatterns"] = {}
 
 @dataclass(frozen=True)
 class Reading:
-    """What one post says of the watchlist: who and what it mentions, and whom it has call."""
+    """What one post says of the watchlist: who and what it mentions, and to whom it
+    attributes a call to come out."""
 
     mentions: frozenset[int]  # entry ids
     calls: frozenset[int]  # ids of the people it attributes a mobilisation call to
@@ -199,7 +199,7 @@ class WatchPatterns:
     def _read(self, text: str) -> Reading:
         if not self.watching:
             return Reading(frozenset(), frozenset())
-        words = _matching_text(text)
+        words = matching_text(text)
         mentions = {entry_id for entry_id, pattern in self.topics if pattern.search(words)}
         tokens = sentence_tokens(text)
         calls = set()
@@ -219,11 +219,3 @@ class WatchPatterns:
                 calls = sum(1 for reading in readings if entry_id in reading.calls)
                 found.append(WatchHit(entry_id, kind, name, mentioning, calls))
         return found
-
-
-# A cluster's alert is assessed again each time it grows, over all its posts: the texts of
-# a wave come up again and again (normalizing 20,000 of them took 1.3 s a time). Bounded:
-# about 30 MB for posts of 400 characters; a cluster larger than the cache misses it.
-@lru_cache(maxsize=20_000)
-def _matching_text(text: str) -> str:
-    return matching_text(text)
