@@ -111,7 +111,7 @@ def eval_convert(settings: Settings, shared_data: Path, out: Path) -> None:
 
     def progress(step: str, done: int, total: int) -> None:
         bar = bars.setdefault(step, Progress(total, "texts", step))
-        bar.update(done - bar.done)
+        bar.reach(done)
         if done == total:
             bar.close()
 
@@ -165,6 +165,7 @@ def eval_alerts(settings: Settings, streams: tuple[Path, ...], watchlist: Path |
     opened and its rank in the queue."""
     import tempfile
 
+    from cli.progress import Progress, report_problems
     from monitor.alerts.watchlists import import_entries, read_watchlist_file
     from monitor.db.migrate import upgrade
     from monitor.db.session import make_engine, make_session_factory, unit_of_work
@@ -176,8 +177,7 @@ def eval_alerts(settings: Settings, streams: tuple[Path, ...], watchlist: Path |
     stream = []
     for path in streams:
         parsed = parse_file(path)
-        for problem in parsed.problems[:5]:
-            click.echo(f"{path}: {problem}", err=True)
+        report_problems(str(path), parsed.problems)
         stream += parsed.records
     labelled = _read(read_wave_posts, waves) if waves else []
     if keep is not None and keep.exists():
@@ -191,8 +191,7 @@ def eval_alerts(settings: Settings, streams: tuple[Path, ...], watchlist: Path |
         sessions = make_session_factory(engine)
         if watchlist:
             entries, problems = read_watchlist_file(watchlist)
-            for problem in problems:
-                click.echo(f"{watchlist}: {problem}", err=True)
+            report_problems(str(watchlist), problems)
             with unit_of_work(sessions) as session:
                 import_entries(session, entries, "monitor eval")
         configure(app, replay_settings)
@@ -200,15 +199,10 @@ def eval_alerts(settings: Settings, streams: tuple[Path, ...], watchlist: Path |
         def push(batch):
             store_posts_task.delay([record.to_message() for record in batch])
 
-        reported = [0]
-
-        def progress(done: int, total: int) -> None:
-            if done - reported[0] >= 1000 or done == total:
-                reported[0] = done
-                click.echo(f"replayed {done:,} of {total:,} posts", err=True)
-
+        bar = Progress(len(stream) + len(labelled), "posts", "replayed")
         try:
-            report = replay(stream, labelled, push, sessions, progress)
+            report = replay(stream, labelled, push, sessions, lambda done, _total: bar.reach(done))
         finally:
+            bar.close()
             engine.dispose()
     _print(report)

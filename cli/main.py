@@ -502,6 +502,7 @@ def alerts_list(settings: Settings, as_json: bool, with_posts: bool, status: str
     """The alert queue in the UI's order: score, counts, each rule's points and the reasons."""
     from monitor.db.models import AlertStatus
     from monitor.review.queries import alert_queue
+    from monitor.wording import plural
 
     with session_scope(settings) as session:
         queue = alert_queue(session, AlertStatus(status) if status else None, with_posts)
@@ -511,8 +512,8 @@ def alerts_list(settings: Settings, as_json: bool, with_posts: bool, status: str
     for alert in queue:
         rules = ", ".join(f"{rule['rule']} {rule['points']:g}" for rule in alert["rules"])
         click.echo(f"#{alert['id']:<5} {alert['score']:>7.1f}  {alert['status']:<9} "
-                   f"{alert['post_count']} posts, {alert['sources']} sources, {alert['clusters']} clusters  "
-                   f"[{rules}]")
+                   f"{plural(alert['post_count'], 'post')}, {plural(alert['sources'], 'source')}, "
+                   f"{plural(alert['clusters'], 'cluster')}  [{rules}]")
         for reason in alert["reasons"]:
             click.echo(f"        {reason}")
 

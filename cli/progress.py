@@ -45,6 +45,10 @@ class Progress:
             click.echo(f"{self.label}: {self.done:,} of {self.total:,} {self.unit} ({rate:,.0f}/s, "
                        f"about {left:,.0f} s left)", err=True)
 
+    def reach(self, done: int) -> None:
+        """Show DONE of the total done (for callers that count from the start)."""
+        self.update(done - self.done)
+
     def close(self) -> float:
         """Seconds since the start."""
         if self.bar is not None:

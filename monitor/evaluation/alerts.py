@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Post, Source
@@ -26,6 +26,7 @@ from monitor.db.session import unit_of_work
 from monitor.evaluation.datasets import Loaded
 from monitor.ingest.jsonl import JsonlPost
 from monitor.ingest.records import ImportProblem, PostRecord
+from monitor.review.queries import alert_queue
 
 BATCH = 64
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -89,34 +90,29 @@ def replay(stream: list[PostRecord], waves: list[WavePost], push: Callable[[list
 def _alerts_holding(sessions: sessionmaker[Session],
                     keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """The alert id each post (source key, external id) is in, for the posts in one."""
+    wanted = set(keys)
     with unit_of_work(sessions) as session:
         rows = session.execute(
             select(Source.key, Post.external_id, Alert.id)
             .join(Post, Post.source_id == Source.id)
             .join(ClusterMembership, ClusterMembership.post_id == Post.id)
             .join(Alert, Alert.cluster_id == ClusterMembership.cluster_id)
-            .where(Alert.status != AlertStatus.merged)).all()
-    wanted = set(keys)
+            .where(Alert.status != AlertStatus.merged,
+                   Post.external_id.in_({external_id for _, external_id in wanted}))).all()
     return {(source, external_id): alert_id for source, external_id, alert_id in rows
             if (source, external_id) in wanted}
-
-
-def queue(session: Session) -> list[Alert]:
-    """Every alert but the merged ones, in the queue's order (score, highest first)."""
-    return list(session.scalars(select(Alert).where(Alert.status != AlertStatus.merged)
-                                .order_by(Alert.score.desc(), Alert.id)))
 
 
 def _report(sessions: sessionmaker[Session], stream_posts: int, waves: list[WavePost],
             opened_after: dict[str, int]) -> dict:
     holding = _alerts_holding(sessions, [_key(post.record) for post in waves])
     with unit_of_work(sessions) as session:
-        alerts = queue(session)
-        rules = {alert.id: [signal["rule"] for signal in alert.breakdown or [] if signal.get("opens")]
-                 for alert in alerts}
-        sizes = {alert.id: (alert.post_count, alert.source_count, alert.score) for alert in alerts}
-        clusters = session.scalar(select(Cluster.id).order_by(Cluster.id.desc()).limit(1)) or 0
-    rank = {alert.id: position for position, alert in enumerate(alerts, start=1)}
+        alerts = alert_queue(session)
+        clusters = session.scalar(select(func.count()).select_from(Cluster)
+                                  .where(Cluster.merged_into_id.is_(None)))
+    rules = {alert["id"]: [rule["rule"] for rule in alert["rules"] if rule["opens"]] for alert in alerts}
+    score = {alert["id"]: alert["score"] for alert in alerts}
+    rank = {alert["id"]: position for position, alert in enumerate(alerts, start=1)}
     by_wave: dict[str, list[WavePost]] = defaultdict(list)
     for post in waves:
         by_wave[post.wave].append(post)
@@ -142,7 +138,7 @@ def _report(sessions: sessionmaker[Session], stream_posts: int, waves: list[Wave
             "posts": len(posts), "sources": len({post.record.source_key for post in posts}),
             "alerts": len(held), "one_alert": len(held) == 1, "posts_in_alert": in_main,
             "opened_after_posts": opened_after.get(name),
-            "rank": rank.get(main), "score": sizes[main][2] if main else None,
+            "rank": rank.get(main), "score": score.get(main),
             "above_every_stream_alert": main is not None and (best_ordinary is None
                                                               or rank[main] < best_ordinary),
         }

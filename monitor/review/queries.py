@@ -271,8 +271,8 @@ def alert_queue(session: Session, status: AlertStatus | None = None, with_posts:
                  "status": alert.status.value, "clusters": 1 + absorbed[alert.cluster_id],
                  "posts": alert.post_count, "post_count": alert.post_count, "sources": alert.source_count,
                  "opened_at": alert.opened_at.isoformat(), "updated_at": alert.updated_at.isoformat(),
-                 "rules": [{"rule": signal["rule"], "points": signal["points"]} for signal in alert.breakdown
-                           if signal["points"] or signal["opens"]],
+                 "rules": [{"rule": signal["rule"], "points": signal["points"], "opens": signal["opens"]}
+                           for signal in alert.breakdown if signal["points"] or signal["opens"]],
                  "reasons": alert.reasons}
         if with_posts:
             rows = session.execute(
