@@ -87,15 +87,7 @@ def parse_jsonl(lines: Iterable[bytes | str]) -> ParseResult:
                 ImportProblem(location, f"not valid JSON: {error.msg} at column {error.colno}")
             )
             continue
-        if not isinstance(data, dict):
-            result.problems.append(
-                ImportProblem(location, f"expected a JSON object, got {type(data).__name__}")
-            )
-            continue
-        try:
-            result.records.append(JsonlPost.model_validate(data).to_record())
-        except ValidationError as error:
-            result.problems.append(ImportProblem(location, _describe(error)))
+        _add_post(result, location, data)
     return result
 
 
@@ -115,16 +107,19 @@ def parse_json_array(data: bytes) -> ParseResult:
         result.problems.append(ImportProblem("file", f"expected a JSON array, got {type(items).__name__}"))
         return result
     for index, item in enumerate(items):
-        location = f"item {index}"
-        if not isinstance(item, dict):
-            result.problems.append(ImportProblem(location,
-                                                 f"expected a JSON object, got {type(item).__name__}"))
-            continue
-        try:
-            result.records.append(JsonlPost.model_validate(dump_fields(item)).to_record())
-        except ValidationError as error:
-            result.problems.append(ImportProblem(location, _describe(error)))
+        _add_post(result, f"item {index}", dump_fields(item) if isinstance(item, dict) else item)
     return result
+
+
+def _add_post(result: ParseResult, location: str, data) -> None:
+    """DATA as a post of RESULT, or the reason it is none as a problem at LOCATION."""
+    if not isinstance(data, dict):
+        result.problems.append(ImportProblem(location, f"expected a JSON object, got {type(data).__name__}"))
+        return
+    try:
+        result.records.append(JsonlPost.model_validate(data).to_record())
+    except ValidationError as error:
+        result.problems.append(ImportProblem(location, _describe(error)))
 
 
 def _describe(error: ValidationError) -> str:
