@@ -36,7 +36,8 @@ _HTML_BLOCKS = [(re.compile(rf"<{kind}\b[^<>]*>.*?</{kind}\s*>", re.IGNORECASE |
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 # Invisible characters used to make copies look different: zero-width, joiners, bidi controls.
 # (A character class: str.translate with a table of deletions took eighteen times as long.)
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+INVISIBLE = "\u00ad\u180e\u200b-\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069"  # a character class's ranges
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 
 # Channel signatures ("❤ Подписаться | Прислать новость", "👉 Топор Live. Подписаться")
 # make unrelated posts of one channel look alike; a line that asks to subscribe is

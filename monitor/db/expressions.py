@@ -10,16 +10,15 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-# Characters that do not show and split a word for a search: soft hyphen, zero-width space,
-# joiners, direction marks and isolates.
-INVISIBLE = "\u00ad\u180e\u200b-\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069"
-_INVISIBLE_PATTERN = re.compile(f"[{INVISIBLE}]")
+from monitor.normalize import INVISIBLE
+
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 
 
 def fold_for_search(text: str | None) -> str | None:
     """Lower case (Cyrillic and Kazakh letters too) and without invisible characters: what
     a search compares. SQLite calls it as monitor_fold(); PostgreSQL computes the same."""
-    return None if text is None else _INVISIBLE_PATTERN.sub("", text).lower()
+    return None if text is None else _INVISIBLE.sub("", text).lower()
 
 
 class search_fold(FunctionElement):  # noqa: N801 (a SQL function's name)
