@@ -4,7 +4,12 @@
 FROM python:3.11-slim AS build
 ARG TORCH_SPEC=torch==2.13.0
 ARG EMBEDDING_MODEL=all-MiniLM-L6-v2
-ENV PIP_NO_CACHE_DIR=1
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_NO_BINARY=pdqhash
+# vpdq (the video hash) builds against FFmpeg's libraries; pdqhash is built from source.
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential pkg-config \
+      libavformat-dev libavcodec-dev libavdevice-dev libavfilter-dev libswscale-dev \
+      libswresample-dev libavutil-dev && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # CPU PyTorch first, so that sentence-transformers does not pull the CUDA build.
@@ -28,6 +33,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     EMBEDDING_MODEL=${EMBEDDING_MODEL} \
     EMBEDDING_MODEL_DIR=/opt/models \
     PYTHONUNBUFFERED=1
+# FFmpeg: its libraries for vpdq, its command for video thumbnails.
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/models /opt/models
 RUN useradd --system --create-home --uid 10001 monitor

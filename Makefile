@@ -9,9 +9,15 @@ INSTALLED := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test audit system-packages
+.PHONY: install demo test audit system-packages build-packages
 
-install: $(INSTALLED)
+install: build-packages $(INSTALLED)
+
+# FFmpeg, and its libraries' headers that vpdq (vPDQ, the video hash) builds against.
+build-packages:
+	@command -v ffmpeg >/dev/null && pkg-config --exists libavformat libavcodec libswscale libavdevice libavfilter libswresample libavutil 2>/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq ffmpeg pkg-config libavformat-dev libavcodec-dev \
+			libavdevice-dev libavfilter-dev libswscale-dev libswresample-dev libavutil-dev)
 
 # pip's own progress bars show on a terminal; each step says what it is first.
 $(INSTALLED): pyproject.toml
@@ -19,7 +25,8 @@ $(INSTALLED): pyproject.toml
 	@echo "== installing pip, then torch (CPU build), then monitor with its dependencies (a few minutes)"
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --progress-bar on "$(TORCH_SPEC)"
-	$(PYTHON) -m pip install --progress-bar on -e ".[dev]"
+	# pdqhash's published wheel was built against numpy 1 and fails to import under numpy 2.
+	$(PYTHON) -m pip install --progress-bar on --no-binary pdqhash -e ".[dev]"
 	@echo "== installed into $(VENV)"
 	touch $@
 

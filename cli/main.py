@@ -14,6 +14,7 @@ import click
 from cli.clusters import clusters_group
 from cli.database import ensure_schema, migrate, safe_url, session_scope
 from cli.evaluate import calibrate_command, eval_group
+from cli.media import media_group
 from cli.watchlist import watchlist_group
 from config import Settings, load_settings
 from monitor.db.models import Role
@@ -56,6 +57,7 @@ cli.add_command(eval_group)
 cli.add_command(calibrate_command)
 cli.add_command(watchlist_group)
 cli.add_command(clusters_group)
+cli.add_command(media_group)
 
 
 @cli.group()

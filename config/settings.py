@@ -126,6 +126,27 @@ class Settings(BaseSettings):
     # Feeds and article pages at internal addresses (normally refused, as SSRF): comma-separated IPs or CIDRs.
     fetch_allowed_addresses: str = ""
 
+    # Media (monitor/media/): photos and videos of posts, fingerprinted with PDQ and vPDQ.
+    # Files are kept content-addressed under MEDIA_DIR (unset: "media" in the data directory),
+    # for MEDIA_RETENTION_DAYS; their hashes are kept for good.
+    media_dir: str | None = None
+    media_max_bytes: int = Field(default=50_000_000, ge=1024)  # above it, a video's thumbnail only
+    media_retention_days: float = Field(default=90.0, gt=0)
+    media_seconds_per_hash: float = Field(default=1.0, gt=0)  # vPDQ: a frame hashed this often
+    # The hashing subprocess is killed past these (a hostile file must not take a worker down).
+    media_hash_timeout_seconds: float = Field(default=120.0, gt=0)
+    media_hash_memory_mb: int = Field(default=2048, ge=256)
+    media_max_pixels: int = Field(default=50_000_000, ge=1)  # larger images are refused, unopened
+    # Same media (monitor/media/matching.py): images whose PDQ hashes are within this Hamming
+    # distance; videos with this share of each one's frames within the frame distance of the other's.
+    media_match_distance: int = Field(default=31, ge=0, le=256)
+    media_video_frame_distance: int = Field(default=63, ge=0, le=256)
+    media_video_match_share: float = Field(default=0.2, gt=0, le=1)
+    # Media first posted longer ago than this, under a caption of another claim, is recycled
+    # footage: a cluster of its own, linked to the first, with an alert reason. Within it,
+    # re-uploads of the same clip are one wave whatever their captions.
+    media_recycled_after_days: float = Field(default=30.0, gt=0)
+
     # Webhooks
     public_base_url: str = "http://127.0.0.1:8000"  # links in webhook payloads point here
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)
