@@ -37,7 +37,8 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/models /opt/models
-RUN useradd --system --create-home --uid 10001 monitor
+RUN useradd --system --create-home --uid 10001 monitor && \
+    mkdir -p /var/lib/monitor/media && chown monitor /var/lib/monitor/media
 USER monitor
 WORKDIR /home/monitor
 EXPOSE 8000 9100

@@ -96,7 +96,7 @@ def import_command(settings: Settings, files: tuple[Path, ...], file_format: str
     ensure_schema(settings)
     failed = False
     first = _stats(settings) if settings.celery_always_eager else None
-    total = Imported(0, 0, [], 0, 0.0)
+    total = Imported(0, 0, [], 0, 0.0, 0)
     for file in files:
         before = _stats(settings) if settings.celery_always_eager else None
         try:
@@ -112,7 +112,7 @@ def import_command(settings: Settings, files: tuple[Path, ...], file_format: str
         failed = failed or bool(imported.problems)
         total = Imported(total.sent + imported.sent, total.stored + imported.stored,
                          total.problems + imported.problems, total.skipped + imported.skipped,
-                         total.seconds + imported.seconds)
+                         total.seconds + imported.seconds, total.media_absent + imported.media_absent)
     if len(files) > 1:
         click.echo(f"all {len(files)} files: {_import_summary(settings, total, first)}")
     if failed:
@@ -125,7 +125,9 @@ def _import_summary(settings: Settings, imported: "Imported", before: dict | Non
     if not imported.sent and not imported.problems and not imported.skipped:
         return "no posts in it"
     summary = [f"{plural(imported.sent, 'post')} sent to the pipeline, {len(imported.problems):,} rejected"
-               + (f", {plural(imported.skipped, 'service message')} skipped" if imported.skipped else "")]
+               + (f", {plural(imported.skipped, 'service message')} skipped" if imported.skipped else "")
+               + (f"; {plural(imported.media_absent, 'media file')} absent (posts kept without them)"
+                  if imported.media_absent else "")]
     if before is not None:
         after = _stats(settings)
         summary.append(f"{plural(imported.stored, 'new post')} stored, {imported.sent - imported.stored:,} "
@@ -144,6 +146,7 @@ class Imported:
     problems: list
     skipped: int
     seconds: float
+    media_absent: int  # media files the posts name that were not there
 
 
 def import_file(settings: Settings, file: Path, file_format: str = "auto") -> Imported:
@@ -160,7 +163,8 @@ def import_file(settings: Settings, file: Path, file_format: str = "auto") -> Im
         chunk = parsed.records[start : start + IMPORT_CHUNK]
         stored += send(settings, store_posts_task, [record.to_message() for record in chunk]) or 0
         progress.update(len(chunk))
-    return Imported(len(parsed.records), stored, parsed.problems, parsed.skipped, progress.close())
+    return Imported(len(parsed.records), stored, parsed.problems, parsed.skipped, progress.close(),
+                    parsed.media_absent)
 
 
 @cli.command()

@@ -45,7 +45,8 @@ def services(settings: Settings, host: str, port: int, state_dir: Path) -> list[
         Service(f"worker-{queue}", [*celery, "worker", "--queues", queue, "--concurrency", str(concurrency),
                                     "--hostname", f"{queue}@%h", "--without-gossip", "--without-mingle"],
                 env=embed_env if queue == "embed" else {})
-        for queue, concurrency in (("ingest", 2), ("embed", embedders), ("cluster", 1), ("notify", 2))
+        for queue, concurrency in (("ingest", 2), ("embed", embedders), ("cluster", 1), ("media", 1),
+                                   ("notify", 2))
     ]
     beat = Service("beat", [*celery, "beat", "--schedule", str(state_dir / "celerybeat-schedule")])
     every = [web, *workers, beat]

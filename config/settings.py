@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     alert_weight_known_claim: float = Field(default=20.0, ge=0)
     alert_weight_impersonation: float = Field(default=25.0, ge=0)
     alert_weight_topic: float = Field(default=3.0, ge=0)
+    # Recycled media (monitor/media/stage.py): a video opens an alert; a photo (news reuse file
+    # photos all the time) only adds its points.
+    alert_weight_recycled_media: float = Field(default=10.0, ge=0)
 
     # News feeds
     feed_interval_seconds: int = Field(default=900, ge=30)

@@ -30,6 +30,8 @@ EMBED_SECONDS = Histogram("monitor_embed_seconds", "Seconds to encode one embed 
 CLUSTER_SECONDS = Histogram("monitor_cluster_assignment_seconds", "Seconds to place one batch of posts",
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 POSTS_CLUSTERED = Counter("monitor_posts_clustered_total", "Posts placed in clusters")
+MEDIA_HASHED = Counter("monitor_media_hashed_total", "Media files fetched and hashed, by kind (or failed)",
+                       ["kind"])
 ALERT_EVENTS = Counter("monitor_alert_events_total", "Alert events recorded", ["kind"])
 WEBHOOK_DELIVERIES = Counter("monitor_webhook_delivery_attempts_total",
                              "Webhook delivery attempts by outcome", ["outcome"])

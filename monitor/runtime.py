@@ -16,6 +16,8 @@ from config import Settings
 from monitor.cluster.index import ClusterIndex
 from monitor.db.session import make_engine, make_session_factory
 from monitor.embed.encoder import Encoder, configured_model_id
+from monitor.media.files import MediaStore
+from monitor.media.index import MediaIndex
 from monitor.news.http import HttpPolicy, make_client
 from monitor.news.robots import RobotsRules
 from monitor.ssrf import GuardedTransport, TargetPolicy
@@ -53,3 +55,13 @@ def webhook_client(settings: Settings) -> httpx.Client:
 def cluster_index(settings: Settings) -> ClusterIndex:
     # Needs the model's id, not the model: the cluster worker never loads it.
     return ClusterIndex(configured_model_id(settings))
+
+
+@cache
+def media_index(settings: Settings) -> MediaIndex:
+    return MediaIndex()
+
+
+@cache
+def media_store(settings: Settings) -> MediaStore:
+    return MediaStore.from_settings(settings)

@@ -19,6 +19,15 @@ from monitor.db.models import utcnow
 from monitor.embed.stage import claim_pending, embedded_among, new_claim, store_embeddings
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
+from monitor.media.hashing import HashLimits
+from monitor.media.stage import (
+    MediaRules,
+    obtain,
+    pending_media,
+    place_by_media,
+    posts_with_media,
+    record_media,
+)
 from monitor.news.feeds import FeedEntry
 from monitor.news.http import HttpPolicy
 from monitor.news.poll import (
@@ -58,6 +67,8 @@ def _store_and_forward(task: MonitorTask, records: list[PostRecord]) -> int:
     log.info("stored %d new posts of %d", len(result.new_post_ids), len(records))
     for batch in _batches(result.new_post_ids, task.settings.embed_batch_size):
         embed_posts_task.delay(batch)
+    for post_id in result.with_media:
+        hash_media_task.delay(post_id)
     return len(result.new_post_ids)
 
 
@@ -128,6 +139,8 @@ def embed_posts_task(task: StageTask, post_ids: list[int]) -> int:
         embed_new_claims(task.sessions, encoder)
     if ready:
         cluster_posts_task.delay(ready)
+    if pending.skipped:  # no words: placed by their media, if they have any
+        place_media_task.delay(pending.skipped)
     return len(ready)
 
 
@@ -144,6 +157,7 @@ def cluster_posts_task(task: StageTask, post_ids: list[int]) -> int:
             events = placed.event_ids + evaluate_alerts(session, clusters,
                                                         AlertPolicy.from_settings(settings))
             kinds = count_event_kinds(session, events)
+            with_media = posts_with_media(session, post_ids)
     except BaseException:
         index.reset()  # it holds vectors of the rolled-back batch
         raise
@@ -151,6 +165,40 @@ def cluster_posts_task(task: StageTask, post_ids: list[int]) -> int:
     log.info("placed %d posts in %d clusters; %d alert events", placed.posts, len(clusters), len(events))
     for kind, count in kinds.items():
         metrics.ALERT_EVENTS.labels(kind).inc(count)
+    if events:
+        notify_task.delay(events)
+    if with_media:
+        place_media_task.delay(with_media)
+    return len(clusters)
+
+
+@app.task(name="monitor.media.hash_media", base=StageTask, bind=True)
+def hash_media_task(task: StageTask, post_id: int) -> int:
+    """Fetch and fingerprint the post's media, then place the post by them."""
+    settings = task.settings
+    with task.unit_of_work() as session:
+        pending = pending_media(session, post_id)
+    store, limits = runtime.media_store(settings), HashLimits.from_settings(settings)
+    client = runtime.http_client(settings)
+    obtained = [obtain(store, row_id, origin, client, limits) for row_id, origin in pending]
+    with task.unit_of_work() as session:
+        record_media(session, obtained)
+    for result in obtained:
+        metrics.MEDIA_HASHED.labels("failed" if result.error else result.fingerprint.kind).inc()
+    place_media_task.delay([post_id])
+    return len(obtained)
+
+
+@app.task(name="monitor.media.place_by_media", base=StageTask, bind=True)
+def place_media_task(task: StageTask, post_ids: list[int]) -> int:
+    settings, index = task.settings, runtime.media_index(task.settings)
+    try:
+        with task.unit_of_work() as session:
+            clusters = place_by_media(session, index, post_ids, MediaRules.from_settings(settings))
+            events = evaluate_alerts(session, clusters, AlertPolicy.from_settings(settings))
+    except BaseException:
+        index.reset()  # it may hold hashes of the rolled-back transaction
+        raise
     if events:
         notify_task.delay(events)
     return len(clusters)

@@ -36,7 +36,16 @@ from monitor.alerts.events import record_alert_event
 from monitor.alerts.known_claims import ClaimMatching, KnownClaimIndex
 from monitor.alerts.watchlists import Reading, WatchHit, WatchPatterns
 from monitor.alerts.waves import call_wave, join_wave
-from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Post, Source, utcnow
+from monitor.db.models import (
+    Alert,
+    AlertStatus,
+    Cluster,
+    ClusterLink,
+    ClusterMembership,
+    Post,
+    Source,
+    utcnow,
+)
 from monitor.wording import plural
 
 DEBUNKED = ("deepfake", "impersonation", "false_claim", "misleading")
@@ -58,7 +67,7 @@ class AlertPolicy:
     extra_calls_to_action: tuple[str, ...] = ()
     weights: dict[str, float] = field(default_factory=lambda: {
         "spread": 1.0, "growth": 2.0, "reach": 2.0, "novelty": 1.0, "known_claim": 20.0,
-        "impersonation": 25.0, "topic": 3.0})
+        "impersonation": 25.0, "topic": 3.0, "recycled_media": 10.0})
     claim_matching: ClaimMatching | None = None  # None: known claims by wording only
 
     @classmethod
@@ -73,7 +82,8 @@ class AlertPolicy:
             settings.alert_known_claim_min_overlap, settings.alert_reopen_factor,
             tuple(word.strip() for word in settings.alert_call_to_action_words.split(",") if word.strip()),
             {rule: getattr(settings, f"alert_weight_{rule}") for rule in
-             ("spread", "growth", "reach", "novelty", "known_claim", "impersonation", "topic")},
+             ("spread", "growth", "reach", "novelty", "known_claim", "impersonation", "topic",
+              "recycled_media")},
             ClaimMatching.from_settings(settings))
 
 
@@ -220,6 +230,11 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
     if timeline and not known and timeline[-1][0] - timeline[0][0] <= policy.window:
         signals.append(Signal("novelty", weights["novelty"],
                               f"a claim not seen before (first post {timeline[0][0]:%Y-%m-%d %H:%M} UTC)"))
+
+    links = select(ClusterLink.kind, ClusterLink.reason).where(ClusterLink.cluster_id == cluster_id)
+    for kind, reason in session.execute(links.order_by(ClusterLink.id)):
+        signals.append(Signal("recycled_media", weights["recycled_media"], reason,
+                              opens=kind == "recycled_video"))
 
     texts = [post.text for post in posts]
     for hit in patterns.hits(texts):

@@ -549,3 +549,74 @@ class WatchlistEntry(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class MediaFile(Base):
+    """A photo or video, once whatever number of posts carry it: by the SHA-256 of its bytes.
+    Its hashes are kept for good; the file itself (under MEDIA_DIR, named by its SHA-256)
+    for MEDIA_RETENTION_DAYS (monitor/media/)."""
+
+    __tablename__ = "media_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # image, video
+    size: Mapped[int] = mapped_column(BigInteger)
+    # The standard hashes, as ThreatExchange exchanges them: an image's PDQ (one frame), a
+    # video's vPDQ frames, each {frame, quality, pdq, timestamp}.
+    frames: Mapped[list] = mapped_column(JSON, default=list)
+    # Under MEDIA_DIR: the file and its JPEG thumbnail; None once removed (or never kept).
+    stored_name: Mapped[str | None] = mapped_column(String(96))
+    content_type: Mapped[str | None] = mapped_column(String(64))
+    thumbnail_name: Mapped[str | None] = mapped_column(String(96))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MediaHash(Base):
+    """A PDQ hash the media index searches (monitor/media/index.py): an image's, or one of a
+    video's matching frames (bar-less, four a second)."""
+
+    __tablename__ = "media_hashes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_file_id: Mapped[int] = mapped_column(ForeignKey("media_files.id", ondelete="CASCADE"), index=True)
+    pdq: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int] = mapped_column(Integer)
+    timestamp: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class PostMedia(Base):
+    """One photo or video of a post: where it came from, and what the media stage made of it
+    (status pending, hashed or failed, with the reason); placed_at once the post was placed
+    with the posts that carry the same media."""
+
+    __tablename__ = "post_media"
+    __table_args__ = (UniqueConstraint("post_id", "position", name="uq_post_media_position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str | None] = mapped_column(String(16))  # as the source says: photo, video...
+    origin: Mapped[str] = mapped_column(Text)  # a local path or an http(s) URL
+    media_file_id: Mapped[int | None] = mapped_column(ForeignKey("media_files.id"), index=True)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    error: Mapped[str | None] = mapped_column(Text)
+    placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    media_file: Mapped[MediaFile | None] = relationship()
+
+
+class ClusterLink(Base):
+    """Two clusters that are not one claim but share something a moderator should see: the
+    same media first posted long before under another claim (recycled footage)."""
+
+    __tablename__ = "cluster_links"
+    __table_args__ = (UniqueConstraint("cluster_id", "linked_cluster_id", name="uq_cluster_links_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"), index=True)
+    linked_cluster_id: Mapped[int] = mapped_column(ForeignKey("clusters.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32), default="recycled_media")
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

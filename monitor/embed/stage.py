@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -44,6 +44,7 @@ class PendingTexts:
     texts: list[str]
     claim: str | None = None  # the name of the task that claimed them
     last_id: int | None = None  # the highest post id looked at, with words or not
+    skipped: list[int] = field(default_factory=list)  # posts with no words: the media stage may place them
 
 
 def new_claim() -> str:
@@ -84,7 +85,7 @@ def claim_pending(session: Session, post_ids: list[int], claim: str, take_waitin
             texts.append(text)
     move_posts(session, kept, Stage.embedding, now, claim)
     move_posts(session, skipped, Stage.skipped, now)
-    return PendingTexts(kept, texts, claim)
+    return PendingTexts(kept, texts, claim, skipped=skipped)
 
 
 def text_to_encode(text: str, fingerprint: str | None = None) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from monitor.ingest.jsonl import parse_json_array, parse_jsonl
@@ -29,8 +30,28 @@ def parse_file(path: Path, file_format: str = "auto") -> ParseResult:
     if file_format == "auto":
         file_format = detect_format(path)
     if file_format == "telegram-export":
-        return parse_telegram_export(path)
-    if file_format == "json-array":
-        return parse_json_array(path.read_bytes())
-    with path.open("rb") as handle:
-        return parse_jsonl(handle)
+        result = parse_telegram_export(path)
+    elif file_format == "json-array":
+        result = parse_json_array(path.read_bytes())
+    else:
+        with path.open("rb") as handle:
+            result = parse_jsonl(handle)
+    return resolve_media(result, path.resolve().parent)
+
+
+def resolve_media(result: ParseResult, folder: Path) -> ParseResult:
+    """Media paths made absolute (relative ones are relative to FOLDER, the imported file's);
+    those not there are dropped and counted in media_absent. URLs are kept for the media stage."""
+    records = []
+    for record in result.records:
+        found = []
+        for origin in record.media:
+            if origin.startswith(("http://", "https://")):
+                found.append(origin)
+            elif (local := folder / origin).is_file():
+                found.append(str(local))
+            else:
+                result.media_absent += 1
+        records.append(replace(record, media=tuple(found)) if found != list(record.media) else record)
+    result.records = records
+    return result

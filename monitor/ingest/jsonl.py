@@ -34,6 +34,8 @@ class JsonlPost(BaseModel):
     has_media: bool = False
     media_kind: Literal["photo", "video", "round_video", "animation", "document", "audio", "voice",
                         "sticker"] | None = None
+    # Photos and videos: paths (relative to the imported file's folder) or http(s) URLs.
+    media: list[str] = Field(default_factory=list, max_length=10)
 
     def to_record(self) -> PostRecord:
         return PostRecord(
@@ -50,8 +52,9 @@ class JsonlPost(BaseModel):
             forwards=self.forwards,
             forwarded_from=self.forwarded_from,
             forwarded_from_id=None if self.forwarded_from_id is None else str(self.forwarded_from_id),
-            has_media=self.has_media or self.media_kind is not None,
-            media_kind=self.media_kind,
+            has_media=self.has_media or self.media_kind is not None or bool(self.media),
+            media_kind=self.media_kind or (("photo" if self.media else None)),
+            media=tuple(self.media),
         )
 
 

@@ -33,6 +33,9 @@ class PostRecord(BrokerMessage):
     title: str | None = None
     canonical_url: str | None = None
     text_origin: str = "message"  # message, article, feed-summary
+    # The post's photos and videos: local paths or http(s) URLs, fetched and hashed by the
+    # media stage (monitor/media/).
+    media: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,3 +54,4 @@ class ParseResult:
     records: list[PostRecord] = field(default_factory=list)
     problems: list[ImportProblem] = field(default_factory=list)
     skipped: int = 0  # items that are not posts (service messages), not errors
+    media_absent: int = 0  # media files the posts name that are not there (kept: the posts)

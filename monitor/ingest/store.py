@@ -11,11 +11,11 @@ from collections import Counter
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from monitor.db.models import Post, PostStage, Source, Stage, utcnow
+from monitor.db.models import Post, PostMedia, PostStage, Source, Stage, utcnow
 from monitor.db.session import dialect_insert
 from monitor.db.statements import RowsInsert, built_once
 from monitor.ingest.records import PostRecord
@@ -28,6 +28,7 @@ class StoreResult:
     new_post_ids: list[int] = field(default_factory=list)
     already_stored: int = 0
     new_by_source: dict[tuple[str, str], int] = field(default_factory=dict)  # (kind, key): new posts
+    with_media: list[int] = field(default_factory=list)  # new posts with media for the media stage
 
 
 def ensure_sources(session: Session, records: list[PostRecord]) -> dict[tuple[str, str], int]:
@@ -57,7 +58,8 @@ def _new_posts(dialect: Dialect) -> RowsInsert:
     # No conflict target: a post already stored under (source, external id), or an
     # article already stored under its canonical URL, are both skipped.
     return RowsInsert(Post.__table__, dialect,
-                      lambda insert: insert.on_conflict_do_nothing().returning(Post.id, Post.source_id))
+                      lambda insert: insert.on_conflict_do_nothing().returning(
+                          Post.id, Post.source_id, Post.external_id))
 
 
 def _new_stages(dialect: Dialect) -> RowsInsert:
@@ -101,12 +103,28 @@ def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
     rows = list({(row["source_id"], row["external_id"]): row for row in rows}.values())
     # RETURNING gives only the rows this call inserted; the conflicting ones were stored before.
     inserted = built_once(session, _new_posts)(session.connection(), rows).all()
-    result.new_post_ids = sorted(post_id for post_id, _ in inserted)
+    result.new_post_ids = sorted(post_id for post_id, _, _ in inserted)
     if inserted:
         built_once(session, _new_stages)(session.connection(), [
             {"post_id": post_id, "stage": Stage.stored, "changed_at": now}
             for post_id in result.new_post_ids])
     result.already_stored = len(rows) - len(result.new_post_ids)
     source_of = {source_id: key for key, source_id in source_ids.items()}
-    result.new_by_source = dict(Counter(source_of[source_id] for _, source_id in inserted))
+    result.new_by_source = dict(Counter(source_of[source_id] for _, source_id, _ in inserted))
+    result.with_media = _add_media(session, records, source_ids, inserted)
     return result
+
+
+def _add_media(session: Session, records: list[PostRecord], source_ids: dict[tuple[str, str], int],
+               inserted) -> list[int]:
+    """The media rows of the new posts, pending for the media stage; their posts' ids."""
+    post_of = {(source_id, external_id): post_id for post_id, source_id, external_id in inserted}
+    rows = []
+    for record in records:
+        post_id = post_of.pop((source_ids[(record.source_kind, record.source_key)], record.external_id), None)
+        if post_id is not None:
+            rows += [{"post_id": post_id, "position": position, "kind": record.media_kind, "origin": origin,
+                      "status": "pending"} for position, origin in enumerate(record.media)]
+    if rows:
+        session.execute(insert(PostMedia), rows)
+    return sorted({row["post_id"] for row in rows})

@@ -80,12 +80,26 @@ def _record(message: dict, source_key: str, title: str, username: str | None) ->
         forwarded_from=str(forwarded) if forwarded else None,
         has_media=any(key in message for key in MEDIA_KEYS),
         media_kind=_media_kind(message),
+        media=_media_files(message),
     )
 
 
 def _date(value) -> datetime:
     # Desktop exports write local wall-clock time without an offset: read as UTC.
     return storable_time(datetime.fromisoformat(str(value)))
+
+
+def _media_files(message: dict) -> tuple[str, ...]:
+    """The photo or video file the message references, relative to the export's folder (its
+    thumbnail if only that was exported). An export made without media writes a note instead
+    of a path ("(File not included...)"): kept, then counted as absent (files.resolve_media)."""
+    if isinstance(message.get("photo"), str):
+        return (message["photo"],)
+    mime = str(message.get("mime_type") or "")
+    if isinstance(message.get("file"), str) and (mime.startswith(("video/", "image/")) or message.get(
+            "media_type") in ("video_file", "animation", "video_message")):
+        return (message["file"],)
+    return (message["thumbnail"],) if isinstance(message.get("thumbnail"), str) else ()
 
 
 def _media_kind(message: dict) -> str | None:
