@@ -1,18 +1,22 @@
-"""Every stored PDQ hash (media_hashes), searched by Hamming distance: usearch's binary
-index, not a scan. A worker keeps one and brings it up to date from the database before each
+"""Every stored PDQ hash (media_hashes), searched by Hamming distance: faiss's multi-index
+hashing (IndexBinaryMultiHash), not a scan. The 256 bits are cut into 16 words of 16; a
+hash within D bits of another agrees with it, bit for bit, on one of the words but D // 16
+bits (pigeonhole), so probing each word's table with that many bits flipped finds every
+hash within D: exact, where a graph index (HNSW) on PDQ-like hashes found a third of them
+(bench/media.py). A worker keeps one and brings it up to date from the database before each
 use (rows by id, past the last one it read)."""
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from usearch.index import Index
 
 from monitor.db.models import MediaHash
 from monitor.media.hashing import MIN_QUALITY
 
-NEIGHBOURS = 32  # nearest hashes looked at for each frame searched
+WORDS, WORD_BITS = 16, 16
 _SYNC_BATCH = 50_000
 
 
@@ -22,7 +26,8 @@ def packed(pdq: str) -> np.ndarray:
 
 class MediaIndex:
     def __init__(self):
-        self.index = Index(ndim=256, metric="hamming", dtype="b1")
+        self.tables = faiss.IndexBinaryMultiHash(256, WORDS, WORD_BITS)
+        self.index = faiss.IndexBinaryIDMap(self.tables)
         self.media_of: dict[int, int] = {}  # hash row id: media file id
         self.last_id = 0
 
@@ -32,7 +37,7 @@ class MediaIndex:
     def add(self, hash_ids: list[int], media_ids: list[int], pdqs: list[str]) -> None:
         if not hash_ids:
             return
-        self.index.add(np.array(hash_ids, dtype=np.uint64), np.vstack([packed(pdq) for pdq in pdqs]))
+        self.index.add_with_ids(np.vstack([packed(pdq) for pdq in pdqs]), np.array(hash_ids, dtype=np.int64))
         self.media_of.update(zip(hash_ids, media_ids, strict=True))
         self.last_id = max(self.last_id, *hash_ids)
 
@@ -55,8 +60,6 @@ class MediaIndex:
         """The media files with a hash within DISTANCE bits of one of PDQS."""
         if not pdqs or not self.media_of:
             return set()
-        found = self.index.search(np.vstack([packed(pdq) for pdq in pdqs]), min(NEIGHBOURS, len(self)))
-        keys = np.atleast_2d(found.keys)
-        distances = np.atleast_2d(found.distances)
-        return {self.media_of[int(key)] for key, bits in zip(keys.ravel(), distances.ravel(), strict=True)
-                if bits <= distance and int(key) in self.media_of}
+        self.tables.nflip = distance // WORDS
+        _, _, keys = self.index.range_search(np.vstack([packed(pdq) for pdq in pdqs]), distance + 1)
+        return {self.media_of[key] for key in keys.tolist() if key in self.media_of}
