@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -28,6 +29,8 @@ from tests.services import POSTGRES_ADMIN_URL, REDIS_URL, ensure_running
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 CHANNELS = SHARED_DATA / "telegram" / "channels"
+# Media files the tests' posts carry are kept here, not in the user's data directory.
+TEST_MEDIA_DIR = Path(tempfile.gettempdir()) / f"monitor-test-media-{os.getpid()}"
 # A Redis database of its own, so a test run never eats another run's or the demo's queues.
 TEST_REDIS_DB = 11
 
@@ -137,6 +140,7 @@ TEST_SECRET_KEY = "test-secret-key-" + "0123456789abcdef" * 3
 
 def make_settings(database_url: str, **overrides) -> Settings:
     overrides.setdefault("secret_key", TEST_SECRET_KEY)
+    overrides.setdefault("media_dir", str(TEST_MEDIA_DIR))
     return load_settings(database_url=database_url, celery_always_eager=True, **overrides)
 
 

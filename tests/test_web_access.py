@@ -30,6 +30,7 @@ NEEDS = {
     "webhooks.index": "admin", "webhooks.add": "admin", "webhooks.show": "admin", "webhooks.toggle": "admin",
     "webhooks.rotate": "admin", "webhooks.test": "admin", "webhooks.redeliver_one": "admin",
     "audit.index": "admin",
+    "media.original": "viewer", "media.thumbnail": "viewer",
     "api.alerts": "viewer", "api.alert": "viewer", "api.cluster": "viewer", "api.search": "viewer",
     "api.similar": "viewer", "api.sources": "viewer", "api.watchlist": "viewer", "api.known_claims": "viewer",
     "api.decision": "moderator", "api.assignee": "moderator", "api.note": "moderator",

@@ -27,6 +27,7 @@ from web import (
     database,
     health,
     known_claims,
+    media,
     observability,
     search,
     sources,
@@ -43,7 +44,7 @@ MAX_ID = 2**31 - 1
 LONG_POST = 2000
 # No script runs on any page (post text is hostile); nothing loads from elsewhere.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; "
-                           "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+                           "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.exempt(api.bp)  # bearer tokens, never cookies: nothing for another site to ride on
     access.init_app(app)
     for module in (health, auth, alerts, clusters, search, sources, watchlists, known_claims, users,
-                   webhooks, audit, api):
+                   webhooks, audit, media, api):
         app.register_blueprint(module.bp)
     app.add_template_filter(safe_href)
     app.context_processor(lambda: {"role": access.current_role(), "Role": Role, "LABELS": LABELS,

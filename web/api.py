@@ -6,7 +6,7 @@ document at /api/v1/openapi.json is generated from the request and response mode
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, request
+from flask import Blueprint, abort, g, request, url_for
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -45,6 +45,8 @@ from web.schemas import (
     KnownClaimList,
     KnownClaimMatchOut,
     KnownClaimOut,
+    MediaFrameOut,
+    MediaOut,
     MergeIn,
     NoteIn,
     NoteOut,
@@ -367,6 +369,20 @@ def _alert(found: Alert, label: str | None = None, claim: str | None = None) -> 
 
 def _post(post, cluster_id: int | None) -> PostOut:
     fields = {name: getattr(post, name) for name in PostOut.model_fields
-              if name not in ("source", "revisions", "cluster_id")}
+              if name not in ("source", "revisions", "cluster_id", "media")}
     return PostOut(**fields, source=post.source.title or post.source.key, cluster_id=cluster_id,
-                   revisions=[RevisionOut.model_validate(revision) for revision in post.revisions])
+                   revisions=[RevisionOut.model_validate(revision) for revision in post.revisions],
+                   media=[_media(attached) for attached in post.media])
+
+
+def _media(attached) -> MediaOut:
+    found = attached.media_file
+    if found is None:
+        return MediaOut(kind=attached.kind, status=attached.status, error=attached.error)
+    image = found.kind == "image" and found.frames
+    return MediaOut(
+        kind=found.kind, status=attached.status, sha256=found.sha256,
+        pdq=found.frames[0]["pdq"] if image else None, quality=found.frames[0]["quality"] if image else None,
+        vpdq=[MediaFrameOut(**frame) for frame in found.frames] if found.kind == "video" else None,
+        url=url_for("media.original", sha256=found.sha256) if found.stored_name else None,
+        thumbnail_url=url_for("media.thumbnail", sha256=found.sha256) if found.thumbnail_name else None)

@@ -82,6 +82,25 @@ class RevisionOut(Orm):
     replaced_at: datetime
 
 
+class MediaFrameOut(BaseModel):
+    frame: int
+    quality: int
+    pdq: str
+    timestamp: float
+
+
+class MediaOut(BaseModel):
+    kind: str | None = Field(description="image or video once hashed; else as the source said")
+    status: str = Field(description="pending, hashed or failed")
+    error: str | None = None
+    sha256: str | None = None
+    pdq: str | None = Field(default=None, description="An image's PDQ hash (64 hex digits)")
+    quality: int | None = None
+    vpdq: list[MediaFrameOut] | None = Field(default=None, description="A video's vPDQ frames")
+    url: str | None = Field(default=None, description="The file (signed-in users), while it is kept")
+    thumbnail_url: str | None = None
+
+
 class PostOut(Orm):
     id: int
     source: str
@@ -103,6 +122,7 @@ class PostOut(Orm):
     edited_at: datetime | None = None
     deleted_at: datetime | None = None
     revisions: list[RevisionOut] = Field(default_factory=list, description="Earlier texts, oldest first")
+    media: list[MediaOut] = Field(default_factory=list, description="Photos and videos, with their hashes")
     cluster_id: int | None = None
 
 

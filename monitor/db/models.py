@@ -187,6 +187,7 @@ class Post(Base):
     source: Mapped[Source] = relationship(back_populates="posts")
     membership: Mapped[ClusterMembership | None] = relationship(back_populates="post")
     revisions: Mapped[list[PostRevision]] = relationship(order_by="PostRevision.id")
+    media: Mapped[list[PostMedia]] = relationship(order_by="PostMedia.position", viewonly=True)
 
 
 class PostStage(Base):

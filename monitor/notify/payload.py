@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, Post
+from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, MediaFile, Post, PostMedia
 from monitor.normalize import readable_text
 from monitor.review.decisions import latest_label
 
 SCHEMA = "monitor.alert.v1"
 SAMPLE_POSTS = 5
 SAMPLE_TEXT_CHARS = 500
+MEDIA_LISTED = 10  # the cluster's most carried media files, with their hashes
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -55,8 +56,26 @@ def alert_body(session: Session, event: AlertEvent, base_url: str) -> str:
             "published_at": _iso(post.published_at), "language": post.language,
             "text": readable_text(post.text)[:SAMPLE_TEXT_CHARS],
         } for post in posts],
+        "media": cluster_media_hashes(session, cluster.id),
     }
     return _envelope(event.kind, event.created_at, data)
+
+
+def cluster_media_hashes(session: Session, cluster_id: int) -> list[dict]:
+    """The cluster's most carried photos and videos with their hashes, for a newsroom to match
+    against its own hash lists: SHA-256, and PDQ (image) or vPDQ frames (video)."""
+    carried = func.count(PostMedia.id).label("posts")
+    rows = session.execute(
+        select(MediaFile, carried).join(PostMedia, PostMedia.media_file_id == MediaFile.id)
+        .join(ClusterMembership, ClusterMembership.post_id == PostMedia.post_id)
+        .where(ClusterMembership.cluster_id == cluster_id).group_by(MediaFile.id)
+        .order_by(carried.desc(), MediaFile.id).limit(MEDIA_LISTED)).all()
+    listed = []
+    for media, posts in rows:
+        hashes = ({"pdq": media.frames[0]["pdq"], "quality": media.frames[0]["quality"]}
+                  if media.kind == "image" else {"vpdq": media.frames})
+        listed.append({"kind": media.kind, "sha256": media.sha256, "posts": posts, **hashes})
+    return listed
 
 
 def test_body(now: datetime, subscription_id: int) -> str:

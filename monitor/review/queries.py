@@ -16,9 +16,12 @@ from monitor.db.models import (
     AlertStatus,
     AuditEntry,
     Cluster,
+    ClusterLink,
     ClusterMembership,
     ClusterNote,
+    MediaFile,
     Post,
+    PostMedia,
     ReviewDecision,
     Source,
     User,
@@ -69,6 +72,23 @@ class SharedMedia:
 
 
 @dataclass(frozen=True)
+class ChannelFirst:
+    source: str
+    first_posted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ClusterMedia:
+    """A photo or video the cluster's posts carry (the same file, or one matched by its
+    hashes: each post's own), which of them carry it, and when each channel first posted it."""
+
+    media: MediaFile
+    post_ids: list[int]
+    channels: list[ChannelFirst]
+    posts_in_all: int  # across the whole store
+
+
+@dataclass(frozen=True)
 class ClusterView:
     cluster: Cluster
     alert: Alert | None
@@ -79,6 +99,9 @@ class ClusterView:
     forwards: list[ForwardEdge] = field(default_factory=list)
     posts_with_media: int = 0
     media: list[SharedMedia] = field(default_factory=list)
+    media_files: list[ClusterMedia] = field(default_factory=list)
+    failed_media: dict[int, list[str]] = field(default_factory=dict)  # post id: why its media failed
+    links: list[ClusterLink] = field(default_factory=list)  # recycled media: the earlier clusters
     notes: list[ClusterNote] = field(default_factory=list)
     known_claims: list[ClaimMatch] = field(default_factory=list)
     audit: list[AuditEntry] = field(default_factory=list)
@@ -145,7 +168,8 @@ def get_cluster(session: Session, cluster_id: int,
         select(ClusterMembership)
         .join(Post, Post.id == ClusterMembership.post_id)
         .options(joinedload(ClusterMembership.post).joinedload(Post.source),
-                 joinedload(ClusterMembership.post).selectinload(Post.revisions))
+                 joinedload(ClusterMembership.post).selectinload(Post.revisions),
+                 joinedload(ClusterMembership.post).selectinload(Post.media).joinedload(PostMedia.media_file))
         .where(ClusterMembership.cluster_id == cluster_id)
         .order_by(Post.published_at, Post.id)
     ).all())
@@ -159,6 +183,10 @@ def get_cluster(session: Session, cluster_id: int,
         forwards=forwarding_edges(posts, _channel_names(session, posts)),
         posts_with_media=sum(post.has_media for post in posts),
         media=shared_media(session, posts),
+        media_files=cluster_media(session, posts),
+        failed_media=failed_media(session, [post.id for post in posts]),
+        links=list(session.scalars(select(ClusterLink).where(ClusterLink.cluster_id == cluster_id)
+                                   .order_by(ClusterLink.id))),
         notes=list(session.scalars(select(ClusterNote).where(ClusterNote.cluster_id == cluster_id)
                                    .order_by(ClusterNote.id))),
         known_claims=KnownClaimIndex.load(session, claim_matching).matches_cluster(session, cluster),
@@ -219,6 +247,39 @@ def shared_media(session: Session, posts: list[Post]) -> list[SharedMedia]:
         Post.media_id.in_([media_id for _, media_id in here])).group_by(Post.media_id)).all())
     return [SharedMedia(kind or "file", media_id, n, in_all.get(media_id, n))
             for (kind, media_id), n in here.most_common()]
+
+
+def cluster_media(session: Session, posts: list[Post]) -> list[ClusterMedia]:
+    """The media files of POSTS (in publication order), most carried first."""
+    by_id = {post.id: post for post in posts}
+    rows = session.execute(select(PostMedia.post_id, PostMedia.media_file_id).where(
+        PostMedia.post_id.in_(list(by_id)), PostMedia.media_file_id.is_not(None))).all()
+    carriers: dict[int, list[int]] = defaultdict(list)
+    for post_id, media_id in rows:
+        carriers[media_id].append(post_id)
+    if not carriers:
+        return []
+    files = {media.id: media
+             for media in session.scalars(select(MediaFile).where(MediaFile.id.in_(list(carriers))))}
+    in_all = dict(session.execute(select(PostMedia.media_file_id, func.count()).where(
+        PostMedia.media_file_id.in_(list(carriers))).group_by(PostMedia.media_file_id)).all())
+    found = []
+    for media_id, post_ids in carriers.items():
+        ordered = sorted(post_ids, key=lambda post_id: (by_id[post_id].published_at, post_id))
+        first: dict[str, datetime | None] = {}
+        for post_id in ordered:
+            first.setdefault(source_name(by_id[post_id].source), by_id[post_id].published_at)
+        found.append(ClusterMedia(files[media_id], ordered, [ChannelFirst(*item) for item in first.items()],
+                                  in_all.get(media_id, len(post_ids))))
+    return sorted(found, key=lambda item: (-len(item.post_ids), item.media.id))
+
+
+def failed_media(session: Session, post_ids: list[int]) -> dict[int, list[str]]:
+    failed: dict[int, list[str]] = defaultdict(list)
+    for post_id, error in session.execute(select(PostMedia.post_id, PostMedia.error).where(
+            PostMedia.post_id.in_(post_ids), PostMedia.status == "failed").order_by(PostMedia.position)):
+        failed[post_id].append(error)
+    return dict(failed)
 
 
 def search_posts(session: Session, query: str, page: int = 1, per_page: int = 50) -> PostPage:
