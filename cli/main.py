@@ -287,7 +287,7 @@ def telegram(ctx: click.Context) -> None:
     from monitor.db.session import make_engine, make_session_factory
     from monitor.telegram.client import run_listener
     from workers.dispatch import send
-    from workers.tasks import embed_posts_task
+    from workers.tasks import embed_posts_task, hash_media_task
 
     settings: Settings = ctx.obj
     log_as_a_service(settings)
@@ -298,8 +298,12 @@ def telegram(ctx: click.Context) -> None:
         for start in range(0, len(post_ids), settings.embed_batch_size):
             send(settings, embed_posts_task, post_ids[start : start + settings.embed_batch_size])
 
+    def fingerprint_media(post_ids: list[int]) -> None:
+        for post_id in post_ids:
+            send(settings, hash_media_task, post_id)
+
     try:
-        asyncio.run(run_listener(settings, sessions, embed))
+        asyncio.run(run_listener(settings, sessions, embed, fingerprint_media))
     except UserError as error:
         raise click.ClickException(str(error)) from error
     except KeyboardInterrupt:

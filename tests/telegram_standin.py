@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
-from telethon.errors import FloodWaitError
+from telethon.errors import FileReferenceExpiredError, FloodWaitError
 from telethon.tl.types import (
     Channel,
     ChatPhotoEmpty,
@@ -38,9 +39,9 @@ def message(channel_id: int, message_id: int, text: str = "", *, minutes: int | 
                    date=START + timedelta(minutes=message_id if minutes is None else minutes), **fields)
 
 
-def video(document_id: int) -> MessageMediaDocument:
+def video(document_id: int, size: int = 10_000) -> MessageMediaDocument:
     return MessageMediaDocument(document=Document(
-        id=document_id, access_hash=1, file_reference=b"", date=START, mime_type="video/mp4", size=10_000,
+        id=document_id, access_hash=1, file_reference=b"", date=START, mime_type="video/mp4", size=size,
         dc_id=2, attributes=[DocumentAttributeVideo(duration=12.0, w=720, h=1280)]))
 
 
@@ -68,6 +69,10 @@ class StandInTelegram:
     history: dict[int, list[Message]] = field(default_factory=dict)  # by channel id
     # Failures on cue, by the number of the get_messages call (1-based): an exception to raise.
     failures: dict[int, Exception] = field(default_factory=dict)
+    # The bytes download_media serves, by photo or document id; and a document's thumbnail.
+    files: dict[int, Path] = field(default_factory=dict)
+    thumbnails: dict[int, Path] = field(default_factory=dict)
+    downloads: list[tuple[int, bool]] = field(default_factory=list)  # (media id, thumbnail only)
     entity_lookups: int = 0
     message_calls: int = 0
 
@@ -95,6 +100,20 @@ class StandInTelegram:
             return list(reversed(messages))[:limit]
         after = [m for m in messages if m.id > min_id and (offset_date is None or m.date > offset_date)]
         return after[:limit]
+
+
+    async def download_media(self, message: Message, file=None, thumb=None):
+        """Telethon's: the message's file (or, with THUMB, its thumbnail) written to FILE, with
+        the extension its type implies; the path written."""
+        media = message.media
+        media_id = media.photo.id if isinstance(media, MessageMediaPhoto) else media.document.id
+        self.downloads.append((media_id, thumb is not None))
+        source = (self.thumbnails if thumb is not None else self.files).get(media_id)
+        if source is None:
+            raise FileReferenceExpiredError(request=None)
+        target = Path(f"{file}{source.suffix}")
+        target.write_bytes(source.read_bytes())
+        return str(target)
 
 
 def flood_wait(seconds: int) -> FloodWaitError:

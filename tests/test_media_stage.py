@@ -5,14 +5,16 @@ and hostile files are recorded errors on posts that are kept."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
 from cli.main import import_file
-from monitor.db.models import Alert, ClusterLink, ClusterMembership, MediaFile, Post, PostMedia
+from monitor.db.models import Alert, ClusterLink, ClusterMembership, MediaFile, Post, PostMedia, Source
 from tests.media_files import OTHER_CLIPS, clip_variants, make_video, png_claiming
 
 CAPTIONS = [  # unrelated to each other, in Russian, Kazakh and English
@@ -130,3 +132,68 @@ def test_hostile_files_are_recorded_on_their_posts_and_everything_else_goes_on(
     assert outcome["3"][0] == "failed" and "decompression bomb" in outcome["3"][1]
     assert outcome["4"] == ("hashed", None)
     assert "5" not in outcome
+
+
+def test_telegram_channels_posting_the_clip_under_other_captions_meet_in_one_cluster(
+        database, eager_pipeline, clips, tmp_path):
+    """The listener downloads each video through Telethon (the stand-in serves real bytes),
+    a thumbnail only for one over MEDIA_MAX_BYTES, and stores a post whose download fails
+    without its media; the media stage joins the clip's posts across channels."""
+    from monitor.media.files import MediaStore
+    from monitor.telegram.channels import add_channel
+    from monitor.telegram.listener import ChannelListener, ListenerPolicy
+    from tests import telegram_standin as tg
+    from workers.tasks import embed_posts_task, hash_media_task
+
+    variants, others = clips
+    still = tmp_path / "still.jpg"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(variants["sepia"]), "-frames:v", "1", str(still)],
+                   check=True)
+    client = tg.StandInTelegram(files={701: variants["original"], 702: variants["greyscale"],
+                                       703: variants["letterboxed"], 704: others["life"],
+                                       705: variants["sepia"]},
+                                thumbnails={705: still})
+    names = {1_101: "kanal_a", 1_102: "kanal_b", 1_103: "kanal_c"}
+    client.add(tg.channel(1_101, "kanal_a", "Канал А"), [
+        tg.message(1_101, 1, CAPTIONS[0], media=tg.video(701)),
+        tg.message(1_101, 2, OTHER_CAPTIONS[0], media=tg.video(704))])
+    client.add(tg.channel(1_102, "kanal_b", "Канал Б"), [
+        tg.message(1_102, 1, CAPTIONS[3], media=tg.video(702)),
+        tg.message(1_102, 2, "смотрите", media=tg.video(706))])  # its file reference expired
+    client.add(tg.channel(1_103, "kanal_c", "Канал В"), [
+        tg.message(1_103, 1, CAPTIONS[5], media=tg.video(703)),
+        tg.message(1_103, 2, CAPTIONS[6], media=tg.video(705, size=900_000_000))])
+    with database.session() as session:
+        for username in names.values():
+            add_channel(session, f"@{username}", "setup")
+
+    settings = eager_pipeline.conf.monitor_settings
+    downloads = MediaStore.from_settings(settings).downloads
+    policy = ListenerPolicy(backfill_messages=100, requests_per_second=1000.0,
+                            media_dir=str(downloads), media_max_bytes=50_000_000)
+
+    async def no_sleep(seconds):
+        return None
+
+    listener = ChannelListener(client, database.sessions, policy, on_stored=embed_posts_task.delay,
+                               sleep=no_sleep, on_media=lambda ids: [hash_media_task.delay(i) for i in ids])
+    asyncio.run(listener.catch_up_all())
+    assert (705, True) in client.downloads and (701, False) in client.downloads
+
+    with database.session() as session:
+        rows = session.execute(select(Source.key, Post.external_id, ClusterMembership.cluster_id)
+                               .join(Post, Post.source_id == Source.id)
+                               .outerjoin(ClusterMembership, ClusterMembership.post_id == Post.id)).all()
+        placed = {(key, external_id): cluster_id for key, external_id, cluster_id in rows}
+        without_media = session.scalar(select(Post).where(Post.source_id == session.scalar(
+            select(Source.id).where(Source.key == "@kanal_b")), Post.external_id == "2"))
+        assert without_media is not None and not session.scalars(
+            select(PostMedia).where(PostMedia.post_id == without_media.id)).all()
+        thumbnail_only = session.scalar(select(MediaFile.kind).join(PostMedia).join(Post).where(
+            Post.external_id == "2", Post.source_id == select(Source.id).where(Source.key == "@kanal_c")
+            .scalar_subquery()))
+        assert thumbnail_only == "image"
+    clip_posts = [("@kanal_a", "1"), ("@kanal_b", "1"), ("@kanal_c", "1")]
+    clip = {placed[key] for key in clip_posts}
+    assert len(clip) == 1 and placed["@kanal_a", "2"] not in clip
+    assert not list(downloads.iterdir())  # moved into the store, not copied

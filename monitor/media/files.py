@@ -35,6 +35,12 @@ class MediaStore:
     def path(self, name: str) -> Path:
         return self.root / name
 
+    @property
+    def downloads(self) -> Path:
+        """Where the Telegram listener downloads media for the media stage, which moves them
+        on from here (a copy would double the disk a clip takes until then)."""
+        return self.root / "downloads"
+
     def incoming(self) -> Path:
         """A new empty file to fetch into, on the store's file system (kept by a rename)."""
         folder = self.root / "incoming"
@@ -56,7 +62,10 @@ class MediaStore:
                     raise MediaError(f"no such file: {origin}")
                 if (size := source.stat().st_size) > self.max_bytes:
                     raise MediaError(f"{size:,} bytes: over MEDIA_MAX_BYTES ({self.max_bytes:,})")
-                shutil.copyfile(source, target)
+                if source.resolve().parent == self.downloads.resolve():
+                    os.replace(source, target)
+                else:
+                    shutil.copyfile(source, target)
         except BaseException:
             target.unlink(missing_ok=True)
             raise

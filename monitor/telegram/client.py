@@ -55,13 +55,15 @@ async def log_in(settings, ask: Callable[[str, bool], str]) -> str:
         await client.disconnect()
 
 
-async def run_listener(settings, sessions: sessionmaker[Session], on_stored: Callable[[list[int]], None]):
+async def run_listener(settings, sessions: sessionmaker[Session], on_stored: Callable[[list[int]], None],
+                       on_media: Callable[[list[int]], None]):
     api_credentials(settings)  # the first thing to be missing on a new deployment
     client = make_client(settings, session_string(settings))
     await client.connect()
     if not await client.is_user_authorized():
         raise UserError("the Telegram session is not signed in: run `monitor telegram login` again")
-    listener = ChannelListener(client, sessions, ListenerPolicy.from_settings(settings), on_stored)
+    listener = ChannelListener(client, sessions, ListenerPolicy.from_settings(settings), on_stored,
+                               on_media=on_media)
 
     @client.on(events.NewMessage())
     async def _new(event):

@@ -19,6 +19,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Awaitable, Callable, Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,9 +29,10 @@ from telethon.tl.types import InputPeerChannel, Message
 from monitor.db.models import Source, utcnow
 from monitor.db.session import unit_of_work
 from monitor.ingest.store import store_posts
+from monitor.media.files import MediaStore
 from monitor.telegram.changes import apply_edit, mark_deleted
 from monitor.telegram.channels import remember_entity, watched_channels
-from monitor.telegram.messages import to_records
+from monitor.telegram.messages import document_size, downloadable, to_records
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class TelegramClientLike(Protocol):
 
     async def get_messages(self, entity, *args, **kwargs): ...
 
+    async def download_media(self, message, file=None, thumb=None): ...
+
 
 @dataclass(frozen=True)
 class ListenerPolicy:
@@ -51,12 +55,17 @@ class ListenerPolicy:
     flood_wait_cap_seconds: float = 300.0
     requests_per_second: float = 1.0
     catch_up_seconds: float = 300.0
+    # Where photos and videos are downloaded for the media stage (None: not downloaded), and
+    # the largest file taken whole: above it, a video's thumbnail only.
+    media_dir: str | None = None
+    media_max_bytes: int = 50_000_000
 
     @classmethod
     def from_settings(cls, settings) -> "ListenerPolicy":
         return cls(settings.telegram_backfill_messages, settings.telegram_backfill_days,
                    settings.telegram_page_size, settings.telegram_flood_wait_cap_seconds,
-                   settings.telegram_requests_per_second, settings.telegram_catch_up_seconds)
+                   settings.telegram_requests_per_second, settings.telegram_catch_up_seconds,
+                   str(MediaStore.from_settings(settings).downloads), settings.media_max_bytes)
 
 
 class ChannelDeferred(Exception):
@@ -93,9 +102,11 @@ class CatchUp:
 class ChannelListener:
     def __init__(self, client: TelegramClientLike, sessions: sessionmaker[Session], policy: ListenerPolicy,
                  on_stored: Callable[[list[int]], None],
-                 sleep: Callable[[float], Awaitable] = asyncio.sleep):
+                 sleep: Callable[[float], Awaitable] = asyncio.sleep,
+                 on_media: Callable[[list[int]], None] = lambda post_ids: None):
         self.client, self.sessions, self.policy = client, sessions, policy
         self.on_stored = on_stored  # new post ids, after commit: send them to the embed stage
+        self.on_media = on_media  # new posts with downloaded media: send them to the media stage
         self.sleep = sleep
         self.pacer = Pacer(policy.requests_per_second, sleep)
         self._locks: dict[int, asyncio.Lock] = {}
@@ -143,13 +154,15 @@ class ChannelListener:
             held = [m for m in messages if full_page and last_album and m.grouped_id == last_album]
             complete = messages[: len(messages) - len(held)]  # ascending ids: the album is at the end
             if complete:
-                records = to_records(complete, key, title, channel.channel_id, username)
+                records = to_records(complete, key, title, channel.channel_id, username,
+                                     await self._download(complete, channel.channel_id))
                 result.stored += self._store(source_id, records, max(m.id for m in complete))
             page_query = {"min_id": max(m.id for m in page)}
             if not full_page:
                 break
         if held:
-            records = to_records(held, key, title, channel.channel_id, username)
+            records = to_records(held, key, title, channel.channel_id, username,
+                                 await self._download(held, channel.channel_id))
             result.stored += self._store(source_id, records, max(m.id for m in held))
         with unit_of_work(self.sessions) as session:
             source = session.get(Source, source_id)
@@ -167,15 +180,42 @@ class ChannelListener:
             return {"min_id": max(top - self.policy.backfill_messages, 0)}
         return {"offset_date": utcnow() - timedelta(days=self.policy.backfill_days)}
 
+    async def _download(self, messages: list[Message], channel_id: int) -> dict[int, str]:
+        """The photos and videos of MESSAGES as local files for the media stage, by message id:
+        whole up to media_max_bytes, a video's thumbnail above it. A download that fails is
+        logged and left out: the post is stored without it."""
+        if self.policy.media_dir is None:
+            return {}
+        folder = Path(self.policy.media_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        found = {}
+        for message in messages:
+            if not isinstance(message, Message) or not downloadable(message):
+                continue
+            too_large = (document_size(message) or 0) > self.policy.media_max_bytes
+            target = folder / f"{channel_id}-{message.id}{'-thumbnail' if too_large else ''}"
+            try:
+                path = await self._call(self.client.download_media, message, file=str(target),
+                                        thumb=-1 if too_large else None)
+            except (ConnectionError, OSError, RPCError, ValueError) as error:
+                log.warning("media of message %d in channel %d not downloaded: %s",
+                            message.id, channel_id, error)
+                continue
+            if path:
+                found[message.id] = str(path)
+        return found
+
     def _store(self, source_id: int, records, cursor: int) -> int:
         """Store a page and move the cursor past it, in one transaction."""
         with unit_of_work(self.sessions) as session:
-            new_ids = store_posts(session, records).new_post_ids
+            stored = store_posts(session, records)
             source = session.get(Source, source_id)
             source.cursor = max(source.cursor or 0, cursor)
-        if new_ids:
-            self.on_stored(new_ids)
-        return len(new_ids)
+        if stored.new_post_ids:
+            self.on_stored(stored.new_post_ids)
+        if stored.with_media:
+            self.on_media(stored.with_media)
+        return len(stored.new_post_ids)
 
     async def _entity(self, source_id: int) -> InputPeerChannel:
         with unit_of_work(self.sessions) as session:

@@ -52,6 +52,24 @@ def media_of(message: Message) -> tuple[str | None, str | None]:
     return None, None
 
 
+def downloadable(message: Message) -> bool:
+    """A photo, or a video, round video, animation or image document: media the media stage
+    fingerprints (not voice, audio, stickers or other files)."""
+    media = message.media
+    if isinstance(media, MessageMediaPhoto):
+        return media.photo is not None
+    if isinstance(media, MessageMediaDocument) and media.document is not None:
+        mime = getattr(media.document, "mime_type", "") or ""
+        return mime.startswith(("video/", "image/")) and mime != "image/webp"  # webp: stickers
+    return False
+
+
+def document_size(message: Message) -> int | None:
+    """The size Telegram gives a document (a photo has none: its sizes are small)."""
+    document = getattr(message.media, "document", None)
+    return getattr(document, "size", None)
+
+
 def forward_of(message: Message) -> dict:
     """The provenance of a forward: the origin channel (or user), its message id and date."""
     header = message.fwd_from
@@ -74,8 +92,10 @@ def post_url(channel_id: int, username: str | None, message_id: int) -> str:
 
 
 def to_records(messages: list[Message], source_key: str, title: str, channel_id: int,
-               username: str | None) -> list[PostRecord]:
-    """Records for MESSAGES (one channel, ascending ids), an album merged into one record."""
+               username: str | None, downloaded: dict[int, str] | None = None) -> list[PostRecord]:
+    """Records for MESSAGES (one channel, ascending ids), an album merged into one record;
+    DOWNLOADED: the local files of their media, by message id."""
+    downloaded = downloaded or {}
     records = []
     # Service messages (channel created, message pinned...) are not posts.
     posts = (m for m in messages if isinstance(m, Message) and getattr(m, "action", None) is None)
@@ -95,5 +115,6 @@ def to_records(messages: list[Message], source_key: str, title: str, channel_id:
             forwards=max((p.forwards for p in parts if p.forwards is not None), default=None),
             replies=replies, edited_at=captioned.edit_date, media_kind=kind, media_id=media_id,
             has_media=kind is not None, **forward_of(first),
+            media=tuple(downloaded[part.id] for part in parts if part.id in downloaded),
         ))
     return records
