@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import feedparser
@@ -35,6 +36,13 @@ PAGE = """<!doctype html><html lang="en"><head><title>{title} | CNN Politics</ti
 </body></html>"""
 
 
+# An article with a lead image and a video file in its Open Graph tags.
+VIDEO_PAGE = """<!doctype html><html lang="ru"><head><title>Видео с места событий</title>
+<meta property="og:image" content="{image}"><meta property="og:video" content="{video}">
+<meta property="og:video:type" content="video/mp4"></head><body><article><h1>Видео с места событий</h1>
+<p>Очевидцы прислали в редакцию видео, снятое утром на центральной площади города.</p>
+<p>Редакция проверяет подлинность записи и обратилась за комментарием в акимат.</p></article></body></html>"""
+
 CUT_SHORT = object()  # promises a full body, sends part of it and hangs up
 NAVIGATION_ONLY = b"<html><body><nav><a href='/'>Home</a></nav></body></html>"
 HOME_PAGE = b"<html><head><title>Home</title></head><body><p>Welcome</p></body></html>"
@@ -46,6 +54,7 @@ class NewsSite:
     requests: list[tuple[str, dict]] = field(default_factory=list)
     articles: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (title, summary)
     robots_txt: str | None = None  # served at /robots.txt when set; else 404, as most sites
+    files: dict[str, Path] = field(default_factory=dict)  # served at /files/NAME
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -139,6 +148,22 @@ def _routes(site: NewsSite):
             return article(handler)
         return 200, {"Content-Type": "text/plain"}, site.robots_txt.encode()
 
+    def media_feed(_handler):
+        body = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Video news</title><item>'
+                f"<title>Видео с места событий</title><link>{site.base}/kz/video-article</link>"
+                "</item></channel></rss>")
+        return 200, {"Content-Type": "application/rss+xml"}, body.encode()
+
+    def video_article(_handler):
+        page = VIDEO_PAGE.format(image="/files/photo.jpg", video=f"{site.base}/files/clip.mp4")
+        return 200, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
+
+    def media_file(handler):
+        name = urlsplit(handler.path).path.removeprefix("/files/")
+        if name not in site.files:
+            return 404, {"Content-Type": "text/plain"}, b"no such file"
+        return 200, {"Content-Type": "application/octet-stream"}, site.files[name].read_bytes()
+
     def to_metadata(_handler):  # a feed that redirects into the cloud metadata service
         return 302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""
 
@@ -148,7 +173,8 @@ def _routes(site: NewsSite):
             "/truncated.rss": truncated, "/garbage.rss": garbage, "/index.html": html_page,
             "/cp1251.rss": cyrillic_1251, "/mislabelled.rss": mislabelled_1251,
             "/cut.rss": cut_short, "/feed.json": json_feed, "/amp.rss": amp_feed,
-            "/robots.txt": robots}, article
+            "/robots.txt": robots, "/media.rss": media_feed, "/kz/video-article": video_article,
+            **{f"/files/{name}": media_file for name in ("photo.jpg", "clip.mp4")}}, article
 
 
 def serve_news_site():

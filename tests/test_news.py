@@ -9,13 +9,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from monitor.db.models import Post, PostStage, Source, Stage, utcnow
+from monitor.db.models import MediaFile, Post, PostMedia, PostStage, Source, Stage, utcnow
 from monitor.news.feeds import parse_feed
 from monitor.news.http import FetchError, HttpPolicy, fetch, make_client
 from monitor.news.politeness import reserve_slot
 from monitor.news.sources import add_feed
 from monitor.ssrf import TargetPolicy
-from tests.conftest import make_settings, monitor_command
+from tests.conftest import SHARED_DATA, make_settings, monitor_command
 from tests.news_site import FEED_ETAG, serve_news_site
 from workers.celery_app import app
 from workers.tasks import fetch_feed_task, poll_due_feeds_task
@@ -308,3 +308,16 @@ def test_a_feed_its_sites_robots_txt_disallows_is_paused_and_listed_so(news_site
     assert news_site.hits("/cp1251.rss") == hits
     listed = monitor_command("sources", "list", env=env)
     assert "PAUSED: paused by robots.txt" in listed.stdout and "/cp1251.rss" in listed.stdout
+
+
+def test_an_articles_lead_image_and_video_file_go_to_the_media_stage(database, pipeline, news_site):
+    media = SHARED_DATA / "media"
+    news_site.files = {"photo.jpg": media / "images" / "aaa-orig.jpg",
+                       "clip.mp4": media / "videos" / "pattern-sd-grey-bar.mp4"}
+    fetch_feed_task(feed(database, news_site.url("/media.rss")))
+    with database.session() as session:
+        found = session.execute(select(PostMedia.origin, PostMedia.status, MediaFile.kind)
+                                .join(MediaFile, MediaFile.id == PostMedia.media_file_id)
+                                .order_by(PostMedia.position)).all()
+    assert found == [(news_site.url("/files/photo.jpg"), "hashed", "image"),
+                     (news_site.url("/files/clip.mp4"), "hashed", "video")]

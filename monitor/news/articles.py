@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import urljoin, urlsplit
 
 import courlan
 import lxml.html
@@ -21,6 +22,7 @@ class Article:
     author: str | None
     canonical_url: str | None  # the page's rel=canonical or og:url, when it has one
     published_at: datetime | None  # the page's own date (a day: midnight UTC)
+    media: tuple[str, ...] = ()  # its lead image (og:image) and a direct video file (og:video)
 
 
 def canonical_url(url: str) -> str:
@@ -44,7 +46,29 @@ def extract_article(html: bytes | str, url: str) -> Article | None:
         except ValueError:
             published = None
     return Article(title=document.title or "", text=document.text.strip(),
-                   author=document.author, canonical_url=document.url, published_at=published)
+                   author=document.author, canonical_url=document.url, published_at=published,
+                   media=lead_media(html, url))
+
+
+def lead_media(html: bytes | str, url: str) -> tuple[str, ...]:
+    """The page's Open Graph image, and its og:video when that is a video file (a video/*
+    og:video:type, or a .mp4, .webm or .mov path), not a player page: absolute http(s) URLs."""
+    try:
+        page = lxml.html.fromstring(html)
+    except (lxml.etree.ParserError, ValueError):
+        return ()
+    meta = {}
+    for element in page.iter("meta"):
+        key = (element.get("property") or element.get("name") or "").strip().lower()
+        if key.startswith("og:") and key not in meta and element.get("content"):
+            meta[key] = element.get("content").strip()
+    image = meta.get("og:image:secure_url") or meta.get("og:image")
+    found = [urljoin(url, image)] if image else []
+    video = meta.get("og:video:secure_url") or meta.get("og:video:url") or meta.get("og:video")
+    if video and (meta.get("og:video:type", "").lower().startswith("video/")
+                  or urlsplit(video).path.lower().endswith((".mp4", ".webm", ".mov"))):
+        found.append(urljoin(url, video))
+    return tuple(link for link in found if link.startswith(("http://", "https://")))
 
 
 def html_to_text(fragment: str) -> str:

@@ -115,4 +115,5 @@ def fetch_article(client: httpx.Client, source_key: str, entry: FeedEntry,
         source_kind="feed", source_key=source_key, external_id=url, text=text, title=title,
         author=(article and article.author) or entry.author, url=url, canonical_url=url,
         published_at=entry.published_at or (article and article.published_at), text_origin=origin,
+        media=article.media if article is not None else (),
     )
