@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.db.models import AlertEvent, PostStage, Stage, utcnow
+from monitor.db.models import AlertEvent, Post, PostMedia, PostStage, Stage, utcnow
 
 
 @dataclass
@@ -21,9 +21,12 @@ class StalledWork:
     to_embed: list[int] = field(default_factory=list)
     to_cluster: list[int] = field(default_factory=list)
     to_notify: list[int] = field(default_factory=list)
+    to_hash_media: list[int] = field(default_factory=list)  # posts with media not fetched yet
+    to_place_media: list[int] = field(default_factory=list)  # posts with hashed media not placed
 
     def __len__(self) -> int:
-        return len(self.to_embed) + len(self.to_cluster) + len(self.to_notify)
+        return (len(self.to_embed) + len(self.to_cluster) + len(self.to_notify) + len(self.to_hash_media)
+                + len(self.to_place_media))
 
 
 def find_stalled(session: Session, older_than: timedelta, now: datetime | None = None,
@@ -38,5 +41,12 @@ def find_stalled(session: Session, older_than: timedelta, now: datetime | None =
     events = session.scalars(
         select(AlertEvent.id).where(AlertEvent.notified_at.is_(None), AlertEvent.created_at < cutoff)
         .order_by(AlertEvent.id).limit(limit))
+    def posts_with_media(status: str) -> list[int]:
+        return list(session.scalars(
+            select(PostMedia.post_id).join(Post, Post.id == PostMedia.post_id)
+            .where(PostMedia.status == status, PostMedia.placed_at.is_(None), Post.fetched_at < cutoff)
+            .distinct().order_by(PostMedia.post_id).limit(limit)))
+
     # A post claimed for embedding that long ago lost its worker (embed.stage.CLAIM_EXPIRES).
-    return StalledWork(posts_in(Stage.stored, Stage.embedding), posts_in(Stage.embedded), list(events))
+    return StalledWork(posts_in(Stage.stored, Stage.embedding), posts_in(Stage.embedded), list(events),
+                       posts_with_media("pending"), posts_with_media("hashed"))

@@ -11,7 +11,7 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cli.main import import_file
 from monitor.db.models import Alert, ClusterLink, ClusterMembership, MediaFile, Post, PostMedia, Source
@@ -197,3 +197,26 @@ def test_telegram_channels_posting_the_clip_under_other_captions_meet_in_one_clu
     clip = {placed[key] for key in clip_posts}
     assert len(clip) == 1 and placed["@kanal_a", "2"] not in clip
     assert not list(downloads.iterdir())  # moved into the store, not copied
+
+
+def test_expired_files_are_removed_and_their_hashes_kept(database, eager_pipeline, clips, tmp_path):
+    from monitor.db.models import MediaHash, utcnow
+    from monitor.media.files import MediaStore
+
+    variants, _ = clips
+    write_posts(tmp_path / "posts.jsonl", [post("keeper", 1, "", [str(variants["small"])],
+                                                datetime(2025, 5, 6, tzinfo=timezone.utc))])
+    settings = eager_pipeline.conf.monitor_settings
+    import_file(settings, tmp_path / "posts.jsonl")
+    store = MediaStore.from_settings(settings)
+    with database.session() as session:
+        media = session.scalar(select(MediaFile))
+        kept = [store.path(media.stored_name), store.path(media.thumbnail_name)]
+        assert all(path.is_file() for path in kept)
+        assert store.remove_expired(session, utcnow() - timedelta(days=1)) == 0  # first seen just now
+        assert store.remove_expired(session, utcnow() + timedelta(seconds=1)) == 1
+    assert not any(path.exists() for path in kept)
+    with database.session() as session:
+        media = session.scalar(select(MediaFile))
+        assert media.stored_name is None and media.removed_at is not None and len(media.frames) >= 5
+        assert session.scalar(select(func.count()).select_from(MediaHash)) > 0

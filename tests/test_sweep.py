@@ -35,11 +35,12 @@ def test_only_work_older_than_the_cutoff_counts_as_stalled(database):
 def test_sweeping_finishes_posts_whose_tasks_were_lost(database, eager_pipeline):
     store_without_enqueueing(database)
     counts = sweep_stalled_task(older_than_seconds=600)
-    assert counts == {"embed": 6, "cluster": 0, "notify": 0}
+    assert counts == {"embed": 6, "cluster": 0, "notify": 0, "media_hash": 0, "media_place": 0}
     with database.session() as session:
         assert set(session.scalars(select(PostStage.stage))) == {Stage.clustered}
         assert session.scalar(select(func.count()).select_from(AlertEvent)) == 1
-    assert sweep_stalled_task(older_than_seconds=600) == {"embed": 0, "cluster": 0, "notify": 0}
+    assert sweep_stalled_task(older_than_seconds=600) == {"embed": 0, "cluster": 0, "notify": 0,
+                                                           "media_hash": 0, "media_place": 0}
 
 
 def test_posts_claimed_by_an_embed_task_that_died_are_swept_and_finished(database, eager_pipeline):

@@ -46,6 +46,7 @@ def configure(app: Celery, settings: Settings) -> None:
                                "schedule": settings.feed_poll_seconds},
             "retry-due-webhooks": {"task": "monitor.notify.retry_due_webhooks",
                                    "schedule": settings.webhook_retry_poll_seconds},
+            "remove-expired-media": {"task": "monitor.media.remove_expired_files", "schedule": 3600.0},
             "sweep-stalled": {"task": "monitor.ingest.sweep_stalled",
                               "schedule": settings.sweep_interval_seconds,
                               "args": (settings.sweep_older_than_seconds,)},

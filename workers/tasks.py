@@ -215,8 +215,22 @@ def sweep_stalled_task(task: MonitorTask, older_than_seconds: float = 600) -> di
         cluster_posts_task.delay(batch)
     if stalled.to_notify:
         notify_task.delay(stalled.to_notify)
+    for post_id in stalled.to_hash_media:
+        hash_media_task.delay(post_id)
+    for batch in _batches(stalled.to_place_media, task.settings.embed_batch_size):
+        place_media_task.delay(batch)
     return {"embed": len(stalled.to_embed), "cluster": len(stalled.to_cluster),
-            "notify": len(stalled.to_notify)}
+            "notify": len(stalled.to_notify), "media_hash": len(stalled.to_hash_media),
+            "media_place": len(stalled.to_place_media)}
+
+
+@app.task(name="monitor.media.remove_expired_files", base=MonitorTask, bind=True)
+def remove_expired_media_task(task: MonitorTask) -> int:
+    """Run by beat hourly: files kept longer than MEDIA_RETENTION_DAYS go; their hashes stay."""
+    settings = task.settings
+    with task.unit_of_work() as session:
+        return runtime.media_store(settings).remove_expired(
+            session, utcnow() - timedelta(days=settings.media_retention_days))
 
 
 @app.task(name="monitor.notify.plan_deliveries", base=MonitorTask, bind=True)
