@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,19 @@ def test_a_json_document_that_is_not_an_export_is_refused(tmp_path: Path):
     other.write_text('{\n "chats": []\n}')
     with pytest.raises(ExportFormatError, match="no 'messages' list"):
         parse_file(other)
+
+
+def test_a_desktop_exports_photos_are_found_beside_it_and_missing_ones_counted(tmp_path):
+    export = tmp_path / "export"
+    (export / "photos").mkdir(parents=True)
+    shutil.copy(DESKTOP_EXPORT, export / "result.json")
+    images = SHARED_DATA / "media" / "images"
+    shutil.copy(images / "aaa-orig.jpg", export / "photos" / "photo_1@12-11-2020_12-57-31.jpg")
+    parsed = parse_file(export / "result.json")
+    media = {record.external_id: record.media for record in parsed.records if record.media}
+    photo = str(export / "photos" / "photo_1@12-11-2020_12-57-31.jpg")
+    assert media == {"3": (photo,), "4": (photo,)}
+    # photo_3 (three posts) and the SVG's thumbnail were not exported; voice, audio and text
+    # files are no media the stage fingerprints
+    assert parsed.media_absent == 4 and len(parsed.records) == 18
+    assert parse_file(DESKTOP_EXPORT).media_absent == 6  # an export made without its media

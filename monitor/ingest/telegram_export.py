@@ -96,7 +96,8 @@ def _media_files(message: dict) -> tuple[str, ...]:
     if isinstance(message.get("photo"), str):
         return (message["photo"],)
     mime = str(message.get("mime_type") or "")
-    if isinstance(message.get("file"), str) and (mime.startswith(("video/", "image/")) or message.get(
+    raster = mime.startswith(("video/", "image/")) and mime != "image/svg+xml"  # SVG: a drawing's code
+    if isinstance(message.get("file"), str) and (raster or message.get(
             "media_type") in ("video_file", "animation", "video_message")):
         return (message["file"],)
     return (message["thumbnail"],) if isinstance(message.get("thumbnail"), str) else ()
