@@ -11,7 +11,7 @@ from monitor.embed.encoder import Encoder, resolve_model
 from tests.conftest import REPO, monitor_command
 
 SERVICES = {"postgres", "redis", "migrate", "web", "worker-ingest", "worker-embed", "worker-cluster",
-            "worker-notify", "beat", "telegram"}
+            "worker-media", "worker-notify", "beat", "telegram"}
 
 
 @pytest.fixture
@@ -55,6 +55,13 @@ def test_the_compose_file_is_valid_and_runs_every_service_with_health_checks(com
     always = [service for name, service in config["services"].items() if name != "telegram"]
     assert all("profiles" not in service for service in always)
     assert "postgres-data" in config["volumes"]
+    # The listener and the media worker write media files that the web app serves.
+    for name in ("web", "worker-media", "telegram"):
+        service = config["services"][name]
+        assert service["environment"]["MEDIA_DIR"] == "/var/lib/monitor/media"
+        sources = [volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
+                   for volume in service["volumes"]]
+        assert "media" in sources, name
 
 
 def test_a_broken_compose_file_is_refused(compose_project):
