@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     # Media first posted longer ago than this, under a caption of another claim, is recycled
     # footage: a cluster of its own, linked to the first, with an alert reason. Within it,
     # re-uploads of the same clip are one wave whatever their captions.
-    media_recycled_after_days: float = Field(default=30.0, gt=0)
+    media_recycled_after_days: float = Field(default=90.0, gt=0)
 
     # Webhooks
     public_base_url: str = "http://127.0.0.1:8000"  # links in webhook payloads point here

@@ -220,3 +220,24 @@ def test_expired_files_are_removed_and_their_hashes_kept(database, eager_pipelin
         media = session.scalar(select(MediaFile))
         assert media.stored_name is None and media.removed_at is not None and len(media.frames) >= 5
         assert session.scalar(select(func.count()).select_from(MediaHash)) > 0
+
+
+def test_a_clip_under_a_caption_of_everyday_news_moves_to_the_clip_and_the_news_stays(
+        database, eager_pipeline, clips, tmp_path):
+    variants, _ = clips
+    news = "Курс тенге укрепился к доллару на торгах в среду, сообщает биржа"
+    start = datetime(2025, 5, 6, 9, tzinfo=timezone.utc)
+    write_posts(tmp_path / "posts.jsonl", [
+        post("bank_news", 1, news, [], start),
+        post("market_news", 2, news, [], start + timedelta(minutes=5)),
+        post("kanal_a", 3, "Аким призывает всех выйти на шествие, смотрите обращение",
+             [str(variants["original"])], start + timedelta(minutes=10)),
+        post("kanal_b", 4, news, [str(variants["greyscale"])], start + timedelta(minutes=20)),
+    ])
+    import_file(eager_pipeline.conf.monitor_settings, tmp_path / "posts.jsonl")
+    placed = clusters_of(database, ["1", "2", "3", "4"])
+    assert placed["1"] == placed["2"] != placed["3"]
+    assert placed["4"] == placed["3"]
+    with database.session() as session:
+        membership = session.scalar(select(ClusterMembership).join(Post).where(Post.external_id == "4"))
+        assert membership.method == "media"

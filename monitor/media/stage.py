@@ -5,9 +5,11 @@ Placing by media, after the text stages have placed the post (or found no text t
 - no earlier post carries the media: a post with no words to compare opens a cluster of its
   own (its re-uploads will join it); one with text stays where its text put it;
 - earlier posts carry it, first posted less than MEDIA_RECYCLED_AFTER_DAYS before: one wave
-  whatever the captions say. A post with no text joins the first post's cluster; a post
-  whose text put it in another cluster has that cluster merged with the first's (unless a
-  moderator separated them);
+  whatever the captions say. The post goes to the first post's cluster: a post with no
+  words joins it; a post whose text put it in another cluster moves out of that one (the
+  rest of it, everyday news that happened to match the caption, stays where it is), and a
+  cluster it leaves empty is merged into the wave's, alert and all. Not where a moderator
+  separated the two clusters;
 - first posted longer ago, under another claim: recycled media. The post's cluster stays
   its own, linked to the first one, and its alert says so (alerts/rules.py).
 """
@@ -19,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from monitor.cluster.assign import refresh_cluster_stats
@@ -178,7 +180,7 @@ def place_by_media(session: Session, index: MediaIndex, post_ids: list[int], rul
                 changed.add(_join(session, post_id, first_cluster, first))
             elif cluster.id != first_cluster.id:
                 if published_at - first.published_at <= rules.recycled_after:
-                    changed.add(_merge(session, cluster, first_cluster, post_id))
+                    changed |= _move(session, post_id, cluster, first_cluster, first)
                 else:
                     _link(session, cluster, first_cluster, first)
                     changed.add(cluster.id)
@@ -249,16 +251,28 @@ def _join(session: Session, post_id: int, cluster: Cluster, first: FirstPost) ->
     return cluster.id
 
 
-def _merge(session: Session, cluster: Cluster, first_cluster: Cluster, post_id: int) -> int:
-    """The two clusters as one, into the larger; the one that remains."""
-    if separated(session, cluster.id, first_cluster.id):
-        return cluster.id
-    target, absorbed = sorted((first_cluster, cluster), key=lambda c: (-c.post_count, c.id))
-    moved, _ = merge_into(session, target, absorbed)
-    audit_merge(session, ACTOR, target.id, absorbed.id, moved,
-                f"post {post_id} carries the same media as the cluster's posts")
+def _move(session: Session, post_id: int, cluster: Cluster, wave: Cluster, first: FirstPost) -> set[int]:
+    """The post from CLUSTER into WAVE, the cluster of the first post with its media; the
+    clusters that changed."""
+    if separated(session, cluster.id, wave.id):
+        return set()
+    if cluster.post_count <= 1:  # nothing stays behind: the cluster (its alert too) joins the wave
+        moved, _ = merge_into(session, wave, cluster)
+        audit_merge(session, ACTOR, wave.id, cluster.id, moved,
+                    f"post {post_id} carries the media first posted by post {first.post_id}")
+        session.flush()
+        return {wave.id}
+    # A new membership row (a new id), as a moderator's split makes: the cluster stage's
+    # candidate index picks the move up.
+    session.execute(delete(ClusterMembership).where(ClusterMembership.post_id == post_id))
+    session.add(ClusterMembership(post_id=post_id, cluster_id=wave.id, method="media",
+                                  similarity=first.share, matched_post_id=first.post_id))
+    if cluster.representative_post_id == post_id:
+        cluster.representative_post_id = session.scalar(
+            select(ClusterMembership.post_id).join(Post, Post.id == ClusterMembership.post_id)
+            .where(ClusterMembership.cluster_id == cluster.id).order_by(Post.published_at, Post.id).limit(1))
     session.flush()
-    return target.id
+    return {cluster.id, wave.id}
 
 
 def _link(session: Session, cluster: Cluster, first_cluster: Cluster, first: FirstPost) -> None:
