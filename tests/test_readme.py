@@ -13,7 +13,8 @@ from tests.conftest import REPO, monitor_command
 # What the README's placeholders stand for when a command is parsed.
 PLACEHOLDERS = {"ID": "1", "CLUSTER_ID": "1", "N": "8080", "S": "900", "SECONDS": "600", "NAME": "editor",
                 "URL": "https://example.org/feed.xml", "ROLE": "viewer", "WHY": "reason", "DIR": "models",
-                "FILE": "posts.jsonl", "STREAM...": "posts.jsonl", "PAIRS.tsv...": "posts.jsonl",
+                "FILE": "posts.jsonl", "FILE...": "posts.jsonl", "STREAM...": "posts.jsonl",
+                "PAIRS.tsv...": "posts.jsonl",
                 "../shared/data": ".", "channels/*.json": "channel_messages.json"}
 READ_ONLY = [["stats", "--json"], ["sources", "list"], ["alerts", "list", "--json"], ["watchlist", "list"],
              ["users", "list"], ["webhooks", "list"], ["--help"]]
