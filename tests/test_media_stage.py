@@ -241,3 +241,27 @@ def test_a_clip_under_a_caption_of_everyday_news_moves_to_the_clip_and_the_news_
     with database.session() as session:
         membership = session.scalar(select(ClusterMembership).join(Post).where(Post.external_id == "4"))
         assert membership.method == "media"
+
+
+def test_a_file_over_the_cap_is_refused_from_disk_and_over_http_and_nothing_is_left_behind(clips, tmp_path):
+    import httpx
+
+    from monitor.media.files import MediaStore
+    from monitor.media.hashing import HashLimits
+    from monitor.media.stage import obtain
+    from tests.news_site import serve_news_site
+
+    variants, _ = clips
+    store = MediaStore(tmp_path / "store", max_bytes=20_000)
+    server, site = serve_news_site()
+    site.files = {"clip.mp4": variants["original"]}
+    try:
+        with httpx.Client() as client:
+            for origin in (str(variants["original"]), site.url("/files/clip.mp4")):
+                refused = obtain(store, 1, origin, client, HashLimits())
+                assert refused.fingerprint is None and "over MEDIA_MAX_BYTES (20,000)" in refused.error
+            missing = obtain(store, 2, site.url("/files/nothing.mp4"), client, HashLimits())
+            assert missing.error == f"HTTP 404 from {site.url('/files/nothing.mp4')}"
+    finally:
+        server.shutdown()
+    assert list((tmp_path / "store" / "incoming").iterdir()) == []
