@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from cli.claims import claims_group
 from cli.clusters import clusters_group
 from cli.database import ensure_schema, migrate, safe_url, session_scope
 from cli.evaluate import calibrate_command, eval_group
@@ -57,6 +58,7 @@ cli.add_command(eval_group)
 cli.add_command(calibrate_command)
 cli.add_command(watchlist_group)
 cli.add_command(clusters_group)
+cli.add_command(claims_group)
 cli.add_command(media_group)
 
 

@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     # re-uploads of the same clip are one wave whatever their captions.
     media_recycled_after_days: float = Field(default=90.0, gt=0)
 
+    # Known claims: the organisation named as the reviewer in the ClaimReview of a confirmed
+    # alert (GET /api/v1/alerts/ID/claimreview).
+    claimreview_publisher: str = "Claim monitor"
+
     # Webhooks
     public_base_url: str = "http://127.0.0.1:8000"  # links in webhook payloads point here
     webhook_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -6,7 +6,9 @@ document at /api/v1/openapi.json is generated from the request and response mode
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, request, url_for
+import json
+
+from flask import Blueprint, abort, current_app, g, request, url_for
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
@@ -15,6 +17,7 @@ from monitor.accounts.tokens import resolve_token
 from monitor.alerts.known_claims import ClaimMatching, add_known_claim, list_known_claims
 from monitor.alerts.rules import AlertPolicy
 from monitor.alerts.watchlists import add_entry, list_entries
+from monitor.claims.export import alert_claimreview
 from monitor.db.models import Alert, Role, Source, User, WebhookDelivery, WebhookSubscription
 from monitor.news.sources import add_feed
 from monitor.notify.delivery import plan_test_delivery, redeliver
@@ -129,6 +132,15 @@ def alert(alert_id: int):
     if found is None:
         abort(404, f"no alert {alert_id}")
     return _alert(found)
+
+
+@bp.get("/alerts/<int:alert_id>/claimreview")
+def claimreview(alert_id: int):
+    """A confirmed alert with a fact-check link as schema.org ClaimReview (JSON-LD); 409 with
+    the reason for one that is not confirmed or has no link."""
+    document = alert_claimreview(get_session(), alert_id, current_settings().claimreview_publisher)
+    return current_app.response_class(json.dumps(document, ensure_ascii=False),
+                                      mimetype="application/ld+json")
 
 
 @bp.get("/clusters/<int:cluster_id>")

@@ -144,6 +144,12 @@ def embed_posts_task(task: StageTask, post_ids: list[int]) -> int:
     return len(ready)
 
 
+@app.task(name="monitor.embed.embed_claims", base=StageTask, bind=True)
+def embed_claims_task(task: StageTask) -> int:
+    """Embed the known claims that have no vector of the model (after an import)."""
+    return embed_new_claims(task.sessions, runtime.encoder(task.settings))
+
+
 @app.task(name="monitor.cluster.cluster_posts", base=StageTask, bind=True)
 def cluster_posts_task(task: StageTask, post_ids: list[int]) -> int:
     settings = task.settings

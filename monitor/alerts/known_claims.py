@@ -1,9 +1,10 @@
 """Known claims: claims already checked by fact-checkers, so that one resurfacing is
-recognised. Added by moderators, directly or by promoting a reviewed cluster.
+recognised. Added by moderators, directly or by promoting a reviewed cluster, or imported
+from fact-checkers' ClaimReview (monitor/claims/).
 
-A cluster repeats a claim when its representative carries the same claim by the
-calibrated rule that clusters posts (the claim's vector is made by the embed worker,
-within a batch of its being added), or shares much of its wording; the score says which.
+A cluster repeats a claim when one of its posts carries the same claim by the calibrated
+rule that clusters posts (the claim's vector is made by the embed worker), shares much of
+its wording, or sits at a URL the fact-check names; the score and reason say which.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
+from usearch.index import Index
 
-from monitor.db.models import AuditEntry, Cluster, Embedding, KnownClaim
+from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, KnownClaim, Post
 from monitor.db.session import unit_of_work
 from monitor.embed.encoder import Encoder, configured_model_id
 from monitor.embed.stage import vector_from_bytes
@@ -28,6 +30,10 @@ from monitor.urls import split_url
 
 # Share of wording (character shingles) from which a known claim is shown as matching.
 MIN_OVERLAP = 0.3
+# Nearest claims by embedding that the same-claim rule judges for each text.
+RETRIEVAL_CANDIDATES = 50
+# A cluster's newest posts checked each time it is assessed (with its first post).
+CHECKED_POSTS = 64
 
 
 @dataclass(frozen=True)
@@ -88,64 +94,125 @@ def embed_new_claims(session_factory: sessionmaker[Session], encoder: Encoder) -
     return len(claims)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _claim_evidence(text: str) -> tuple[TextEvidence, str | None]:
-    # The index is loaded for every cluster task and cluster page; claims rarely change.
+    # The index is loaded again only when the claims change; their evidence is kept meanwhile.
     return TextEvidence.of(text), detect_language(text)
 
 
 class KnownClaimIndex:
-    """The active known claims with their evidence, read once for many clusters."""
+    """The active known claims, searched for the claims a text repeats: the nearest by
+    embedding from an ANN index (usearch, as the clusters'), judged by the calibrated
+    same-claim rule; and by wording among those and the claims that have no vector yet.
+    `monitor eval retrieval` ranks with `rank` too: its figure is this path's figure."""
 
     def __init__(self, claims: list[KnownClaim], matching: ClaimMatching | None = None):
         self.matching = matching
-        self.claims = [(claim, *_claim_evidence(claim.text),
-                        vector_from_bytes(claim.vector)
-                        if matching and claim.vector and claim.vector_model == matching.model_id else None)
-                       for claim in claims]
+        self.claims = claims
+        self.evidence = [_claim_evidence(claim.text) for claim in claims]
+        vectors = [vector_from_bytes(claim.vector)
+                   if matching and claim.vector and claim.vector_model == matching.model_id else None
+                   for claim in claims]
+        self.vectors = vectors
+        self.unembedded = [row for row, vector in enumerate(vectors) if vector is None]
+        embedded = [row for row, vector in enumerate(vectors) if vector is not None]
+        self.ann = None
+        if embedded:
+            self.ann = Index(ndim=len(vectors[embedded[0]]), metric="cos", dtype="f32")
+            self.ann.add(np.array(embedded, dtype=np.uint64), np.vstack([vectors[row] for row in embedded]))
+        self.by_appearance = {link: row for row, claim in enumerate(claims)
+                              for link in claim.appearances or ()}
+        self.promoted = {claim.cluster_id: row for row, claim in enumerate(claims) if claim.cluster_id}
 
     @classmethod
     def load(cls, session: Session, matching: ClaimMatching | None = None) -> "KnownClaimIndex":
-        """MATCHING None: by wording only."""
-        return cls(list(session.scalars(select(KnownClaim).where(KnownClaim.active.is_(True)))), matching)
+        """The index of the database's active claims (MATCHING None: by wording only), built
+        again only when they changed since it was last built in this process."""
+        signature = session.execute(select(
+            func.count(KnownClaim.id), func.max(KnownClaim.id), func.max(KnownClaim.updated_at),
+            func.count(KnownClaim.vector)).where(KnownClaim.active.is_(True))).one()
+        key = (str(session.get_bind().url), matching.model_id if matching else None, tuple(signature))
+        if (cached := _loaded.get(key)) is None or cached.matching != matching:
+            claims = list(session.scalars(select(KnownClaim).where(KnownClaim.active.is_(True))
+                                          .order_by(KnownClaim.id)))
+            for claim in claims:
+                session.expunge(claim)  # kept across sessions, read only
+            cached = _loaded[key] = cls(claims, matching)
+            while len(_loaded) > _LOADED_INDEXES:
+                _loaded.pop(next(iter(_loaded)))
+        return cached
 
-    def matches_cluster(self, session: Session, cluster: Cluster,
-                        min_overlap: float = MIN_OVERLAP) -> list[ClaimMatch]:
-        """The claims the cluster's representative repeats, best first."""
+    def rank(self, text: str, vector: np.ndarray | None, language: str | None,
+             candidates: int = RETRIEVAL_CANDIDATES) -> list[tuple[int, float, bool]]:
+        """The claims nearest TEXT (VECTOR its embedding) as (row, same-claim probability,
+        same claim), most probable first."""
+        if vector is None or self.ann is None or not self.matching:
+            return []
+        found = self.ann.search(vector, min(candidates, len(self.ann)))
+        evidence = TextEvidence.of(text)
+        judged = []
+        for row, distance in zip(found.keys.tolist(), found.distances.tolist(), strict=True):
+            claim_evidence, claim_language = self.evidence[row]
+            probability, same = self.matching.rules.judge(1.0 - float(distance), evidence, claim_evidence,
+                                                          language, claim_language)
+            judged.append((row, probability, same))
+        return sorted(judged, key=lambda item: item[1], reverse=True)
+
+    def matches_cluster(self, session: Session, cluster: Cluster, min_overlap: float = MIN_OVERLAP,
+                        posts: int = CHECKED_POSTS) -> list[ClaimMatch]:
+        """The claims the cluster's posts repeat, best first: its first post and its POSTS
+        newest (each post is checked when it arrives: the cluster is assessed after every
+        batch placed in it), and any post at a URL a fact-check names as an appearance."""
         if not self.claims:  # every cluster task asks: with none recorded, read nothing
             return []
-        post = cluster.representative
-        if post is None:
-            return self.matches(cluster.id, "", min_overlap)
-        blob = None
-        if self.matching:
-            blob = session.scalar(select(Embedding.vector).where(Embedding.post_id == post.id,
-                                                                 Embedding.model == self.matching.model_id))
-        return self.matches(cluster.id, post.text, min_overlap,
-                            vector_from_bytes(blob) if blob else None, post.language)
+        found = [ClaimMatch(self.claims[self.promoted[cluster.id]], 1.0, "promoted from this cluster")] \
+            if cluster.id in self.promoted else []
+        checked = session.execute(
+            select(Post.id, Post.text, Post.language, Post.url, Post.canonical_url)
+            .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+            .where(ClusterMembership.cluster_id == cluster.id)
+            .order_by(Post.published_at.desc(), Post.id.desc()).limit(posts)).all()
+        if cluster.representative_post_id not in {post.id for post in checked}:
+            checked += session.execute(select(Post.id, Post.text, Post.language, Post.url, Post.canonical_url)
+                                       .where(Post.id == cluster.representative_post_id)).all()
+        for post in checked:
+            for link in {post.url, post.canonical_url} & self.by_appearance.keys():
+                found.append(ClaimMatch(self.claims[self.by_appearance[link]], 1.0,
+                                        f"post {post.id} is at a URL the fact-check names: {link}"))
+        vectors = {}
+        if self.matching and self.ann is not None:
+            vectors = dict(session.execute(select(Embedding.post_id, Embedding.vector).where(
+                Embedding.post_id.in_([post.id for post in checked]),
+                Embedding.model == self.matching.model_id)).all())
+        for post in checked:
+            vector = vector_from_bytes(vectors[post.id]) if post.id in vectors else None
+            found += self.matches(post.text, min_overlap, vector, post.language, post.id)
+        best: dict[int, ClaimMatch] = {}
+        for match in found:
+            if match.claim.id not in best or match.score > best[match.claim.id].score:
+                best[match.claim.id] = match
+        return sorted(best.values(), key=lambda match: match.score, reverse=True)
 
-    def matches(self, cluster_id: int, text: str, min_overlap: float = MIN_OVERLAP,
-                vector: np.ndarray | None = None, language: str | None = None) -> list[ClaimMatch]:
-        """The claims TEXT (a cluster's claim, VECTOR its embedding) repeats, best first: by
-        the same-claim rule where both have vectors of the model, and by wording overlap,
-        which needs no vector and holds across models."""
+    def matches(self, text: str, min_overlap: float = MIN_OVERLAP, vector: np.ndarray | None = None,
+                language: str | None = None, post_id: int | None = None) -> list[ClaimMatch]:
+        """The claims TEXT (VECTOR its embedding) repeats: by the same-claim rule among its
+        nearest claims, and by wording overlap among those and the claims with no vector of
+        the model, which holds across models."""
         evidence = TextEvidence.of(text)
-        found = []
-        for claim, claim_evidence, claim_language, claim_vector in self.claims:
-            if claim.cluster_id == cluster_id:
-                found.append(ClaimMatch(claim, 1.0, "promoted from this cluster"))
-                continue
-            ways = []
+        whose = f"post {post_id} " if post_id is not None else ""
+        ranked = self.rank(text, vector, language)
+        found = [ClaimMatch(self.claims[row], round(probability, 2),
+                            f"{whose}carries the same claim (probability {probability:.0%})")
+                 for row, probability, same in ranked if same]
+        for row in dict.fromkeys([row for row, _, _ in ranked] + self.unembedded):
+            claim_evidence = self.evidence[row][0]
             overlap = max(jaccard(evidence.char5, claim_evidence.char5),
                           containment(evidence.char5, claim_evidence.char5))
             if overlap >= min_overlap:
-                ways.append(ClaimMatch(claim, round(overlap, 2), f"shares {overlap:.0%} of its wording"))
-            if vector is not None and claim_vector is not None:
-                probability, same_claim = self.matching.rules.judge(
-                    float(vector @ claim_vector), evidence, claim_evidence, language, claim_language)
-                if same_claim:
-                    ways.append(ClaimMatch(claim, round(probability, 2),
-                                           f"carries the same claim (probability {probability:.0%})"))
-            if ways:
-                found.append(max(ways, key=lambda match: match.score))
-        return sorted(found, key=lambda match: match.score, reverse=True)
+                found.append(ClaimMatch(self.claims[row], round(overlap, 2),
+                                        f"{whose}shares {overlap:.0%} of its wording"))
+        return found
+
+
+_loaded: dict[tuple, KnownClaimIndex] = {}
+_LOADED_INDEXES = 4

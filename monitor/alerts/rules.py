@@ -93,6 +93,7 @@ class Signal:
     points: float
     reason: str
     opens: bool = False  # enough on its own to open an alert
+    claim_id: int | None = None  # the known claim repeated (webhook payloads carry its ClaimReview)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class Assessment:
 
     def breakdown(self) -> list[dict]:
         return [{"rule": s.rule, "points": round(s.points, 2), "opens": s.opens, "reason": s.reason}
-                for s in self.signals]
+                | ({"claim_id": s.claim_id} if s.claim_id is not None else {}) for s in self.signals]
 
 
 @dataclass(frozen=True)
@@ -223,10 +224,8 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
     known = [match for match in repeated
              if match.claim.cluster_id != cluster_id and match.claim.label in DEBUNKED]
     for match in known[:1]:
-        claim = match.claim
         signals.append(Signal("known_claim", weights["known_claim"] * match.score,
-                              f"repeats known claim {claim.id} ({claim.label.replace('_', ' ')}, "
-                              f"recorded by {claim.created_by}): {match.how}", opens=True))
+                              _repeats(match.claim, match.how), opens=True, claim_id=match.claim.id))
     if timeline and not known and timeline[-1][0] - timeline[0][0] <= policy.window:
         signals.append(Signal("novelty", weights["novelty"],
                               f"a claim not seen before (first post {timeline[0][0]:%Y-%m-%d %H:%M} UTC)"))
@@ -247,6 +246,17 @@ def assess(session: Session, cluster_id: int, policy: AlertPolicy, patterns: Wat
             signals.append(Signal("topic", weights["topic"],
                                   f"mentions watched topic {hit.name} in {hit.posts} posts"))
     return Assessment(cluster_id, signals, len(posts), len({post.source_id for post in posts}))
+
+
+def _repeats(claim, how: str) -> str:
+    """The known claim a cluster repeats: the fact-check, its rating and link where it has one."""
+    label = claim.label.replace("_", " ")
+    if claim.url is None:
+        return f"repeats known claim {claim.id} ({label}, recorded by {claim.created_by}): {how}"
+    checked = f"fact-checked by {claim.author}" if claim.author else f"recorded by {claim.created_by}"
+    when = f", {claim.published_at:%Y-%m-%d}" if claim.published_at else ""
+    rating = f"rated \u201c{claim.rating}\u201d ({label})" if claim.rating else label
+    return f"repeats known claim {claim.id}, {checked} ({rating}{when}): {claim.url}; {how}"
 
 
 def _impersonation(hit: WatchHit, posts, readings: list[Reading], weights: dict[str, float]) -> Signal:

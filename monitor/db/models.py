@@ -534,6 +534,17 @@ class KnownClaim(Base):
     # worker fills them in, and again after a model switch.
     vector: Mapped[bytes | None] = mapped_column(LargeBinary)
     vector_model: Mapped[str | None] = mapped_column(String(255))
+    # Imported from a fact-checker's ClaimReview (monitor/claims/): its key (the SHA-256 of
+    # the review's URL and claim, so a second import updates it), the rating as published,
+    # the fact-checker, the review's date and language, and the URLs where the claim appeared
+    # (a post at one of them repeats it, whatever its wording).
+    review_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    rating: Mapped[str | None] = mapped_column(String(255))
+    author: Mapped[str | None] = mapped_column(String(255))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    language: Mapped[str | None] = mapped_column(String(16))
+    appearances: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class WatchlistEntry(Base):

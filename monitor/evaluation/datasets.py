@@ -230,6 +230,27 @@ def checkthat_claim_text(claim: dict) -> str:
     return f"{claim['title'].strip()}. {claim['vclaim'].strip()}"
 
 
+def checkthat_claimreview_feed(vclaims: Path) -> dict:
+    """The CheckThat! claims (Snopes fact-checks) as fact-checkers publish them: a Data Commons
+    feed of ClaimReview, each claimReviewed the claim's title and text (as the evaluation
+    files have it), rated False, dated in ISO 8601 where Snopes' date reads as one."""
+    items = []
+    for line in vclaims.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        claim = json.loads(line)
+        try:
+            published = datetime.strptime(claim.get("date") or "", "%d %B %Y").date().isoformat()
+        except ValueError:
+            published = None  # a few dates are bits of the article's text
+        items.append({"@type": "DataFeedItem", "item": [{
+            "@type": "ClaimReview", "url": f"https://www.snopes.com/fact-check/{claim['vclaim_id']}/",
+            "claimReviewed": checkthat_claim_text(claim), "datePublished": published,
+            "author": {"@type": "Organization", "name": "Snopes"},
+            "reviewRating": {"@type": "Rating", "alternateName": "False"}}]})
+    return {"@context": "https://schema.org", "@type": "DataFeed", "dataFeedElement": items}
+
+
 def convert_shared_data(shared_data: Path, out: Path, encoder,
                         progress: Callable[[str, int, int], None] = lambda step, done, total: None
                         ) -> dict[str, int]:

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from monitor.alerts.known_claims import ClaimMatching, KnownClaimIndex
 from monitor.cluster.assign import assign_posts
 from monitor.cluster.index import ClusterIndex
 from monitor.db.migrate import upgrade
-from monitor.db.models import ClusterMembership, Post
+from monitor.db.models import ClusterMembership, KnownClaim, Post
 from monitor.db.session import make_engine, make_session_factory, unit_of_work
 from monitor.embed.encoder import Encoder
 from monitor.embed.stage import embed_posts
@@ -31,7 +32,6 @@ from monitor.normalize import readable_text
 from monitor.similarity import Calibration, MatchRules, TextEvidence, fit_calibration, pair_features
 
 # Claims compared in full with each query: the nearest by embedding.
-RETRIEVAL_CANDIDATES = 50
 BATCH = 256
 
 
@@ -71,22 +71,20 @@ def calibrate(encoder: Encoder, pairs: list[LabelledPair], sources: list[str]) -
 
 def evaluate_retrieval(encoder: Encoder, rules: MatchRules, claims: list[tuple[str, str]],
                        queries: list[tuple[str, str]], relevant: dict[str, set[str]], k: int = 5) -> dict:
-    """Rank every claim for each query that has a relevant claim: the nearest by embedding,
-    re-ranked by the same-claim probability."""
+    """Rank the claims for each query that has a relevant claim as alerts do
+    (KnownClaimIndex.rank: the nearest by embedding, by the same-claim probability)."""
     queries = [(query_id, text) for query_id, text in queries if relevant.get(query_id)]
     claim_ids = [claim_id for claim_id, _ in claims]
     claim_vectors = encoder.encode([readable_text(text) for _, text in claims])
-    claim_evidence = [TextEvidence.of(text) for _, text in claims]
-    claim_languages = [detect_language(text) for _, text in claims]
+    known = [KnownClaim(id=row, text=text, label="false_claim", vector=vector.tobytes(),
+                        vector_model=encoder.model_id, appearances=[])
+             for row, ((_, text), vector) in enumerate(zip(claims, claim_vectors, strict=True))]
+    index = KnownClaimIndex(known, ClaimMatching(rules, encoder.model_id))
     query_vectors = encoder.encode([readable_text(text) for _, text in queries])
     average_precisions, first_hits = [], []
     for (query_id, text), query_vector in zip(queries, query_vectors, strict=True):
-        cosines = claim_vectors @ query_vector
-        nearest = np.argsort(-cosines)[:RETRIEVAL_CANDIDATES]
-        evidence, language = TextEvidence.of(text), detect_language(text)
-        ranked = sorted(nearest, reverse=True, key=lambda n: rules.judge(
-            float(cosines[n]), evidence, claim_evidence[n], language, claim_languages[n])[0])
-        ranked_ids = [claim_ids[n] for n in ranked]
+        ranked = index.rank(text, query_vector, detect_language(text))
+        ranked_ids = [claim_ids[row] for row, _, _ in ranked]
         average_precisions.append(average_precision_at(ranked_ids, relevant[query_id], k))
         first_hits.append(1.0 if ranked_ids and ranked_ids[0] in relevant[query_id] else 0.0)
     n = len(queries)

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
+from monitor.claims.export import known_claimreview, repeated_claims
 from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, MediaFile, Post, PostMedia
 from monitor.normalize import readable_text
 from monitor.review.decisions import latest_label
@@ -57,6 +58,8 @@ def alert_body(session: Session, event: AlertEvent, base_url: str) -> str:
             "text": readable_text(post.text)[:SAMPLE_TEXT_CHARS],
         } for post in posts],
         "media": cluster_media_hashes(session, cluster.id),
+        # The fact-checks of the known claims it repeats, as the ClaimReview they came as.
+        "claim_reviews": [known_claimreview(claim) for claim in repeated_claims(session, alert) if claim.url],
     }
     return _envelope(event.kind, event.created_at, data)
 
