@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from config import Settings, load_settings
+from config.queues import QUEUES
 from monitor.db.migrate import upgrade
 from monitor.db.models import Base
 from monitor.db.session import make_engine, make_session_factory, unit_of_work
@@ -206,7 +207,7 @@ class CeleryWorker:
     Redis, with SETTINGS (environment variables) on top of the test run's."""
 
     def __init__(self, database_url: str, broker_url: str, log_path: Path,
-                 queues: str = "ingest,embed,cluster,notify", concurrency: int = 2,
+                 queues: str = ",".join(QUEUES), concurrency: int = 2,
                  settings: dict[str, str] | None = None):
         self.env = {**os.environ, "DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url,
                     "CELERY_ALWAYS_EAGER": "false", "HF_HUB_OFFLINE": "1", **(settings or {})}

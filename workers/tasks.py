@@ -129,6 +129,8 @@ def embed_posts_task(task: StageTask, post_ids: list[int]) -> int:
         # nothing to encode or store. One delivered again after storing its vectors finds
         # its posts embedded, and sends them on as its first delivery did not.
         ready = [] if pending.post_ids else embedded_among(session, post_ids)
+        # Posts with no words are placed by their media, if they have any.
+        wordless_media = posts_with_media(session, pending.skipped) if pending.skipped else []
     metrics.EMBED_BATCH_SIZE.observe(len(pending.texts))
     if pending.post_ids:
         with metrics.EMBED_SECONDS.time():
@@ -139,8 +141,8 @@ def embed_posts_task(task: StageTask, post_ids: list[int]) -> int:
         embed_new_claims(task.sessions, encoder)
     if ready:
         cluster_posts_task.delay(ready)
-    if pending.skipped:  # no words: placed by their media, if they have any
-        place_media_task.delay(pending.skipped)
+    if wordless_media:
+        place_media_task.delay(wordless_media)
     return len(ready)
 
 
