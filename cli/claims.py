@@ -57,6 +57,27 @@ def claims_import(settings: Settings, source: str, actor: str) -> None:
         raise SystemExit(1)
 
 
+@claims_group.command("watch")
+@click.argument("url")
+@click.option("--interval", type=int, default=None,
+              help="Seconds between fetches [default: FEED_INTERVAL_SECONDS].")
+@click.option("--actor", default=getpass.getuser, show_default="your login name",
+              help="Who adds it (kept in the audit trail).")
+@click.pass_obj
+def claims_watch(settings: Settings, url: str, interval: int | None, actor: str) -> None:
+    """Poll the ClaimReview feed at URL like a news feed (conditional GET, backoff, pausing
+    after repeated failures): its new and changed reviews become known claims."""
+    from monitor.news.sources import SourceError, add_feed
+
+    with session_scope(settings) as session:
+        try:
+            source = add_feed(session, url, interval or settings.feed_interval_seconds, actor, kind="claims")
+        except SourceError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(f"source {source.id}: {source.key}, every {source.fetch_interval_seconds} s "
+                   "(`monitor sources fetch ID` fetches it now)")
+
+
 @claims_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @click.pass_obj

@@ -225,7 +225,9 @@ def sources_fetch(settings: Settings, source_id: int) -> None:
         return
     if result["status"] in ("failed", "refused-by-robots"):
         raise click.ClickException(f"source {source_id}: {result['error']}")
-    click.echo(f"source {source_id}: {result['status']}, {plural(result['new_entries'], 'new article')}"
+    found = (plural(result["reviews"], "review") if "reviews" in result
+             else plural(result["new_entries"], "new article"))
+    click.echo(f"source {source_id}: {result['status']}, {found}"
                + (f" (warning: {result['warning']})" if result["warning"] else ""))
 
 

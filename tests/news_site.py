@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -55,6 +56,7 @@ class NewsSite:
     articles: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (title, summary)
     robots_txt: str | None = None  # served at /robots.txt when set; else 404, as most sites
     files: dict[str, Path] = field(default_factory=dict)  # served at /files/NAME
+    claim_feed: str = ""  # served at /claims.json with an ETag of its content
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -164,6 +166,12 @@ def _routes(site: NewsSite):
             return 404, {"Content-Type": "text/plain"}, b"no such file"
         return 200, {"Content-Type": "application/octet-stream"}, site.files[name].read_bytes()
 
+    def claim_feed(handler):
+        tag = f'"{zlib.crc32(site.claim_feed.encode()):x}"'
+        if handler.headers.get("If-None-Match") == tag:
+            return 304, {"ETag": tag}, b""
+        return 200, {"Content-Type": "text/html; charset=utf-8", "ETag": tag}, site.claim_feed.encode()
+
     def to_metadata(_handler):  # a feed that redirects into the cloud metadata service
         return 302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""
 
@@ -173,7 +181,8 @@ def _routes(site: NewsSite):
             "/truncated.rss": truncated, "/garbage.rss": garbage, "/index.html": html_page,
             "/cp1251.rss": cyrillic_1251, "/mislabelled.rss": mislabelled_1251,
             "/cut.rss": cut_short, "/feed.json": json_feed, "/amp.rss": amp_feed,
-            "/robots.txt": robots, "/media.rss": media_feed, "/kz/video-article": video_article,
+            "/robots.txt": robots, "/media.rss": media_feed, "/claims.json": claim_feed,
+            "/kz/video-article": video_article,
             **{f"/files/{name}": media_file for name in ("photo.jpg", "clip.mp4")}}, article
 
 

@@ -21,12 +21,18 @@ from monitor.evaluation.datasets import checkthat_claimreview_feed
 from monitor.notify.payload import alert_body
 from monitor.review.clusters import promote_to_known_claim
 from monitor.review.decisions import decide
-from tests.conftest import SHARED_DATA, monitor_command
+from tests.conftest import SHARED_DATA, make_settings, monitor_command
 from tests.test_pipeline import SAMPLE
 from web import create_app
 
 PAGE = Path(__file__).parent / "data" / "claims" / "factcheck-page.html"
 FACT_CHECK = "https://factcheck.kz/claim-checking/fejk-akim-almaty-ne-prizyval-vyhodit-na-shestvie/"
+
+
+@pytest.fixture
+def settings(database):
+    """Feeds served on 127.0.0.1 by the tests' news site: let the SSRF guard allow it."""
+    return make_settings(database.url, fetch_allowed_addresses="127.0.0.1", domain_min_interval_seconds=0)
 
 
 def test_a_fact_check_pages_claimreview_is_read_and_its_bad_parts_reported():
@@ -135,3 +141,28 @@ def test_a_confirmed_alert_with_a_fact_check_link_exports_as_claimreview(databas
                                                                           settings.claimreview_publisher)
     assert review["reviewRating"]["alternateName"] == "deepfake" and "Сапаров" in review["claimReviewed"]
     assert parse_claimreviews(json.dumps(review)).claims[0].label == "deepfake"  # readable by ourselves
+
+
+def test_a_claimreview_feed_is_polled_like_a_news_feed(database, eager_pipeline):
+    """Conditional GET: a second poll of an unchanged feed reads nothing; a changed review
+    updates its claim."""
+    from monitor.news.sources import add_feed
+    from tests.news_site import serve_news_site
+    from workers.tasks import fetch_feed_task
+
+    server, site = serve_news_site()
+    site.claim_feed = PAGE.read_text()
+    try:
+        with database.session() as session:
+            source_id = add_feed(session, site.url("/claims.json"), 900, "editor", kind="claims").id
+        first = fetch_feed_task(source_id)
+        assert first["status"] == "fetched" and first["reviews"] == 1
+        assert "2 reviews rejected" in first["warning"]
+        assert fetch_feed_task(source_id)["status"] == "not-modified"
+        site.claim_feed = site.claim_feed.replace('"alternateName": "Фейк"', '"alternateName": "Ложь"', 1)
+        assert fetch_feed_task(source_id)["status"] == "fetched"
+    finally:
+        server.shutdown()
+    with database.session() as session:
+        [claim] = session.scalars(select(KnownClaim)).all()
+        assert (claim.rating, claim.label, claim.url) == ("Ложь", "false_claim", FACT_CHECK)

@@ -100,7 +100,12 @@ def fetch_feed_task(task: MonitorTask, source_id: int) -> dict:
                                         HealthRules.from_settings(settings), utcnow())
     for entry in new_entries:
         fetch_article_task.delay(source_id, request.url, entry.to_message())
-    return {"status": outcome.status, "new_entries": len(new_entries), "error": outcome.error,
+    if outcome.reviews is None:
+        return {"status": outcome.status, "new_entries": len(new_entries), "error": outcome.error,
+                "warning": outcome.warning}
+    if outcome.reviews.claims:
+        embed_claims_task.delay()  # the new and changed ones
+    return {"status": outcome.status, "reviews": len(outcome.reviews.claims), "error": outcome.error,
             "warning": outcome.warning}
 
 

@@ -11,6 +11,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from monitor.claims.claimreview import ClaimReviewError, ParsedReviews, parse_claimreviews
+from monitor.claims.imports import import_reviews
 from monitor.db.models import Post
 from monitor.ingest.records import PostRecord
 from monitor.news.articles import canonical_url, extract_article, html_to_text
@@ -28,12 +30,14 @@ class FeedRequest:
     etag: str | None
     last_modified: str | None
     wait_seconds: float  # politeness: wait this long before fetching
+    kind: str = "feed"  # feed (news), or claims (a ClaimReview feed)
 
 
 @dataclass
 class FeedOutcome:
     status: str  # fetched, not-modified, failed, or refused by the site's robots.txt
     entries: list[FeedEntry] = field(default_factory=list)
+    reviews: ParsedReviews | None = None  # of a ClaimReview feed
     etag: str | None = None
     last_modified: str | None = None
     warning: str | None = None
@@ -44,7 +48,7 @@ class FeedOutcome:
 def begin_feed_fetch(session: Session, source_id: int, min_interval: float, now: datetime) -> FeedRequest:
     source = get_feed(session, source_id)
     wait = reserve_slot(session, domain_of(source.key), min_interval, now)
-    return FeedRequest(source.id, source.key, source.etag, source.last_modified, wait)
+    return FeedRequest(source.id, source.key, source.etag, source.last_modified, wait, source.kind)
 
 
 def fetch_feed(client: httpx.Client, request: FeedRequest, policy: HttpPolicy,
@@ -57,10 +61,16 @@ def fetch_feed(client: httpx.Client, request: FeedRequest, policy: HttpPolicy,
                          last_modified=request.last_modified)
         if response.status == 304:
             return FeedOutcome("not-modified")
+        if request.kind == "claims":
+            reviews = parse_claimreviews(response.body)
+            return FeedOutcome("fetched", reviews=reviews, etag=response.headers.get("etag"),
+                               last_modified=response.headers.get("last-modified"),
+                               warning=f"{len(reviews.problems):,} reviews rejected, the first: "
+                                       f"{reviews.problems[0]}" if reviews.problems else None)
         feed = parse_feed(response.body, response.headers.get("content-type"))
     except FetchError as error:
         return FeedOutcome("failed", error=str(error), retry_after=error.retry_after)
-    except FeedError as error:
+    except (FeedError, ClaimReviewError) as error:
         return FeedOutcome("failed", error=str(error))
     return FeedOutcome("fetched", feed.entries, response.headers.get("etag"),
                        response.headers.get("last-modified"), warning=feed.warning)
@@ -78,6 +88,9 @@ def finish_feed_fetch(session: Session, source_id: int, outcome: FeedOutcome, ru
         return []
     record_success(source, now, etag=outcome.etag, last_modified=outcome.last_modified,
                    warning=outcome.warning)
+    if outcome.reviews is not None:  # fact-checkers' reviews: known claims, no articles to fetch
+        import_reviews(session, outcome.reviews.claims, f"feed {source.id}", source.key)
+        return []
     by_url = {canonical_url(entry.link): entry for entry in outcome.entries}
     stored = set(session.scalars(select(Post.canonical_url).where(Post.canonical_url.in_(by_url))))
     return [entry for url, entry in by_url.items() if url not in stored]

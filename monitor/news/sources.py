@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from monitor.db.models import AuditEntry, Source, utcnow
 from monitor.ingest.sources import get_source
-from monitor.messages import UserError
+from monitor.messages import NotFound, UserError
 from monitor.news.articles import canonical_url
 
 
@@ -33,31 +33,39 @@ class SourceError(UserError):
     pass
 
 
-def add_feed(session: Session, url: str, interval_seconds: int, actor: str, title: str = "") -> Source:
+# Polled feeds: of news (RSS, Atom, JSON Feed), and of fact-checkers' ClaimReview (monitor/claims/).
+POLLED_KINDS = ("feed", "claims")
+
+
+def add_feed(session: Session, url: str, interval_seconds: int, actor: str, title: str = "",
+             kind: str = "feed") -> Source:
     if not url.startswith(("http://", "https://")):
         raise SourceError(f"a feed URL must start with http:// or https://, got {url!r}")
     key = canonical_url(url)
-    source = session.scalar(select(Source).where(Source.kind == "feed", Source.key == key))
+    source = session.scalar(select(Source).where(Source.kind == kind, Source.key == key))
     if source is None:
-        source = Source(kind="feed", key=key, title=title or key, created_at=utcnow())
+        source = Source(kind=kind, key=key, title=title or key, created_at=utcnow())
         session.add(source)
     source.fetch_interval_seconds = interval_seconds
     source.next_fetch_at = source.next_fetch_at or utcnow()
     session.flush()
     session.add(AuditEntry(actor=actor, action="source.add", object_type="source", object_id=str(source.id),
-                           details={"url": key, "interval_seconds": interval_seconds}))
+                           details={"url": key, "interval_seconds": interval_seconds, "kind": kind}))
     return source
 
 
 def get_feed(session: Session, source_id: int) -> Source:
-    return get_source(session, source_id, "feed", "feed source")
+    source = get_source(session, source_id, described="feed source")
+    if source.kind not in POLLED_KINDS:
+        raise NotFound(f"no feed source with id {source_id}")
+    return source
 
 
 def claim_due_feeds(session: Session, now: datetime) -> list[int]:
     """The feeds whose time has come, each pushed one interval on so that the next
     beat does not queue it again while its fetch is still waiting in the queue."""
     due = session.scalars(
-        select(Source).where(Source.kind == "feed", Source.enabled.is_(True),
+        select(Source).where(Source.kind.in_(POLLED_KINDS), Source.enabled.is_(True),
                              Source.paused_reason.is_(None), Source.next_fetch_at <= now)
         .order_by(Source.next_fetch_at).with_for_update(skip_locked=True)).all()
     for source in due:
