@@ -87,11 +87,13 @@ def test_loading_the_model_writes_log_lines_only():
     assert "Warning" not in loading.stderr and "[transformers]" not in loading.stderr
 
 
-def test_a_process_that_imports_the_cluster_index_first_still_loads_the_model():
+@pytest.mark.parametrize("index", ["monitor.cluster.index", "monitor.alerts.known_claims",
+                                   "monitor.media.index"])
+def test_a_process_that_imports_an_index_first_still_loads_the_model(index):
     """usearch links its own copy of the C++ library; imported before anything else that
     used C++, it left PyTorch's tracer (which the OpenVINO conversion runs) unwinding an
     exception forever, at full CPU. A hang, hence the generous timeout: it loads in seconds."""
-    program = ("import monitor.cluster.index\n"
+    program = (f"import {index}\n"
                "from monitor.embed.encoder import Encoder\n"
                "encoder = Encoder('all-MiniLM-L6-v2', device='cpu')\n"
                "print(encoder.backend, encoder.encode(['Акимат призывает выйти на шествие']).shape)")

@@ -34,6 +34,7 @@ MIN_OVERLAP = 0.3
 RETRIEVAL_CANDIDATES = 50
 # A cluster's newest posts checked each time it is assessed (with its first post).
 CHECKED_POSTS = 64
+CLAIMS_EMBEDDED_AT_ONCE = 512
 
 
 @dataclass(frozen=True)
@@ -77,21 +78,26 @@ def list_known_claims(session: Session) -> list[KnownClaim]:
     return list(session.scalars(select(KnownClaim).order_by(KnownClaim.id.desc())))
 
 
-def embed_new_claims(session_factory: sessionmaker[Session], encoder: Encoder) -> int:
+def embed_new_claims(session_factory: sessionmaker[Session], encoder: Encoder,
+                     chunk: int = CLAIMS_EMBEDDED_AT_ONCE) -> int:
     """Give the active claims that have no vector of the encoder's model one (run by the embed
-    worker after each batch it encodes: claims are few); return how many."""
-    with unit_of_work(session_factory) as session:
-        claims = list(session.execute(select(KnownClaim.id, KnownClaim.text).where(
-            KnownClaim.active.is_(True),
-            or_(KnownClaim.vector_model.is_(None), KnownClaim.vector_model != encoder.model_id))))
-    if not claims:
-        return 0
-    vectors = encoder.encode([readable_text(text) for _, text in claims])  # no transaction open meanwhile
-    with unit_of_work(session_factory) as session:
-        for (claim_id, _), vector in zip(claims, vectors, strict=True):
-            if claim := session.get(KnownClaim, claim_id):
-                claim.vector, claim.vector_model = vector.tobytes(), encoder.model_id
-    return len(claims)
+    worker after each batch it encodes, and after an import); return how many. In chunks,
+    each stored when encoded: an import of thousands is not lost to a restart midway."""
+    embedded, last_id = 0, 0
+    while True:
+        with unit_of_work(session_factory) as session:
+            claims = list(session.execute(select(KnownClaim.id, KnownClaim.text).where(
+                KnownClaim.active.is_(True), KnownClaim.id > last_id,
+                or_(KnownClaim.vector_model.is_(None), KnownClaim.vector_model != encoder.model_id))
+                .order_by(KnownClaim.id).limit(chunk)))
+        if not claims:
+            return embedded
+        vectors = encoder.encode([readable_text(text) for _, text in claims])  # no transaction open
+        with unit_of_work(session_factory) as session:
+            for (claim_id, _), vector in zip(claims, vectors, strict=True):
+                if claim := session.get(KnownClaim, claim_id):
+                    claim.vector, claim.vector_model = vector.tobytes(), encoder.model_id
+        embedded, last_id = embedded + len(claims), claims[-1][0]
 
 
 @lru_cache(maxsize=65536)
