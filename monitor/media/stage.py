@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.cluster.assign import refresh_cluster_stats
@@ -170,22 +170,21 @@ def place_by_media(session: Session, index: MediaIndex, post_ids: list[int], rul
     changed: set[int] = set()
     for post_id, published_at in ready:
         first = _first_post_with_same_media(session, index, post_id, rules)
+        first_cluster = _cluster_of(session, first.post_id) if first is not None else None
         cluster = _cluster_of(session, post_id)
-        if first is None:
+        if first_cluster is None:  # no earlier post carries it (or none still in a cluster)
             if cluster is None:
                 changed.add(_open(session, post_id, published_at))
-        else:
-            first_cluster = _cluster_of(session, first.post_id)
-            if cluster is None:
-                changed.add(_join(session, post_id, first_cluster, first))
-            elif cluster.id != first_cluster.id:
-                if published_at - first.published_at <= rules.recycled_after:
-                    changed |= _move(session, post_id, cluster, first_cluster, first)
-                else:
-                    _link(session, cluster, first_cluster, first)
-                    changed.add(cluster.id)
-        session.query(PostMedia).filter(PostMedia.post_id == post_id, PostMedia.status == "hashed").update(
-            {"placed_at": utcnow()})
+        elif cluster is None:
+            changed.add(_join(session, post_id, first_cluster, first))
+        elif cluster.id != first_cluster.id:
+            if published_at - first.published_at <= rules.recycled_after:
+                changed |= _move(session, post_id, cluster, first_cluster, first)
+            else:
+                _link(session, cluster, first_cluster, first)
+                changed.add(cluster.id)
+        session.execute(update(PostMedia).where(PostMedia.post_id == post_id, PostMedia.status == "hashed")
+                        .values(placed_at=utcnow()))
     refresh_cluster_stats(session, changed)
     return sorted(changed)
 
@@ -205,7 +204,7 @@ def _first_post_with_same_media(session: Session, index: MediaIndex, post_id: in
             if (other := stored_fingerprint(session, candidate)) is None:
                 continue
             if (match := compare(found, other, rules.matching)).matched:
-                same[candidate] = (found.kind, match.share if match.share is not None else None)
+                same[candidate] = (found.kind, match.share)
     row = session.execute(
         select(Post.id, Post.published_at, Source.title, Source.key, PostMedia.media_file_id)
         .join(PostMedia, PostMedia.post_id == Post.id).join(Source, Source.id == Post.source_id)
