@@ -15,11 +15,18 @@ from cli.main import import_file
 from monitor.accounts.tokens import issue_token
 from monitor.db.models import ClusterMembership, MediaFile, Post, Role, User
 from monitor.notify.payload import cluster_media_hashes
-from tests.conftest import SHARED_DATA
+from monitor.review.queries import most_carried_media
+from tests.conftest import SHARED_DATA, make_settings
 from tests.test_web_ui import CHROMIUM, sign_in
 from web import create_app
 
 VIDEOS, IMAGES = SHARED_DATA / "media" / "videos", SHARED_DATA / "media" / "images"
+
+
+@pytest.fixture
+def settings(database):
+    """Two posts from two channels open an alert: the clip's wave is in the queue."""
+    return make_settings(database.url, alert_min_posts=2, alert_min_sources=2)
 
 
 @pytest.fixture
@@ -74,6 +81,9 @@ def test_the_cluster_page_shows_thumbnails_and_plays_the_video(served_media):
         original = page.request.get(base + page.locator("figure.media-file a").first.get_attribute("href"))
         assert original.headers["content-type"] == "application/octet-stream"
         assert original.headers["content-disposition"].startswith("attachment")
+        page.goto(f"{base}/")  # the queue: the clip's alert shows its video
+        row = page.locator(f"tr:has(a[href='/clusters/{cluster_of['1']}'])")
+        assert row.locator(f".media-preview[data-sha256='{video}'] video").count() == 1
         browser.close()
     anonymous = httpx.get(f"{base}/media/{video}", follow_redirects=False)
     assert anonymous.status_code in (302, 401) and anonymous.content[:4] != b"\x00\x00\x00\x20"
@@ -90,5 +100,8 @@ def test_the_api_and_webhooks_carry_each_posts_media_and_hashes(served_media, da
     assert media["1"][0]["thumbnail_url"] == f"/media/{video}/thumbnail"
     with database.session() as session:
         listed = cluster_media_hashes(session, cluster_of["3"])
+        shown = most_carried_media(session, [cluster_of["1"], cluster_of["3"]])  # in the queue's rows
+        assert {cluster_id: media.kind for cluster_id, media in shown.items()} == {
+            cluster_of["1"]: "video", cluster_of["3"]: "image"}
     assert [item["kind"] for item in listed] == ["image", "image"]
     assert all(len(item["pdq"]) == 64 and item["posts"] == 1 for item in listed)

@@ -46,6 +46,7 @@ class AlertRow:
     alert: Alert
     representative_text: str
     label: str | None
+    media: MediaFile | None = None  # the photo or video its posts carry most
 
 
 @dataclass(frozen=True)
@@ -154,8 +155,28 @@ def list_alerts(session: Session, filters: AlertFilters = AlertFilters(), page: 
         .where(*conditions)
         .order_by(Alert.score.desc(), Alert.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    return AlertPage([AlertRow(alert, _summary(alert.cluster.representative), alert_label)
+    media = most_carried_media(session, [alert.cluster_id for alert, _ in rows])
+    return AlertPage([AlertRow(alert, _summary(alert.cluster.representative), alert_label,
+                               media.get(alert.cluster_id))
                       for alert, alert_label in rows], page, pages, total)
+
+
+def most_carried_media(session: Session, cluster_ids: list[int]) -> dict[int, MediaFile]:
+    """For each of CLUSTER_IDS with media, the file its posts carry most (one query for all)."""
+    if not cluster_ids:
+        return {}
+    carried = session.execute(
+        select(ClusterMembership.cluster_id, PostMedia.media_file_id, func.count())
+        .join(PostMedia, PostMedia.post_id == ClusterMembership.post_id)
+        .where(ClusterMembership.cluster_id.in_(cluster_ids), PostMedia.media_file_id.is_not(None))
+        .group_by(ClusterMembership.cluster_id, PostMedia.media_file_id)).all()
+    best: dict[int, tuple[int, int]] = {}
+    for cluster_id, media_id, posts in carried:
+        if cluster_id not in best or (posts, -media_id) > (best[cluster_id][1], -best[cluster_id][0]):
+            best[cluster_id] = (media_id, posts)
+    files = {media.id: media for media in session.scalars(
+        select(MediaFile).where(MediaFile.id.in_([media_id for media_id, _ in best.values()])))}
+    return {cluster_id: files[media_id] for cluster_id, (media_id, _) in best.items()}
 
 
 def get_cluster(session: Session, cluster_id: int,
