@@ -29,3 +29,17 @@ def test_search_finds_posts_in_any_case_and_script(stored, query, found):
     with stored.session() as session:
         posts = search_posts(session, query).posts
         assert {int(post.external_id) for post in posts} == found
+
+
+def test_a_query_too_short_is_asked_again_on_the_search_page(stored, accounts):
+    from tests.conftest import make_settings
+    from tests.test_web_access import signed_in
+    from web import create_app
+
+    app = create_app(make_settings(stored.url))
+    app.config.update(WTF_CSRF_ENABLED=False)  # signing in by a plain POST
+    client = signed_in(app, "viewer")
+    page = client.get("/search?q=%D0%B4")  # one letter
+    assert page.status_code == 200 and "type at least 2 characters to search" in page.text
+    found = client.get("/search?q=+%D0%94%D0%BE%D0%BB%D0%BB%D0%B0%D1%80+")  # " Доллар ", spaces around
+    assert found.status_code == 200 and "2 posts contain" in found.text

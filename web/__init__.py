@@ -17,6 +17,7 @@ from monitor.db.models import Role
 from monitor.messages import Conflict, NotFound, UserError
 from monitor.review.labels import LABELS
 from monitor.urls import split_url
+from monitor.wording import plural
 from web import (
     access,
     alerts,
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(module.bp)
     app.add_template_filter(safe_href)
     app.context_processor(lambda: {"role": access.current_role(), "Role": Role, "LABELS": LABELS,
-                                   "LONG_POST": LONG_POST})
+                                   "LONG_POST": LONG_POST, "plural": plural})
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     app.register_error_handler(UserError, _user_error)

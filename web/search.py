@@ -18,6 +18,7 @@ from web.forms import submitted
 from web.schemas import SearchQuery, parse_query
 
 bp = Blueprint("search", __name__)
+MIN_QUERY = SearchQuery.model_fields["q"].metadata[0].min_length
 # The candidate index is not thread-safe; the web app serves requests on threads.
 _index_lock = Lock()
 
@@ -29,9 +30,11 @@ class SimilarForm(FlaskForm):
 
 @bp.get("/search")
 def posts():
-    if not request.args.get("q"):
-        return render_template("search.html", result=None, q="", form=SimilarForm())
-    query = parse_query(SearchQuery, request.args.to_dict())
+    words = request.args.get("q", "").strip()
+    if len(words) < MIN_QUERY:  # asked again on the page, not refused with an error page
+        problem = f"type at least {MIN_QUERY} characters to search" if words else None
+        return render_template("search.html", result=None, q=words, problem=problem, form=SimilarForm())
+    query = parse_query(SearchQuery, request.args.to_dict() | {"q": words})
     return render_template("search.html", result=search_posts(get_session(), query.q, query.page),
                            q=query.q, form=SimilarForm())
 

@@ -286,8 +286,11 @@ def _growth(timeline: list[tuple[datetime, int]], policy: AlertPolicy) -> Signal
     ratio = (recent / window_hours) / (earlier / earlier_hours)
     if ratio < policy.growth_factor:
         return None
+    times = f"{ratio:,.0f}" if ratio >= 10 else f"{ratio:.1f}"
+    before = f"{earlier_hours / 24:,.0f} days" if earlier_hours >= 48 else f"{earlier_hours:,.0f} h"
     return Signal("growth", policy.weights["growth"] * math.log2(ratio),
-                  f"{recent} posts in the last {window_hours:g} h, {ratio:.1f}× its earlier rate")
+                  f"{plural(recent, 'post')} in the last {window_hours:g} h against "
+                  f"{plural(earlier, 'post')} in the {before} before: {times}× its earlier rate")
 
 
 def _channel_id(telegram_id: int | None, key: str) -> str:
