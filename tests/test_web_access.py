@@ -189,6 +189,13 @@ def test_a_webhook_secret_is_shown_once_and_never_again(app, database):
     assert secret not in client.get("/api/v1/webhooks").text
 
 
+@pytest.mark.parametrize("role, offered", [("viewer", ["viewer"]), ("moderator", ["viewer", "moderator"]),
+                                           ("admin", ["viewer", "moderator", "admin"])])
+def test_the_token_page_offers_only_the_scopes_the_user_may_give(app, role, offered):
+    page = signed_in(app, role).get("/tokens").text
+    assert re.findall(r'<option value="(\w+)"', page) == offered
+
+
 def test_an_api_token_is_shown_once_and_works_as_a_bearer_token(app):
     client = signed_in(app, "moderator")
     issued = client.post("/tokens", data={"name": "newsroom script", "scope": "viewer"})

@@ -94,10 +94,18 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
+TOKEN_SCOPES = {Role.viewer: "read", Role.moderator: "review", Role.admin: "admin"}
+
+
 class TokenForm(FlaskForm):
     name = StringField("What it is for", validators=[DataRequired(), Length(max=128)])
-    scope = SelectField("Scope", choices=[SelectChoice("viewer", "read"), SelectChoice("moderator", "review"),
-                                          SelectChoice("admin", "admin")])
+    scope = SelectField("Scope")
+
+    def __init__(self, role: Role, **kwargs):
+        """Offers only the scopes ROLE, the holder's, may give a token."""
+        super().__init__(**kwargs)
+        self.scope.choices = [SelectChoice(scope.value, name) for scope, name in TOKEN_SCOPES.items()
+                              if role.allows(scope)]
 
 
 class WebhookForm(FlaskForm):

@@ -57,13 +57,13 @@ def toggle(user_id: int, change: str):
 
 @bp.get("/tokens")
 def tokens():
-    return render_template("tokens.html", tokens=_own_tokens(), form=TokenForm(), button=ButtonForm(),
-                           issued=None)
+    return render_template("tokens.html", tokens=_own_tokens(), form=TokenForm(current_user.role),
+                           button=ButtonForm(), issued=None)
 
 
 @bp.post("/tokens")
 def issue():
-    form = TokenForm()
+    form = TokenForm(current_user.role)
     if not submitted(form):
         return redirect(url_for("users.tokens"))
     session = get_session()
@@ -71,8 +71,8 @@ def issue():
                          parse_role(form.scope.data), current_user.name)
     commit()
     # Shown in this response only: a flash message would put it in the (signed, not encrypted) cookie.
-    return render_template("tokens.html", tokens=_own_tokens(), form=TokenForm(), button=ButtonForm(),
-                           issued=issued), 201
+    return render_template("tokens.html", tokens=_own_tokens(), form=TokenForm(current_user.role),
+                           button=ButtonForm(), issued=issued), 201
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
