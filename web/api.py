@@ -36,6 +36,7 @@ from web.schemas import (
     AssignIn,
     AuditOut,
     ChannelIn,
+    ClaimReviewOut,
     ClusterOut,
     ClusterRef,
     DecisionIn,
@@ -135,6 +136,7 @@ def alert(alert_id: int):
 
 
 @bp.get("/alerts/<int:alert_id>/claimreview")
+@spec.validate(resp=_responds(HTTP_200=ClaimReviewOut, HTTP_409=ErrorOut), tags=["alerts"])
 def claimreview(alert_id: int):
     """A confirmed alert with a fact-check link as schema.org ClaimReview (JSON-LD); 409 with
     the reason for one that is not confirmed or has no link."""

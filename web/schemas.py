@@ -370,5 +370,18 @@ class DeliveryRef(BaseModel):
     status: str | None = Field(description="The outcome when sent inline; null when queued")
 
 
+class ClaimReviewOut(BaseModel):
+    """schema.org ClaimReview as JSON-LD (docs/known-claims.md)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    context: str = Field(alias="@context")
+    type: Literal["ClaimReview"] = Field(alias="@type")
+    url: str
+    claimReviewed: str  # noqa: N815 (schema.org's name)
+    reviewRating: dict  # noqa: N815
+    itemReviewed: dict  # noqa: N815
+    author: dict
+
+
 class ErrorOut(BaseModel):
     error: str
