@@ -37,12 +37,12 @@ class FeedRequest:
 class FeedOutcome:
     status: str  # fetched, not-modified, failed, or refused by the site's robots.txt
     entries: list[FeedEntry] = field(default_factory=list)
-    reviews: ParsedReviews | None = None  # of a ClaimReview feed
     etag: str | None = None
     last_modified: str | None = None
     warning: str | None = None
     error: str | None = None
     retry_after: float | None = None
+    reviews: ParsedReviews | None = None  # of a ClaimReview feed
 
 
 def begin_feed_fetch(session: Session, source_id: int, min_interval: float, now: datetime) -> FeedRequest:
