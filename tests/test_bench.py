@@ -51,7 +51,7 @@ def test_the_pipeline_benchmark_measures_every_figure_on_a_small_sample():
     latency = end_to_end["latency"]["stored_to_cluster"]
     assert latency["n"] == 10 and 0 < latency["p50_s"] <= latency["p95_s"]
     assert set(end_to_end["worker_peak_rss_mb"]) == {"worker-ingest", "worker-embed", "worker-cluster",
-                                                     "worker-notify"}
+                                                     "worker-media", "worker-notify"}
     # The embed worker holds the model: it is the largest, and it does most of the work.
     memory, cpu = end_to_end["worker_peak_rss_mb"], end_to_end["backfill_worker_cpu_s"]
     assert max(memory, key=memory.get) == "worker-embed"

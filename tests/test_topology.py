@@ -87,7 +87,7 @@ def test_monitor_run_takes_posts_to_alerts_and_stops_cleanly(own_postgres, tmp_p
     assert "every service stopped" in output
     pids = [int(line.rsplit("pid ", 1)[1].rstrip(")")) for line in output.splitlines()
             if line.startswith("started ")]
-    assert len(pids) == 6  # web, four workers, beat (no Telegram session configured)
+    assert len(pids) == 7  # web, five workers (ingest, embed, cluster, media, notify), beat; no Telegram
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
