@@ -15,6 +15,7 @@ from config import Settings, load_settings
 from config.secret_key import check_secret_key
 from monitor.db.models import Role
 from monitor.messages import Conflict, NotFound, UserError
+from monitor.review.identity import identify
 from monitor.review.labels import LABELS
 from monitor.urls import split_url
 from monitor.wording import plural
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.add_template_filter(safe_href)
     app.context_processor(lambda: {"role": access.current_role(), "Role": Role, "LABELS": LABELS,
                                    "LONG_POST": LONG_POST, "plural": plural})
+    # A global, not a context variable: the macros of _macros.html are imported without context.
+    app.jinja_env.globals["source_identity"] = lambda source: identify(source.title, source.key)
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     app.register_error_handler(UserError, _user_error)
