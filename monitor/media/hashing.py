@@ -36,7 +36,6 @@ MATCH_FRAMES_PER_SECOND = 4
 # and a 4K frame would cost memory and time for nothing.
 MATCH_FRAME_PIXELS = 512
 BAR_LUMINANCE = 24  # rows and columns at the edges darker than this everywhere are bars
-_READ_CHUNK = 1 << 20
 
 
 class MediaError(Exception):
@@ -94,13 +93,9 @@ class HashLimits:
 
 
 def sha256_of(path: Path) -> tuple[str, int]:
-    """The file's SHA-256 (hex) and size, read in chunks."""
-    digest, size = hashlib.sha256(), 0
+    """The file's SHA-256 (hex) and size."""
     with open(path, "rb") as file:
-        while chunk := file.read(_READ_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        return hashlib.file_digest(file, "sha256").hexdigest(), os.fstat(file.fileno()).st_size
 
 
 def fingerprint(path: Path, limits: HashLimits = HashLimits(), thumbnail: Path | None = None) -> Fingerprint:
@@ -171,15 +166,22 @@ def _decode_and_hash(path: Path, seconds_per_hash: float, max_pixels: int,
 
 def _hash_image(image, thumbnail: Path | None) -> dict:
     import numpy as np
-    import pdqhash
 
     rgb = image.convert("RGB")
-    bits, quality = pdqhash.compute(np.asarray(rgb))
+    pdq, quality = _pdq(np.asarray(rgb))
     if thumbnail is not None:
         rgb.thumbnail((THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
         rgb.save(thumbnail, "JPEG", quality=80)
-    pdq = np.packbits(bits.astype(np.uint8)).tobytes().hex()
-    return {"kind": "image", "frames": [{"frame": 0, "quality": int(quality), "pdq": pdq, "timestamp": 0.0}]}
+    return {"kind": "image", "frames": [{"frame": 0, "quality": quality, "pdq": pdq, "timestamp": 0.0}]}
+
+
+def _pdq(pixels) -> tuple[str, int]:
+    """PDQ of an RGB array: its 64 hex digits and its quality."""
+    import numpy as np
+    import pdqhash
+
+    bits, quality = pdqhash.compute(np.ascontiguousarray(pixels))
+    return np.packbits(bits.astype(np.uint8)).tobytes().hex(), int(quality)
 
 
 def _hash_video(path: Path, seconds_per_hash: float, thumbnail: Path | None) -> dict:
@@ -203,7 +205,6 @@ def _match_frames(path: Path) -> list[dict]:
     """PDQ of MATCH_FRAMES_PER_SECOND frames a second, each without its black bars, decoded by
     FFmpeg's command into raw RGB (scaled to MATCH_FRAME_PIXELS at most)."""
     import numpy as np
-    import pdqhash
 
     width, height = _scaled_size(path, MATCH_FRAME_PIXELS)
     decoder = subprocess.Popen(["ffmpeg", "-v", "error", "-nostdin", "-i", str(path), "-vf",
@@ -213,10 +214,8 @@ def _match_frames(path: Path) -> list[dict]:
     frame_bytes, frames = width * height * 3, []
     with decoder:
         while len(raw := decoder.stdout.read(frame_bytes)) == frame_bytes:
-            picture = _without_bars(np.frombuffer(raw, np.uint8).reshape(height, width, 3))
-            bits, quality = pdqhash.compute(np.ascontiguousarray(picture))
-            frames.append({"frame": len(frames), "quality": int(quality),
-                           "pdq": np.packbits(bits.astype(np.uint8)).tobytes().hex(),
+            pdq, quality = _pdq(_without_bars(np.frombuffer(raw, np.uint8).reshape(height, width, 3)))
+            frames.append({"frame": len(frames), "quality": quality, "pdq": pdq,
                            "timestamp": round(len(frames) / MATCH_FRAMES_PER_SECOND, 3)})
     return frames
 
@@ -245,17 +244,21 @@ def _without_bars(picture):
 
 
 def _video_thumbnail(path: Path, thumbnail: Path) -> None:
-    """A still of the first second, by FFmpeg's command; none if it cannot make one."""
+    """A still of the first second, by FFmpeg's command; none if it cannot make one (the
+    hashes stand without it)."""
     scale = f"scale='min({THUMBNAIL_PIXELS},iw)':-2"
-    subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(path), "-frames:v", "1",
-                    "-vf", scale, "-f", "image2", "-c:v", "mjpeg", str(thumbnail)],
-                   capture_output=True, timeout=60, check=False)
+    try:
+        subprocess.run(["ffmpeg", "-v", "error", "-nostdin", "-y", "-i", str(path), "-frames:v", "1",
+                        "-vf", scale, "-f", "image2", "-c:v", "mjpeg", str(thumbnail)],
+                       capture_output=True, timeout=60, check=False)
+    except subprocess.TimeoutExpired:
+        thumbnail.unlink(missing_ok=True)
 
 
 def main(arguments: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m monitor.media.hashing")
-    parser.add_argument("--seconds-per-hash", type=float, default=1.0)
-    parser.add_argument("--max-pixels", type=int, default=50_000_000)
+    parser.add_argument("--seconds-per-hash", type=float, default=HashLimits.seconds_per_hash)
+    parser.add_argument("--max-pixels", type=int, default=HashLimits.max_pixels)
     parser.add_argument("--thumbnail", type=Path)
     parser.add_argument("file", type=Path)
     options = parser.parse_args(arguments)
