@@ -18,6 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import faiss
+import numpy as np
+
 from monitor.media.hashing import MIN_QUALITY, Fingerprint, Frame
 
 
@@ -65,12 +68,23 @@ def compare(first: Fingerprint, second: Fingerprint, rules: MatchRules = MatchRu
 
 
 def frames_matched(first: Sequence[Frame], second: Sequence[Frame], distance: int) -> tuple[float, float]:
-    """The share of FIRST's good frames within DISTANCE of one of SECOND's, and the other way."""
-    ours, theirs = good_frames(first), good_frames(second)
-    if not ours or not theirs:
+    """The share of FIRST's good frames within DISTANCE of one of SECOND's, and the other way:
+    each frame's nearest in the other video by faiss's brute-force Hamming search (an hour of
+    video at four frames a second is 14,400 frames a side)."""
+    ours, theirs = _packed(good_frames(first)), _packed(good_frames(second))
+    if not len(ours) or not len(theirs):
         return 0.0, 0.0
-    our_hashes, their_hashes = [int(f.pdq, 16) for f in ours], [int(f.pdq, 16) for f in theirs]
-    near = [[(mine ^ other).bit_count() <= distance for other in their_hashes] for mine in our_hashes]
-    share = sum(any(row) for row in near) / len(ours)
-    share_back = sum(any(column) for column in zip(*near, strict=True)) / len(theirs)
-    return round(share, 4), round(share_back, 4)
+    return round(_share_near(ours, theirs, distance), 4), round(_share_near(theirs, ours, distance), 4)
+
+
+def _packed(frames: Sequence[Frame]) -> np.ndarray:
+    return np.array([np.frombuffer(bytes.fromhex(frame.pdq), dtype=np.uint8) for frame in frames],
+                    dtype=np.uint8).reshape(len(frames), 32)
+
+
+def _share_near(queries: np.ndarray, hashes: np.ndarray, distance: int) -> float:
+    """The share of QUERIES whose nearest of HASHES lies within DISTANCE bits."""
+    index = faiss.IndexBinaryFlat(256)
+    index.add(hashes)
+    nearest, _ = index.search(queries, 1)
+    return float((nearest[:, 0] <= distance).mean())
