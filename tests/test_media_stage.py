@@ -220,6 +220,14 @@ def test_expired_files_are_removed_and_their_hashes_kept(database, eager_pipelin
         media = session.scalar(select(MediaFile))
         assert media.stored_name is None and media.removed_at is not None and len(media.frames) >= 5
         assert session.scalar(select(func.count()).select_from(MediaHash)) > 0
+    # Posted again: the new copy is recorded, so that it is shown, and removed in its turn.
+    write_posts(tmp_path / "again.jsonl", [post("keeper", 2, "", [str(variants["small"])],
+                                                datetime(2025, 8, 6, tzinfo=timezone.utc))])
+    import_file(settings, tmp_path / "again.jsonl")
+    with database.session() as session:
+        media = session.scalar(select(MediaFile))
+        assert media.removed_at is None and store.path(media.stored_name).is_file()
+        assert session.scalar(select(func.count()).select_from(MediaFile)) == 1
 
 
 def test_a_clip_under_a_caption_of_everyday_news_moves_to_the_clip_and_the_news_stays(

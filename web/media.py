@@ -7,8 +7,9 @@ import re
 from flask import Blueprint, abort, send_file
 from sqlalchemy import select
 
+from monitor import runtime
 from monitor.db.models import MediaFile
-from monitor.media.files import THUMBNAIL_TYPE, VIDEO_TYPE, MediaStore
+from monitor.media.files import THUMBNAIL_TYPE, VIDEO_TYPE
 from web.database import current_settings, get_session
 
 bp = Blueprint("media", __name__)
@@ -24,7 +25,7 @@ def _stored(sha256: str) -> MediaFile:
 
 
 def _send(name: str | None, content_type: str, download_name: str, attachment: bool = False):
-    store = MediaStore.from_settings(current_settings())
+    store = runtime.media_store(current_settings())
     if name is None or not store.path(name).is_file():
         abort(404, "the file is no longer kept (MEDIA_RETENTION_DAYS); its hashes are")
     return send_file(store.path(name), mimetype=content_type, as_attachment=attachment,

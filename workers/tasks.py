@@ -176,10 +176,7 @@ def cluster_posts_task(task: StageTask, post_ids: list[int]) -> int:
         raise
     metrics.POSTS_CLUSTERED.inc(placed.posts)
     log.info("placed %d posts in %d clusters; %d alert events", placed.posts, len(clusters), len(events))
-    for kind, count in kinds.items():
-        metrics.ALERT_EVENTS.labels(kind).inc(count)
-    if events:
-        notify_task.delay(events)
+    _announce(events, kinds)
     if with_media:
         place_media_task.delay(with_media)
     return len(clusters)
@@ -209,12 +206,20 @@ def place_media_task(task: StageTask, post_ids: list[int]) -> int:
         with task.unit_of_work() as session:
             clusters = place_by_media(session, index, post_ids, MediaRules.from_settings(settings))
             events = evaluate_alerts(session, clusters, AlertPolicy.from_settings(settings))
+            kinds = count_event_kinds(session, events)
     except BaseException:
         index.reset()  # it may hold hashes of the rolled-back transaction
         raise
-    if events:
-        notify_task.delay(events)
+    _announce(events, kinds)
     return len(clusters)
+
+
+def _announce(event_ids: list[int], kinds: dict[str, int]) -> None:
+    """Count committed alert events by kind, and send them to the notify stage."""
+    for kind, count in kinds.items():
+        metrics.ALERT_EVENTS.labels(kind).inc(count)
+    if event_ids:
+        notify_task.delay(event_ids)
 
 
 @app.task(name="monitor.ingest.sweep_stalled", base=MonitorTask, bind=True)

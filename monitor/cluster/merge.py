@@ -11,11 +11,19 @@ automatic merges respect; merges carry separations over to the cluster that abso
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.alerts.events import record_alert_event
-from monitor.db.models import AlertStatus, AuditEntry, Cluster, ClusterMembership, ClusterSeparation, utcnow
+from monitor.db.models import (
+    AlertStatus,
+    AuditEntry,
+    Cluster,
+    ClusterMembership,
+    ClusterSeparation,
+    Post,
+    utcnow,
+)
 
 
 def separate(session: Session, cluster_id: int, other_cluster_id: int, actor: str) -> None:
@@ -57,6 +65,20 @@ def merge_into(session: Session, target: Cluster, absorbed: Cluster) -> tuple[in
             session.flush()
             event_ids.append(event.id)
     return moved, event_ids
+
+
+def move_post(session: Session, post_id: int, old: Cluster, target_id: int, **membership) -> None:
+    """Take POST_ID out of cluster OLD into cluster TARGET_ID (MEMBERSHIP: how it was placed
+    there). A new membership row, with a new id: the workers' candidate indexes pick the
+    move up. OLD's first post takes over as its representative if the post was it. The
+    caller refreshes both clusters' figures and holds the cluster-assignment lock."""
+    session.execute(delete(ClusterMembership).where(ClusterMembership.post_id == post_id))
+    session.add(ClusterMembership(post_id=post_id, cluster_id=target_id, **membership))
+    if old.representative_post_id == post_id:
+        old.representative_post_id = session.scalar(
+            select(ClusterMembership.post_id).join(Post, Post.id == ClusterMembership.post_id)
+            .where(ClusterMembership.cluster_id == old.id).order_by(Post.published_at, Post.id).limit(1))
+    session.flush()
 
 
 def audit_merge(session: Session, actor: str, target_id: int, absorbed_id: int, moved: int,

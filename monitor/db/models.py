@@ -579,7 +579,6 @@ class MediaFile(Base):
     frames: Mapped[list] = mapped_column(JSON, default=list)
     # Under MEDIA_DIR: the file and its JPEG thumbnail; None once removed (or never kept).
     stored_name: Mapped[str | None] = mapped_column(String(96))
-    content_type: Mapped[str | None] = mapped_column(String(64))
     thumbnail_name: Mapped[str | None] = mapped_column(String(96))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

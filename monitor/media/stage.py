@@ -21,11 +21,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.cluster.assign import refresh_cluster_stats
-from monitor.cluster.merge import audit_merge, merge_into, separated
+from monitor.cluster.merge import audit_merge, merge_into, move_post, separated
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import (
     Cluster,
@@ -42,7 +42,7 @@ from monitor.db.models import (
 )
 from monitor.db.session import dialect_insert
 from monitor.db.statements import move_posts
-from monitor.media.files import VIDEO_TYPE, MediaStore
+from monitor.media.files import MediaStore
 from monitor.media.hashing import Fingerprint, Frame, HashLimits, MediaError, fingerprint
 from monitor.media.index import MediaIndex
 from monitor.media.matching import MatchRules, compare
@@ -119,10 +119,13 @@ def _media_file(session: Session, result: Obtained) -> int:
     session.execute(dialect_insert(session, MediaFile).values(
         sha256=found.sha256, kind=found.kind, size=found.size,
         frames=[vars(frame) for frame in found.frames], stored_name=result.stored_name,
-        content_type=VIDEO_TYPE if found.kind == "video" else None,
         thumbnail_name=result.thumbnail_name, first_seen_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["sha256"]))
-    media_id = session.scalar(select(MediaFile.id).where(MediaFile.sha256 == found.sha256))
+    media = session.scalar(select(MediaFile).where(MediaFile.sha256 == found.sha256))
+    if media.stored_name is None and result.stored_name:  # posted again after its file expired
+        media.stored_name, media.thumbnail_name, media.removed_at = (result.stored_name,
+                                                                     result.thumbnail_name, None)
+    media_id = media.id
     hashes = select(func.count()).select_from(MediaHash).where(MediaHash.media_file_id == media_id)
     if not session.scalar(hashes):
         session.add_all(MediaHash(media_file_id=media_id, pdq=frame.pdq, quality=frame.quality,
@@ -226,11 +229,8 @@ def _searched_frames(found: Fingerprint) -> list[str]:
 
 
 def _cluster_of(session: Session, post_id: int) -> Cluster | None:
-    cluster = session.scalar(select(Cluster).join(ClusterMembership)
-                             .where(ClusterMembership.post_id == post_id))
-    while cluster is not None and cluster.merged_into_id is not None:
-        cluster = session.get(Cluster, cluster.merged_into_id)
-    return cluster
+    # Never a merged cluster: a merge moves the memberships too (merge.merge_into).
+    return session.scalar(select(Cluster).join(ClusterMembership).where(ClusterMembership.post_id == post_id))
 
 
 def _open(session: Session, post_id: int, published_at: datetime) -> int:
@@ -261,16 +261,8 @@ def _move(session: Session, post_id: int, cluster: Cluster, wave: Cluster, first
                     f"post {post_id} carries the media first posted by post {first.post_id}")
         session.flush()
         return {wave.id}
-    # A new membership row (a new id), as a moderator's split makes: the cluster stage's
-    # candidate index picks the move up.
-    session.execute(delete(ClusterMembership).where(ClusterMembership.post_id == post_id))
-    session.add(ClusterMembership(post_id=post_id, cluster_id=wave.id, method="media",
-                                  similarity=first.share, matched_post_id=first.post_id))
-    if cluster.representative_post_id == post_id:
-        cluster.representative_post_id = session.scalar(
-            select(ClusterMembership.post_id).join(Post, Post.id == ClusterMembership.post_id)
-            .where(ClusterMembership.cluster_id == cluster.id).order_by(Post.published_at, Post.id).limit(1))
-    session.flush()
+    move_post(session, post_id, cluster, wave.id, method="media", similarity=first.share,
+              matched_post_id=first.post_id)
     return {cluster.id, wave.id}
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.known_claims import add_known_claim
 from monitor.alerts.rules import AlertPolicy, evaluate_alerts
 from monitor.cluster.assign import refresh_cluster_stats
-from monitor.cluster.merge import merge_into, separate
+from monitor.cluster.merge import merge_into, move_post, separate
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import (
     AuditEntry,
@@ -79,18 +79,11 @@ def split_post(session: Session, post_id: int, actor: str, reason: str, policy: 
     if old.post_count <= 1:
         raise ClusterActionError(f"post {post_id} is the only post of cluster {old.id}")
     post = session.get(Post, post_id)
-    # A new membership row (a new id): the workers' candidate indexes pick the move up.
-    session.execute(delete(ClusterMembership).where(ClusterMembership.id == membership.id))
     new = Cluster(representative_post_id=post_id, first_seen_at=post.published_at,
                   last_seen_at=post.published_at)
     session.add(new)
     session.flush()
-    session.add(ClusterMembership(post_id=post_id, cluster_id=new.id, method="split"))
-    if old.representative_post_id == post_id:
-        old.representative_post_id = session.scalar(
-            select(ClusterMembership.post_id).join(Post, Post.id == ClusterMembership.post_id)
-            .where(ClusterMembership.cluster_id == old.id).order_by(Post.published_at, Post.id).limit(1))
-    session.flush()
+    move_post(session, post_id, old, new.id, method="split")
     refresh_cluster_stats(session, {old.id, new.id})
     separate(session, old.id, new.id, actor)  # a cannot-link: never joined again automatically
     _audit(session, actor, "cluster.split", old.id,

@@ -22,7 +22,6 @@ def upgrade() -> None:
                     sa.Column('size', sa.BigInteger(), nullable=False),
                     sa.Column('frames', sa.JSON(), nullable=False),
                     sa.Column('stored_name', sa.String(length=96), nullable=True),
-                    sa.Column('content_type', sa.String(length=64), nullable=True),
                     sa.Column('thumbnail_name', sa.String(length=96), nullable=True),
                     sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
                     sa.Column('removed_at', sa.DateTime(timezone=True), nullable=True),
