@@ -53,7 +53,7 @@ class JsonlPost(BaseModel):
             forwarded_from=self.forwarded_from,
             forwarded_from_id=None if self.forwarded_from_id is None else str(self.forwarded_from_id),
             has_media=self.has_media or self.media_kind is not None or bool(self.media),
-            media_kind=self.media_kind or (("photo" if self.media else None)),
+            media_kind=self.media_kind,  # the media stage finds out what MEDIA are
             media=tuple(self.media),
         )
 

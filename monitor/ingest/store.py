@@ -117,10 +117,11 @@ def store_posts(session: Session, records: list[PostRecord]) -> StoreResult:
 
 def _add_media(session: Session, records: list[PostRecord], source_ids: dict[tuple[str, str], int],
                inserted) -> list[int]:
-    """The media rows of the new posts, pending for the media stage; their posts' ids."""
+    """The media rows of the new posts, pending for the media stage; their posts' ids. A post
+    given twice in RECORDS was stored as its last (store_posts): its media are that one's."""
     post_of = {(source_id, external_id): post_id for post_id, source_id, external_id in inserted}
     rows = []
-    for record in records:
+    for record in reversed(records):
         post_id = post_of.pop((source_ids[(record.source_kind, record.source_key)], record.external_id), None)
         if post_id is not None:
             rows += [{"post_id": post_id, "position": position, "kind": record.media_kind, "origin": origin,
