@@ -3,13 +3,13 @@ ClaimReview), which alerts recognise when a post repeats one."""
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 
 import click
 
 from cli.database import session_scope
+from cli.options import ACTOR
 from config import Settings
 
 
@@ -20,8 +20,7 @@ def claims_group() -> None:
 
 @claims_group.command("import")
 @click.argument("source")
-@click.option("--actor", default=getpass.getuser, show_default="your login name",
-              help="Who imports them (kept in the audit trail).")
+@ACTOR
 @click.pass_obj
 def claims_import(settings: Settings, source: str, actor: str) -> None:
     """Import the ClaimReviews of SOURCE, a file or an http(s) URL: JSON-LD (an object, a
@@ -61,8 +60,7 @@ def claims_import(settings: Settings, source: str, actor: str) -> None:
 @click.argument("url")
 @click.option("--interval", type=int, default=None,
               help="Seconds between fetches [default: FEED_INTERVAL_SECONDS].")
-@click.option("--actor", default=getpass.getuser, show_default="your login name",
-              help="Who adds it (kept in the audit trail).")
+@ACTOR
 @click.pass_obj
 def claims_watch(settings: Settings, url: str, interval: int | None, actor: str) -> None:
     """Poll the ClaimReview feed at URL like a news feed (conditional GET, backoff, pausing

@@ -3,17 +3,14 @@ with their spellings in Russian, Kazakh and Latin letters."""
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 
 import click
 
 from cli.database import session_scope
+from cli.options import ACTOR
 from config import Settings
-
-ACTOR = click.option("--actor", default=getpass.getuser, show_default="your login name",
-                     help="Who changes it (kept in the audit trail).")
 
 
 @click.group("watchlist")

@@ -35,6 +35,7 @@ RETRIEVAL_CANDIDATES = 50
 # A cluster's newest posts checked each time it is assessed (with its first post).
 CHECKED_POSTS = 64
 CLAIMS_EMBEDDED_AT_ONCE = 512
+JUDGED_POSTS_KEPT = 100_000  # posts whose matches an index remembers
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,12 @@ class KnownClaimIndex:
         self.by_appearance = {link: row for row, claim in enumerate(claims)
                               for link in claim.appearances or ()}
         self.promoted = {claim.cluster_id: row for row, claim in enumerate(claims) if claim.cluster_id}
+        self._judged: dict[tuple[int, int, float], list[ClaimMatch]] = {}  # (post, text, overlap): matches
+
+    def _remember(self, key: tuple[int, int, float], matches: list[ClaimMatch]) -> None:
+        self._judged[key] = matches
+        if len(self._judged) > JUDGED_POSTS_KEPT:
+            self._judged.pop(next(iter(self._judged)))  # the oldest judged
 
     @classmethod
     def load(cls, session: Session, matching: ClaimMatching | None = None) -> "KnownClaimIndex":
@@ -147,15 +154,14 @@ class KnownClaimIndex:
                 _loaded.pop(next(iter(_loaded)))
         return cached
 
-    def rank(self, text: str, vector: np.ndarray | None, language: str | None,
+    def rank(self, evidence: TextEvidence, vector: np.ndarray | None, language: str | None,
              candidates: int = RETRIEVAL_CANDIDATES) -> list[tuple[int, float, bool]]:
-        """The claims nearest TEXT (VECTOR its embedding) as (row, same-claim probability,
-        same claim), most probable first."""
+        """The claims nearest a text (EVIDENCE: what it says, VECTOR: its embedding) as (row,
+        same-claim probability, same claim), most probable first."""
         if vector is None or self.matrix is None or not self.matching:
             return []
         found = search(self.matrix, vector.astype(np.float32), min(candidates, len(self.embedded)),
                        MetricKind.Cos, exact=True)
-        evidence = TextEvidence.of(text)
         judged = []
         for position, distance in zip(found.keys.tolist(), found.distances.tolist(), strict=True):
             row = int(self.embedded[position])
@@ -174,26 +180,33 @@ class KnownClaimIndex:
             return []
         found = [ClaimMatch(self.claims[self.promoted[cluster.id]], 1.0, "promoted from this cluster")] \
             if cluster.id in self.promoted else []
+        columns = select(Post.id, Post.text, Post.language, Post.url, Post.canonical_url)
         checked = session.execute(
-            select(Post.id, Post.text, Post.language, Post.url, Post.canonical_url)
-            .join(ClusterMembership, ClusterMembership.post_id == Post.id)
+            columns.join(ClusterMembership, ClusterMembership.post_id == Post.id)
             .where(ClusterMembership.cluster_id == cluster.id)
             .order_by(Post.published_at.desc(), Post.id.desc()).limit(posts)).all()
         if cluster.representative_post_id not in {post.id for post in checked}:
-            checked += session.execute(select(Post.id, Post.text, Post.language, Post.url, Post.canonical_url)
-                                       .where(Post.id == cluster.representative_post_id)).all()
+            checked += session.execute(columns.where(Post.id == cluster.representative_post_id)).all()
         for post in checked:
             for link in {post.url, post.canonical_url} & self.by_appearance.keys():
                 found.append(ClaimMatch(self.claims[self.by_appearance[link]], 1.0,
                                         f"post {post.id} is at a URL the fact-check names: {link}"))
+        # A post is judged once per index (a cluster is assessed after every batch placed in
+        # it, and most of its newest posts were judged the time before).
+        keys = {post.id: (post.id, hash(post.text), min_overlap) for post in checked}
+        judged = {post_id: self._judged[key] for post_id, key in keys.items() if key in self._judged}
+        unjudged = [post for post in checked if post.id not in judged]
         vectors = {}
-        if self.matching and self.matrix is not None:
+        if unjudged and self.matching and self.matrix is not None:
             vectors = dict(session.execute(select(Embedding.post_id, Embedding.vector).where(
-                Embedding.post_id.in_([post.id for post in checked]),
+                Embedding.post_id.in_([post.id for post in unjudged]),
                 Embedding.model == self.matching.model_id)).all())
-        for post in checked:
+        for post in unjudged:
             vector = vector_from_bytes(vectors[post.id]) if post.id in vectors else None
-            found += self.matches(post.text, min_overlap, vector, post.language, post.id)
+            judged[post.id] = self.matches(post.text, min_overlap, vector, post.language, post.id)
+            self._remember(keys[post.id], judged[post.id])
+        for matches in judged.values():
+            found += matches
         best: dict[int, ClaimMatch] = {}
         for match in found:
             if match.claim.id not in best or match.score > best[match.claim.id].score:
@@ -207,7 +220,7 @@ class KnownClaimIndex:
         the model, which holds across models."""
         evidence = TextEvidence.of(text)
         whose = f"post {post_id} " if post_id is not None else ""
-        ranked = self.rank(text, vector, language)
+        ranked = self.rank(evidence, vector, language)
         found = [ClaimMatch(self.claims[row], round(probability, 2),
                             f"{whose}carries the same claim (probability {probability:.0%})")
                  for row, probability, same in ranked if same]

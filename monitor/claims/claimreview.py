@@ -38,6 +38,11 @@ RATING_LABELS = (
 )
 
 
+# One pattern a label: a rating's words, each at the start of a word.
+_RATING_PATTERNS = [(label, re.compile("|".join(rf"(?<!\w){re.escape(word)}" for word in words)))
+                    for label, words in RATING_LABELS]
+
+
 class ClaimReviewError(ValueError):
     """The input holds no JSON-LD at all (a bad item is an ImportProblem instead)."""
 
@@ -70,8 +75,8 @@ def label_for(rating: str | None, value=None, best=None, worst=None) -> str | No
     """The product's label for a published rating: by its name, else by its value on the
     review's scale (the lower third false, the middle misleading, the upper third accurate)."""
     name = (rating or "").lower()
-    for label, words in RATING_LABELS:
-        if any(re.search(rf"(?<!\w){re.escape(word)}", name) for word in words):
+    for label, pattern in _RATING_PATTERNS:
+        if pattern.search(name):
             return label
     try:
         value, best, worst = float(value), float(best if best is not None else 5), float(

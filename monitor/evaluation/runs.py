@@ -83,7 +83,7 @@ def evaluate_retrieval(encoder: Encoder, rules: MatchRules, claims: list[tuple[s
     query_vectors = encoder.encode([readable_text(text) for _, text in queries])
     average_precisions, first_hits = [], []
     for (query_id, text), query_vector in zip(queries, query_vectors, strict=True):
-        ranked = index.rank(text, query_vector, detect_language(text))
+        ranked = index.rank(TextEvidence.of(text), query_vector, detect_language(text))
         ranked_ids = [claim_ids[row] for row, _, _ in ranked]
         average_precisions.append(average_precision_at(ranked_ids, relevant[query_id], k))
         first_hits.append(1.0 if ranked_ids and ranked_ids[0] in relevant[query_id] else 0.0)
