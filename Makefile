@@ -41,6 +41,7 @@ system-packages:
 
 test: install system-packages
 	$(VENV)/bin/ruff check monitor workers web cli config tests bench
+	$(VENV)/bin/lint-imports
 	$(PYTHON) -m pytest $(ARGS)
 
 # Known vulnerabilities of the installed dependencies (pip-audit, PyPI's advisory data).

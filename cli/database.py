@@ -59,3 +59,18 @@ def safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.pass_obj
+def db_upgrade(settings: Settings) -> None:
+    """Apply the Alembic migrations up to the newest revision."""
+    from monitor.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    click.echo(f"database at the newest revision: {safe_url(settings.database_url)}")

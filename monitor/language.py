@@ -36,7 +36,7 @@ def _detector():
 def load_language_models() -> None:
     """Load the models detection uses now, rather than at the first texts that need them:
     what a worker's main process does before starting its pool, whose processes then share
-    them (docs/performance.md). Unlike lingua's own preloading, this starts no threads,
+    them. Unlike lingua's own preloading, this starts no threads,
     which a forked process would not have."""
     for sample in _SAMPLES:
         detect_language(sample)

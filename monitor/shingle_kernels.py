@@ -2,14 +2,13 @@
 post and every candidate, compiled with numba.
 
 In NumPy each of them was a dozen array operations over a few hundred elements, whose calls
-cost more than their arithmetic: hashing a text's shingles, comparing it with its
-candidates and its MinHash were about a third of the cluster stage's time
-(docs/performance.md). Compiled, each is one pass over its data. The hashes are the same
-as before, bit for bit: the calibration, the LSH index and the placements do not change.
+cost more than their arithmetic, and they run for every candidate. Compiled, each is one
+pass over its data. The hashes are NumPy's and datasketch's, bit for bit: the calibration,
+the LSH index and the placements do not depend on which ran.
 
 Compiled functions are cached on disk (numba's ``cache=True``: beside this file, or in the
 user's cache directory where this one is read-only, or under NUMBA_CACHE_DIR), so a
-process compiles them once (about 5 s), not at every start.
+process compiles them once, not at every start.
 """
 
 from __future__ import annotations

@@ -58,8 +58,7 @@ def _kernels() -> ModuleType:
 
 def load_compiled_loops() -> None:
     """Load the compiled loops now (from numba's cache, or compiled if it has none) by
-    running each once: otherwise the first post a process compares waits for them, about
-    half a second from the cache in a worker process (docs/performance.md)."""
+    running each once: otherwise the first post a process compares waits for them."""
     evidence = TextEvidence.of("Аким призвал выйти 9 мая на шествие")
     shingle_signatures(evidence)
     features_of_pairs(np.zeros(1), Pairs.of([evidence], [[evidence]]))
@@ -104,8 +103,7 @@ def minhash(text_shingles: np.ndarray) -> np.ndarray | None:
     for it; None for none.
 
     What datasketch's ``MinHash.update_batch`` computes, in one compiled loop: it calls a
-    hash function once a value, which took about 6 % of the cluster stage
-    (tests/test_clustering.py checks that the two agree)."""
+    Python hash function once a value (tests/test_clustering.py checks that the two agree)."""
     if not text_shingles.size:
         return None
     return _kernels().affine32_minimums(text_shingles, *_PERMUTATIONS.permutations)

@@ -5,7 +5,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from cli.main import import_file
+from cli.ingest import import_file
 from monitor.accounts.tokens import issue_token
 from monitor.db.models import Alert, AuditEntry, Role, User
 from tests.conftest import make_settings

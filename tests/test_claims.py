@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from cli.main import import_file
+from cli.ingest import import_file
 from monitor.accounts.tokens import issue_token
 from monitor.alerts.known_claims import embed_new_claims
 from monitor.claims.claimreview import label_for, parse_claimreviews

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from cli.main import import_file
+from cli.ingest import import_file
 from monitor.db.models import Post, PostStage, Stage
 from monitor.ingest.jsonl import parse_jsonl
 from monitor.ingest.telegram_export import ExportFormatError, parse_telegram_export

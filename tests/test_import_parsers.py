@@ -89,7 +89,7 @@ def test_real_telegram_desktop_export_is_imported_with_rich_text_flattened():
 
 
 def test_importing_the_same_export_twice_adds_nothing(database, eager_pipeline):
-    from cli.main import import_file
+    from cli.ingest import import_file
 
     first = import_file(eager_pipeline.conf.monitor_settings, DESKTOP_EXPORT).sent
     with database.session() as session:

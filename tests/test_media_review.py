@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
-from cli.main import import_file
+from cli.ingest import import_file
 from monitor.accounts.tokens import issue_token
 from monitor.db.models import ClusterMembership, MediaFile, Post, Role, User
 from monitor.notify.payload import cluster_media_hashes

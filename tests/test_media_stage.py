@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from cli.main import import_file
+from cli.ingest import import_file
 from monitor.db.models import Alert, ClusterLink, ClusterMembership, MediaFile, Post, PostMedia, Source
 from tests.media_files import OTHER_CLIPS, clip_variants, make_video, png_claiming
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from cli.main import import_file
+from cli.ingest import import_file
 from monitor.db.models import Alert, AlertEvent, Cluster, ClusterMembership, Post, PostStage, Source, Stage
 from workers.tasks import cluster_posts_task, embed_posts_task
 

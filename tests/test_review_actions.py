@@ -6,7 +6,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from cli.main import import_file
+from cli.ingest import import_file
 from monitor.accounts.users import create_user
 from monitor.alerts.rules import AlertPolicy
 from monitor.db.models import (

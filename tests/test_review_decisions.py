@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from cli.main import import_file
+from cli.ingest import import_file
 from monitor.db.models import Alert, AlertStatus, AuditEntry, ReviewDecision
 from monitor.review.decisions import DecisionError, decide
 from tests.conftest import monitor_command

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from cli.main import import_file
+from cli.ingest import import_file
 from tests.conftest import ACCOUNTS, PASSWORD, make_settings
 from tests.test_pipeline import SAMPLE
 from tests.webhook_receiver import Receiver

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from cli.main import import_file
+from cli.ingest import import_file
 from monitor.db.models import Alert, AuditEntry, WebhookDelivery, WebhookSubscription, utcnow
 from monitor.notify.delivery import plan_test_delivery
 from monitor.notify.subscriptions import Filters, add_subscription, rotate_secret

@@ -13,10 +13,9 @@ from werkzeug.routing import IntegerConverter
 
 from config import Settings, load_settings
 from config.secret_key import check_secret_key
-from monitor.db.models import Role
+from monitor.db.models import LABELS, Role
 from monitor.messages import Conflict, NotFound, UserError
 from monitor.review.identity import identify
-from monitor.review.labels import LABELS
 from monitor.urls import split_url
 from monitor.wording import plural
 from web import (

@@ -2,11 +2,10 @@
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from monitor.db.models import AlertStatus, Role, Source, User
+from monitor.db.models import LABELS, AlertStatus, Role, User
+from monitor.ingest.sources import list_sources
 from monitor.review.decisions import assign, decide
-from monitor.review.labels import LABELS
 from monitor.review.queries import list_alerts
 from web.access import requires
 from web.database import commit, get_session
@@ -25,7 +24,7 @@ def index():
     return render_template(
         "alerts.html", result=result, query=query, statuses=["all", *AlertStatus.__members__],
         page_args=query.model_dump(mode="json", exclude_none=True, exclude={"page"}),
-        labels=LABELS, sources=session.scalars(select(Source).order_by(Source.title)).all(),
+        labels=LABELS, sources=list_sources(session, "title"),
         button=ButtonForm())
 
 

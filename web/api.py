@@ -10,18 +10,19 @@ import json
 
 from flask import Blueprint, abort, current_app, g, request, url_for
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from monitor.accounts.tokens import resolve_token
+from monitor.accounts.users import active_user_named
 from monitor.alerts.known_claims import ClaimMatching, add_known_claim, list_known_claims
 from monitor.alerts.rules import AlertPolicy
 from monitor.alerts.watchlists import add_entry, list_entries
 from monitor.claims.export import alert_claimreview
-from monitor.db.models import Alert, Role, Source, User, WebhookDelivery, WebhookSubscription
+from monitor.db.models import Alert, Role
+from monitor.ingest.sources import list_sources
 from monitor.news.sources import add_feed
-from monitor.notify.delivery import plan_test_delivery, redeliver
-from monitor.notify.subscriptions import Filters, add_subscription, get_subscription
+from monitor.notify.delivery import list_deliveries, plan_test_delivery, redeliver
+from monitor.notify.subscriptions import Filters, add_subscription, get_subscription, list_subscriptions
 from monitor.review.clusters import add_note, merge_clusters, promote_to_known_claim, split_post
 from monitor.review.decisions import assign, decide, latest_label
 from monitor.review.queries import get_cluster, list_alerts, search_posts
@@ -186,7 +187,7 @@ def similar():
 @bp.get("/sources")
 @spec.validate(resp=_responds(HTTP_200=SourceList), tags=["sources"])
 def sources():
-    found = get_session().scalars(select(Source).order_by(Source.id))
+    found = list_sources(get_session())
     return SourceList(sources=[SourceOut.model_validate(source) for source in found])
 
 
@@ -226,7 +227,7 @@ def assignee(alert_id: int):
         abort(404, f"no alert {alert_id}")
     user = None
     if body.user is not None:
-        user = session.scalar(select(User).where(User.name == body.user, User.active.is_(True)))
+        user = active_user_named(session, body.user)
         if user is None or not user.role.allows(Role.moderator):
             abort(404, f"no active moderator named {body.user!r}")
     found = assign(session, alert_id, user, actor_name())
@@ -323,7 +324,7 @@ def add_watchlist_entry():
 @requires(Role.admin)
 @spec.validate(resp=_responds(HTTP_200=WebhookList), tags=["webhooks"])
 def webhooks():
-    found = get_session().scalars(select(WebhookSubscription).order_by(WebhookSubscription.id))
+    found = list_subscriptions(get_session())
     return WebhookList(webhooks=[WebhookOut.model_validate(subscription) for subscription in found])
 
 
@@ -346,8 +347,7 @@ def add_webhook():
 def deliveries(subscription_id: int):
     session = get_session()
     get_subscription(session, subscription_id)
-    found = session.scalars(select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
-                            .order_by(WebhookDelivery.id.desc()).limit(100))
+    found = list_deliveries(session, subscription_id, 100)
     return DeliveryList(deliveries=[DeliveryOut.model_validate(delivery) for delivery in found])
 
 

@@ -18,9 +18,8 @@ from wtforms import (
 from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from monitor.alerts.watchlists import KINDS
-from monitor.db.models import Role
+from monitor.db.models import LABELS, Role
 from monitor.notify.subscriptions import EVENT_TYPES
-from monitor.review.labels import LABELS
 
 LABEL_CHOICES = [SelectChoice(label, label.replace("_", " ")) for label in LABELS]
 ROLE_CHOICES = [SelectChoice(role.value) for role in Role]

@@ -5,11 +5,11 @@ the one the uploader's bytes suggest, and nosniff (set on every answer)."""
 import re
 
 from flask import Blueprint, abort, send_file
-from sqlalchemy import select
 
 from monitor import runtime
 from monitor.db.models import MediaFile
 from monitor.media.files import THUMBNAIL_TYPE, VIDEO_TYPE
+from monitor.review.queries import media_file
 from web.database import current_settings, get_session
 
 bp = Blueprint("media", __name__)
@@ -17,8 +17,7 @@ SHA256 = "<sha256>"
 
 
 def _stored(sha256: str) -> MediaFile:
-    media = re.fullmatch("[0-9a-f]{64}", sha256) and get_session().scalar(
-        select(MediaFile).where(MediaFile.sha256 == sha256))
+    media = re.fullmatch("[0-9a-f]{64}", sha256) and media_file(get_session(), sha256)
     if media is None:
         abort(404, f"no media {sha256}")
     return media

@@ -8,9 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
-from monitor.db.models import AlertStatus, StorableTime
+from monitor.db.models import LABELS, AlertStatus, StorableTime
 from monitor.messages import UserError
-from monitor.review.labels import LABELS
 from monitor.review.queries import AlertFilters
 
 Label = Literal[LABELS]  # type: ignore[valid-type]

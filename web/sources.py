@@ -2,10 +2,9 @@
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from monitor.db.models import Role, Source
-from monitor.ingest.sources import set_paused
+from monitor.db.models import Role
+from monitor.ingest.sources import list_sources, set_paused
 from monitor.news.sources import add_feed
 from monitor.telegram.channels import add_channel
 from web.access import requires
@@ -17,7 +16,7 @@ bp = Blueprint("sources", __name__)
 
 @bp.get("/sources")
 def index():
-    sources = get_session().scalars(select(Source).order_by(Source.kind, Source.title)).all()
+    sources = list_sources(get_session(), "kind")
     return render_template("sources.html", sources=sources, feed=FeedForm(), channel=ChannelForm(),
                            pause=PauseForm(), button=ButtonForm())
 

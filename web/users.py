@@ -2,9 +2,8 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from monitor.accounts.tokens import issue_token, revoke_token
+from monitor.accounts.tokens import issue_token, revoke_token, tokens_of
 from monitor.accounts.users import create_user, parse_role, set_active, set_role
 from monitor.db.models import ApiToken, Role, User
 from monitor.review.queries import list_users
@@ -88,5 +87,4 @@ def revoke(token_id: int):
 
 
 def _own_tokens() -> list[ApiToken]:
-    return list(get_session().scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
-                                      .order_by(ApiToken.id.desc())))
+    return tokens_of(get_session(), current_user.id)

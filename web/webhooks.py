@@ -4,14 +4,14 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from monitor.db.models import Role, WebhookDelivery, WebhookSubscription
-from monitor.notify.delivery import plan_test_delivery, redeliver
+from monitor.db.models import Role
+from monitor.notify.delivery import list_deliveries, plan_test_delivery, redeliver
 from monitor.notify.subscriptions import (
     Filters,
     add_subscription,
     get_subscription,
+    list_subscriptions,
     rotate_secret,
     set_enabled,
 )
@@ -28,7 +28,7 @@ DELIVERY_LOG = 50
 @bp.get("/webhooks")
 @requires(Role.admin)
 def index():
-    subscriptions = get_session().scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)).all()
+    subscriptions = list_subscriptions(get_session())
     return render_template("webhooks.html", subscriptions=subscriptions, form=WebhookForm())
 
 
@@ -52,9 +52,7 @@ def add():
 def show(subscription_id: int):
     session = get_session()
     subscription = get_subscription(session, subscription_id)
-    deliveries = session.scalars(select(WebhookDelivery)
-                                 .where(WebhookDelivery.subscription_id == subscription_id)
-                                 .order_by(WebhookDelivery.id.desc()).limit(DELIVERY_LOG)).all()
+    deliveries = list_deliveries(session, subscription_id, DELIVERY_LOG)
     return render_template("webhook.html", subscription=subscription, deliveries=deliveries,
                            button=ButtonForm())
 
@@ -94,8 +92,7 @@ def redeliver_one(delivery_id: int):
     if not submitted(ButtonForm()):
         abort(400)
     session = get_session()
-    redeliver(session, delivery_id)
-    subscription_id = session.get(WebhookDelivery, delivery_id).subscription_id
+    subscription_id = redeliver(session, delivery_id)
     commit()
     _report(delivery_id, deliver(current_settings(), [delivery_id])[0])
     return redirect(url_for("webhooks.show", subscription_id=subscription_id))

@@ -95,8 +95,7 @@ _consumed_queues: set[str] = set()
 def _prepare_pool(sender=None, **_kwargs) -> None:
     """In the main process, before it starts the pool's processes, which inherit all it holds."""
     _consumed_queues.update(sender.app.amqp.queues.consume_from)
-    # Loaded here once, what the pool's processes need is shared by them (280 MB less for
-    # an embed worker's two, 145 MB for an ingest worker's: docs/performance.md); frozen,
+    # Loaded here once, what the pool's processes need is shared by them; frozen,
     # so that no garbage collector writes to (and so copies) the pages of its objects.
     if "embed" in _consumed_queues:
         from monitor.embed.encoder import import_model_libraries
@@ -125,8 +124,7 @@ def _load_and_freeze(**_kwargs) -> None:
         load_compiled_loops()
     # What the process has loaded by now (Celery, SQLAlchemy, numpy, scipy through
     # datasketch, and torch and the model in an embed process) lives as long as it does:
-    # the garbage collector need not go through it again at every full collection, which
-    # took about a sixth of the cluster stage's time (docs/performance.md).
+    # the garbage collector need not go through it again at every full collection.
     gc.freeze()
 
 

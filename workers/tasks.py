@@ -11,10 +11,10 @@ import time
 from datetime import timedelta
 
 from monitor import metrics, runtime
-from monitor.alerts.events import count_event_kinds
 from monitor.alerts.known_claims import embed_new_claims
 from monitor.alerts.rules import AlertPolicy, evaluate_alerts
 from monitor.cluster.assign import WAITING_TAKEN, assign_posts
+from monitor.db.alert_events import count_event_kinds
 from monitor.db.models import utcnow
 from monitor.embed.stage import claim_pending, embedded_among, new_claim, store_embeddings
 from monitor.ingest.records import PostRecord

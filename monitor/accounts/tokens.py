@@ -74,3 +74,9 @@ def revoke_token(session: Session, token_id: int, actor: str) -> ApiToken:
 def _digest(secret: str) -> str:
     # A fast digest is enough: the token has 256 bits of entropy, nothing to brute-force.
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
+    """USER_ID's tokens, newest first."""
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)
+                                .order_by(ApiToken.id.desc())))

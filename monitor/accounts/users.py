@@ -142,3 +142,7 @@ def _get(session: Session, user_id: int) -> User:
 def _audit(session: Session, actor: str, action: str, user: User, details: dict) -> None:
     session.add(AuditEntry(actor=actor, action=action, object_type="user", object_id=str(user.id),
                            details={"name": user.name, **details}))
+
+
+def active_user_named(session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == name, User.active.is_(True)))

@@ -17,14 +17,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 from usearch.index import MetricKind, search
 
-from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, KnownClaim, Post
+from monitor.db.models import LABELS, AuditEntry, Cluster, ClusterMembership, Embedding, KnownClaim, Post
 from monitor.db.session import unit_of_work
+from monitor.db.vectors import vector_from_bytes
 from monitor.embed.encoder import Encoder, configured_model_id
-from monitor.embed.stage import vector_from_bytes
 from monitor.language import detect_language
 from monitor.messages import UserError
 from monitor.normalize import readable_text
-from monitor.review.labels import LABELS
 from monitor.similarity import MatchRules, TextEvidence, containment, jaccard
 from monitor.urls import split_url
 

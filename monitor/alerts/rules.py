@@ -32,10 +32,10 @@ from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
 from monitor.alerts.coordination import habitual_pairs, independent_sources
-from monitor.alerts.events import record_alert_event
 from monitor.alerts.known_claims import ClaimMatching, KnownClaimIndex
 from monitor.alerts.watchlists import Reading, WatchHit, WatchPatterns
 from monitor.alerts.waves import call_wave, join_wave
+from monitor.db.alert_events import record_alert_event
 from monitor.db.models import (
     Alert,
     AlertStatus,

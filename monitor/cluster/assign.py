@@ -16,7 +16,7 @@ larger (merge.py), unless a moderator has separated them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from monitor.cluster.index import EVIDENCE_CACHE_SIZE, ClusterIndex
+from monitor.cluster.memory import PlacedCluster, PlacedMemory, PostClaim
 from monitor.cluster.merge import audit_merge, merge_into, separated
 from monitor.db.expressions import is_one_of
 from monitor.db.locks import lock_cluster_assignment
@@ -41,21 +42,8 @@ from monitor.db.models import (
     utcnow,
 )
 from monitor.db.statements import RowsInsert, built_once, move_posts
-from monitor.embed.stage import vector_from_bytes
-from monitor.similarity import MatchRules, Pairs, TextEvidence, shingle_signatures
-
-
-@dataclass(eq=False)
-class PlacedCluster:
-    """A cluster as placing posts sees it. The clusters of a batch's candidates (about a
-    thousand for 64 posts) are read as these three columns: as ORM rows, reading them took
-    an eighth of the stage's time. A cluster the batch opens has no id until it is written
-    (PlacedPosts.write)."""
-
-    id: int | None
-    representative_post_id: int | None
-    merged_into_id: int | None = None
-    first_seen_at: datetime | None = None  # of one the batch opens
+from monitor.db.vectors import vector_from_bytes
+from monitor.similarity import MatchRules, Pairs, shingle_signatures
 
 
 @dataclass(frozen=True)
@@ -74,37 +62,11 @@ class Assigned:
     event_ids: list[int]  # alert events of automatic merges (an absorbed cluster's alert closed)
 
 
-class PostClaim(NamedTuple):
-    """What a post brings to a same-claim judgement."""
-
-    post_id: int
-    vector: np.ndarray
-    evidence: TextEvidence
-    language: str | None
-
-
 class SameClaim(NamedTuple):
     """A candidate that carries the claim of the post being placed."""
 
     candidate: PostClaim
     probability: float
-
-
-@dataclass
-class PlacedMemory:
-    """What placing posts has read of posts placed before (their claims and clusters) and
-    placed itself, kept by a worker's index from one task to the next: a batch's
-    candidates are mostly the last batches' too, and reading them again was about a sixth
-    of a task (docs/performance.md).
-
-    True while the database's placement revision is still REVISION, read before any of it:
-    triggers raise it whenever anything changes what this holds (a moderator's merge or
-    split, an automatic merge, an edited text; see models.PlacementRevision)."""
-
-    revision: int | None
-    claims: dict[int, PostClaim] = field(default_factory=dict)
-    cluster_of_post: dict[int, PlacedCluster] = field(default_factory=dict)
-    cluster_by_id: dict[int, PlacedCluster] = field(default_factory=dict)
 
 
 AUTO_MERGE_ACTOR = "cluster stage"
@@ -178,7 +140,7 @@ class PlacedPosts:
     def __init__(self, session: Session, index: ClusterIndex, memory: PlacedMemory):
         self.session, self.index = session, index
         # Its reads and writes run as Core statements on the session's connection: rows of
-        # plain columns then skip the ORM's loading and bulk-insert layers (docs/performance.md).
+        # plain columns then skip the ORM's loading and bulk-insert layers.
         self.connection = session.connection()
         self.statements = built_once(session, PlacementStatements)
         self._claims, self._cluster_of_post = memory.claims, memory.cluster_of_post
@@ -242,8 +204,7 @@ class PlacedPosts:
     def write(self) -> None:
         """Write the clusters opened (with the figures of their first post, placed in the same
         write) and the posts placed since the last write, each kind in one statement instead
-        of an ORM object a row (the unit of work's flush was a tenth of the stage's time,
-        py-spy: docs/performance.md)."""
+        of an ORM object a row, which the unit of work would flush one by one."""
         # Rows come back in no set order: asking for the parameters' order makes SQLAlchemy
         # insert one row a statement on SQLite, whose RETURNING promises no order.
         if opened := {cluster.representative_post_id: cluster

@@ -15,7 +15,7 @@ an old claim coming back is still found by its embedding, and by the known claim
 The index also keeps the vectors (usearch stores them) and, for the posts placed most
 recently, their text evidence: a post's candidates are compared with it in full, and
 without these every comparison would read a vector and recompute shingles. It holds
-what placing posts read of the placed ones too (assign.PlacedMemory), and forgets it with
+what placing posts read of the placed ones too (memory.PlacedMemory), and forgets it with
 the rest.
 """
 
@@ -23,20 +23,17 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 from usearch.index import BatchMatches, Index
 
+from monitor.cluster.memory import PlacedMemory
 from monitor.cluster.shingle_lsh import ShingleLSH
 from monitor.db.models import ClusterMembership, Embedding, Post
-from monitor.embed.stage import vector_from_bytes
+from monitor.db.vectors import vector_from_bytes
 from monitor.similarity import MINHASH_PERMUTATIONS, TextEvidence, shingle_signatures
-
-if TYPE_CHECKING:
-    from monitor.cluster.assign import PlacedMemory
 
 SYNC_CHUNK = 5_000
 # Evidence kept for this many posts (about 8 KB each for a Telegram post); older
@@ -46,9 +43,9 @@ EVIDENCE_CACHE_SIZE = 20_000
 # through containment (a headline inside a long post) still come up.
 LSH_THRESHOLD = 0.2
 LSH_WINDOW = 200_000
-# HNSW build effort below usearch's default (128), which took about twice as long to add
-# a post here; with it, and the vectors in half precision (cosines change by about 1e-3),
-# the quality figures of docs/quality.md came out as before.
+# HNSW build effort below usearch's default (128), which is slower to add a post; with it,
+# and the vectors in half precision (cosines change by about 1e-3), the quality figures of
+# docs/quality.md hold.
 ANN_EXPANSION_ADD = 64
 # A batch a cluster task places (a few hundred posts at most) is added on the task's thread:
 # the graph then comes out the same in every run, and the other core stays the embed
@@ -87,7 +84,7 @@ class ClusterIndex:
         self._evidence: OrderedDict[int, tuple[str | int, TextEvidence]] = OrderedDict()
         self.watermark = 0
         self._watermark_stamp: tuple | None = None  # (post id, placed at) of that membership
-        # What placing posts read of the placed ones, kept for the next task (assign.PlacedMemory).
+        # What placing posts read of the placed ones, kept for the next task (memory.PlacedMemory).
         self.placed_memory: PlacedMemory | None = None
 
     def __len__(self) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from monitor.alerts.events import record_alert_event
+from monitor.db.alert_events import record_alert_event
 from monitor.db.models import (
     AlertStatus,
     AuditEntry,

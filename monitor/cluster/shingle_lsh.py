@@ -4,10 +4,9 @@ agrees with a query's on every value of at least one band.
 The bands and their rows are datasketch's choice for the threshold (``MinHashLSH``'s b
 and r), and a post is found exactly when datasketch's ``MinHashLSH`` would find it (a test
 compares the two on real posts). That class turns each band of each signature into bytes
-(a byte-swapped copy) in a Python loop, for every insert and every query: 15 % of the
-cluster stage (docs/performance.md). Here a band of two 32-bit values is one 64-bit
-integer, read from the signature by a view; and a bucket that holds one post, as most do,
-holds it as a bare id rather than a set (about 200 bytes less a band).
+(a byte-swapped copy) in a Python loop, for every insert and every query. Here a band of
+two 32-bit values is one 64-bit integer, read from the signature by a view; and a bucket
+that holds one post, as most do, holds it as a bare id rather than a set (about 200 bytes less a band).
 """
 
 from __future__ import annotations

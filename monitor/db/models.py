@@ -107,6 +107,20 @@ class Role(str, enum.Enum):
         return self.rank >= needed.rank
 
 
+class Label(str, enum.Enum):
+    """What a moderator finds a reviewed claim to be; known claims carry one too."""
+
+    deepfake = "deepfake"
+    impersonation = "impersonation"
+    false_claim = "false_claim"
+    misleading = "misleading"
+    satire = "satire"
+    not_disinformation = "not_disinformation"
+
+
+LABELS = tuple(label.value for label in Label)  # as stored, in forms, the API and the command line
+
+
 def _enum(cls: type[enum.Enum]) -> Enum:
     # Stored as plain strings: a new value needs no ALTER TYPE on PostgreSQL.
     return Enum(cls, native_enum=False, length=32, validate_strings=True)
@@ -195,8 +209,8 @@ class PostStage(Base):
 
     A narrow table of its own: a post changes stage three times, and PostgreSQL writes an
     updated row out whole, with an entry in each of its table's indexes. A posts row
-    carries the post's text, and had six indexes; moving a task's 4,096 posts took three
-    to four times as long there as here (docs/performance.md)."""
+    carries the post's text and six indexes: moving a task's posts there would rewrite all
+    of it."""
 
     __tablename__ = "post_stages"
     # The stages take their waiting posts oldest first: stage = X ORDER BY post_id LIMIT n.
@@ -294,7 +308,7 @@ class PlacementRevision(Base):
     (a merge, a split), a cluster's first post or merge, a post's text, fingerprint or
     language (an edit), a post or cluster deleted, by this code or by hand. A cluster worker
     keeps what it read between tasks while the revision stays the same (PlacedMemory in
-    monitor/cluster/assign.py).
+    monitor/cluster/memory.py).
 
     SQLite drops a table's triggers with the table: a migration that rebuilds posts,
     clusters or cluster_memberships (batch_alter_table) must create them again

@@ -1,8 +1,8 @@
 """Statements every task runs, built once for each kind of database.
 
 Built again for every task, a statement costs its construction and its cache key, computed
-again before SQLAlchemy finds its compiled form: for a one-post cluster task that made it
-about half as long again on PostgreSQL (docs/performance.md). Built once, with what
+again before SQLAlchemy finds its compiled form, a large share of a small task's time.
+Built once, with what
 changes from task to task (lists of ids, times) as parameters, it costs neither.
 """
 
@@ -57,8 +57,8 @@ def move_posts(session: Session, post_ids: list[int], stage: Stage, now: datetim
     on the session's connection. PostStage objects already in SESSION are not refreshed.
 
     Run by the session itself, the statement (of mapped columns) took the ORM's bulk UPDATE
-    path, which looks for the rows among the session's objects to refresh them: 0.2-0.5 ms
-    more a task of 64 posts (docs/performance.md)."""
+    path, which looks for the rows among the session's objects to refresh them: work for
+    nothing, since none of them is read again."""
     if post_ids:
         session.connection().execute(built_once(session, _posts_moved),
                                      {"post_ids": list(post_ids), "stage": stage, "now": now, "claim": claim})
@@ -72,8 +72,7 @@ class RowsInsert:
     SELECT FROM unnest): the statement's text is the same whatever the number of rows, so
     psycopg converts it once, and prepares it on the server once it has run a few times
     (psycopg's prepare_threshold). SQLAlchemy's many-row VALUES
-    is a new text for every number of rows, converted and planned each time: 4.2 ms against
-    2.1 for a cluster task's 64 memberships (docs/performance.md). Elsewhere, that VALUES
+    is a new text for every number of rows, converted and planned each time. Elsewhere, that VALUES
     form: SQLite plans a statement in microseconds, and has no arrays.
 
     Not for columns of bytes: psycopg sends an array of them as escaped text, and the

@@ -2,8 +2,8 @@
 
 sentence-transformers' ``preprocess`` goes through transformers' tokenizer wrapper, whose
 Python work for each text (checking its modality, a dict and lists per text, tensors built
-from lists of ints) holds the GIL; on a GPU that work, not the model, bounded the embed
-stage (docs/performance.md). The tokenizers library's ``encode_batch_fast`` tokenizes,
+from lists of ints) holds the GIL; on a GPU that work, not the model, bounds the embed
+stage. The tokenizers library's ``encode_batch_fast`` tokenizes,
 truncates and pads a batch on every core with the GIL released, and its ids become tensors
 through one array each.
 

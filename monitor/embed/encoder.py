@@ -67,15 +67,15 @@ def resolve_device(device: str) -> str:
 def import_model_libraries() -> None:
     """Import the libraries a model is loaded with (torch, transformers, sentence-transformers),
     without loading one or touching a GPU. A worker's main process does this before it
-    starts its pool: the pool's processes then share these pages (some 300 MB) instead of
-    each importing its own (docs/performance.md). CUDA stays uninitialized, since a process
+    starts its pool: the pool's processes then share these pages instead of
+    each importing its own. CUDA stays uninitialized, since a process
     forked after that could not use it."""
     import sentence_transformers  # noqa: F401  (imports torch and transformers)
 
 
 def resolve_backend(backend: str, device_kind: str) -> str:
     """What runs the model's forward pass: "auto" is OpenVINO on a CPU (the same vectors,
-    faster: docs/performance.md; PyTorch for a model OpenVINO cannot take) and PyTorch on a
+    faster; PyTorch for a model OpenVINO cannot take) and PyTorch on a
     GPU, in half precision."""
     if backend == "auto":
         return "openvino" if device_kind == "cpu" else "torch"
@@ -86,9 +86,9 @@ def resolve_backend(backend: str, device_kind: str) -> str:
 
 def embed_processes(settings, device: str) -> int:
     """How many processes the embed worker runs on DEVICE (resolved): EMBED_PROCESSES, else
-    one on a GPU and one per core on a CPU, each running the model on one thread. One process on every core
-    lost a sixth of its speed as soon as another worker took a share of a core: each layer
-    waits for its slowest thread, while one-thread processes go on apart (docs/performance.md)."""
+    one on a GPU and one per core on a CPU, each running the model on one thread: a process
+    running on every core slows down as soon as another worker takes a share of a core, since each layer waits
+    for its slowest thread, while one-thread processes go on apart."""
     if settings.embed_processes:
         return settings.embed_processes
     return 1 if device.startswith("cuda") else usable_cores()
@@ -109,20 +109,18 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
-# Texts per forward pass. On a CPU small batches win: a batch is padded to its longest
-# text. A process on one thread encoded fastest with 2 texts a pass (4 % faster than with
-# 4, 7 % than with 8); one on two threads with 8, which gives each thread enough to do
-# (docs/performance.md). A GPU needs wide batches to be busy: on an H100, 1,024 texts a
-# pass with one tokenizer thread was the fastest pair tried (256 and 2,048 were slower
-# than 512 and 1,024).
+# Texts per forward pass (bench/embed_stage.py chose them). On a CPU small batches win: a
+# batch is padded to its longest text; a process on one thread is fastest with 2 texts a
+# pass, one on two threads with 8, which gives each thread enough to do. A GPU needs wide
+# batches to be busy.
 AUTO_BATCH_SIZE = {"cpu": 8, "cuda": 1024}
 ONE_THREAD_CPU_BATCH_SIZE = 2
 
 
 # Threads tokenizing ahead of the model, where no processes do; 0 turns the overlap off.
 # On a GPU the tokenizer is the bottleneck; one thread is enough to run ahead, since the
-# Rust tokenizer spreads a batch over every core itself (on an H100 four threads, each
-# doing so, were 9-21 % slower than one: docs/performance.md). On a CPU the model is the
+# Rust tokenizer spreads a batch over every core itself (more threads, each doing so, only
+# compete). On a CPU the model is the
 # bottleneck, and a tokenizer thread would only take a core from it.
 AUTO_TOKENIZER_THREADS = {"cpu": 0, "cuda": 1}
 

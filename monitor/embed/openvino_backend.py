@@ -3,7 +3,7 @@
 Only the forward pass moves: sentence-transformers still tokenizes, sorts, batches, pools
 and normalizes. The vectors are PyTorch's to within float rounding (`tests/test_embedding.py`
 holds the cosines between real posts to within 1e-5 of PyTorch's), and they come faster
-(docs/performance.md).
+(bench/embed_stage.py).
 
 sentence-transformers' own ``backend="openvino"`` goes through optimum-intel, whose
 releases pin transformers below the version this project runs and require torchvision;

@@ -62,7 +62,7 @@ def claim_pending(session: Session, post_ids: list[int], claim: str, take_waitin
 
     Rows are read and written as plain columns, a statement for all of them (set-based,
     not an ORM object a post): on a GPU a task takes thousands of posts, and the ORM's
-    work for each was most of the stage's own (docs/performance.md). Post objects already
+    work for each would be most of the stage's own. Post objects already
     in SESSION are not refreshed."""
     now = now or utcnow()
     # Only the stages' rows are locked: the posts' are only read.
@@ -174,7 +174,7 @@ def reembed(sessions: sessionmaker[Session], encoder: Encoder, batch_size: int =
 def write_vectors(session: Session, vectors: list[tuple[int, np.ndarray]], model_id: str) -> None:
     """Store each post's vector from MODEL_ID, replacing one it had: one statement for all
     (an ORM merge read each row first, a round trip a post). On PostgreSQL the vectors go
-    in by COPY first: twice as fast for a GPU task's thousands (docs/performance.md)."""
+    in by COPY first, the fastest way in for a GPU task's thousands."""
     if not vectors:
         return
     if session.get_bind().dialect.name == "postgresql":
@@ -219,7 +219,3 @@ def _copy_vectors(session: Session, vectors: list[tuple[int, np.ndarray]], model
             copy.write_row((post_id, vector.tobytes()))
     connection.execute(built_once(session, _vectors_upserted),
                        {"model": model_id, "dimensions": int(vectors[0][1].shape[0]), "now": utcnow()})
-
-
-def vector_from_bytes(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.float32)

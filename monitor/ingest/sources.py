@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.db.models import AuditEntry, Source, utcnow
 from monitor.messages import NotFound, UserError
+
+# The orders the lists show sources in: by id (the API, the command line), by kind and title
+# (the sources page), by title (the queue's filter).
+SOURCE_ORDERS = {"id": (Source.id,), "kind": (Source.kind, Source.title, Source.id),
+                 "title": (Source.title, Source.id)}
+
+
+def list_sources(session: Session, order: str = "id") -> list[Source]:
+    return list(session.scalars(select(Source).order_by(*SOURCE_ORDERS[order])))
 
 
 def get_source(session: Session, source_id: int, kind: str | None = None,

@@ -217,9 +217,19 @@ def due_deliveries(session: Session, now: datetime, limit: int = 500) -> list[in
         .order_by(WebhookDelivery.next_attempt_at).limit(limit)))
 
 
-def redeliver(session: Session, delivery_id: int) -> None:
-    """Send a delivery again, whatever became of it: same message id, same body."""
+def list_deliveries(session: Session, subscription_id: int | None, limit: int) -> list[WebhookDelivery]:
+    """The delivery log, newest first (each delivery's attempts are on it)."""
+    query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+    if subscription_id is not None:
+        query = query.where(WebhookDelivery.subscription_id == subscription_id)
+    return list(session.scalars(query))
+
+
+def redeliver(session: Session, delivery_id: int) -> int:
+    """Send a delivery again, whatever became of it: same message id, same body. Returns its
+    subscription's id."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
         raise NotFound(f"no webhook delivery {delivery_id}")
     delivery.status, delivery.next_attempt_at = "pending", utcnow()
+    return delivery.subscription_id

@@ -47,6 +47,10 @@ def add_subscription(session: Session, url: str, events: list[str], filters: Fil
     return subscription
 
 
+def list_subscriptions(session: Session) -> list[WebhookSubscription]:
+    return list(session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
+
+
 def get_subscription(session: Session, subscription_id: int) -> WebhookSubscription:
     subscription = session.get(WebhookSubscription, subscription_id)
     if subscription is None:

@@ -6,10 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.alerts.events import record_alert_event
-from monitor.db.models import Alert, AlertEvent, AlertStatus, AuditEntry, ReviewDecision, User, utcnow
+from monitor.db.alert_events import record_alert_event
+from monitor.db.models import LABELS, Alert, AlertEvent, AlertStatus, AuditEntry, ReviewDecision, User, utcnow
 from monitor.messages import NotFound, UserError
-from monitor.review.labels import LABELS
 
 STATUS_OF = {"confirm": AlertStatus.confirmed, "dismiss": AlertStatus.dismissed}
 

@@ -321,6 +321,26 @@ def search_posts(session: Session, query: str, page: int = 1, per_page: int = 50
     return PostPage(list(posts), page, pages, total)
 
 
+def audit_page(session: Session, page: int, per_page: int) -> tuple[list[AuditEntry], int, int]:
+    """One page of the audit trail, newest first: its entries, the page shown (PAGE kept within
+    the trail) and the number of pages."""
+    total = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    return list(entries), page, pages
+
+
+def media_file(session: Session, sha256: str) -> MediaFile | None:
+    return session.scalar(select(MediaFile).where(MediaFile.sha256 == sha256))
+
+
+def alert_status(session: Session, cluster_id: int) -> AlertStatus | None:
+    """The state of CLUSTER_ID's alert; None when it has none."""
+    return session.scalar(select(Alert.status).where(Alert.cluster_id == cluster_id))
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.name)))
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from monitor.cluster.index import ClusterIndex
 from monitor.db.models import ClusterMembership, Embedding, Post
+from monitor.db.vectors import vector_from_bytes
 from monitor.embed.encoder import Encoder
-from monitor.embed.stage import vector_from_bytes
 from monitor.language import detect_language
 from monitor.messages import NotFound
 from monitor.normalize import matching_text, readable_text
