@@ -1,6 +1,5 @@
 """What a benchmark ran on, printed with its figures: hosts that report the same CPU name
-have differed in speed and instruction sets (docs/performance.md, 2026-11-27 04:20-05:30 UTC),
-and only figures of one host compare."""
+have differed in speed and instruction sets, and only figures of one host compare."""
 
 from __future__ import annotations
 

@@ -288,3 +288,18 @@ def live_server():
     yield serve
     for server in servers:
         server.shutdown()
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own download is not used
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium driven through Playwright, for the tests marked browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()

@@ -163,3 +163,16 @@ def test_the_normalize_benchmark_times_both_readers_on_real_posts_and_every_host
     assert len({len(timings) for timings in figures["hostile_ms"].values()}) == 1
     for timings in figures["hostile_ms"].values():  # every pattern, read to its end by each reader
         assert list(timings) == HOSTILE_PATTERNS and min(timings.values()) >= 0
+
+
+@pytest.mark.browser
+def test_the_ui_layout_benchmark_opens_every_page_with_hostile_posts_stored():
+    figures = run_bench("ui_layout", "--repeat", "1")
+    pages = figures["pages"]
+    assert {"/", "/search?q=ЖЖЖ", "/sources", "/audit", "/tokens"} <= pages.keys()
+    assert sum(path.startswith("/clusters/") for path in pages) >= 10
+    assert sum(path.startswith("/similar?cluster=") for path in pages) == 1
+    for path, page in pages.items():
+        assert 0 < page["server_ms"] <= page["total_ms"] and page["browser_ms"] > 0, path
+    assert figures["widest_px"] == max(page["width_px"] for page in pages.values()) <= 1366
+    assert figures["slowest_total_ms"] == max(page["total_ms"] for page in pages.values())

@@ -8,7 +8,6 @@ import json
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import select
 
 from cli.ingest import import_file
@@ -17,7 +16,7 @@ from monitor.db.models import ClusterMembership, MediaFile, Post, Role, User
 from monitor.notify.payload import cluster_media_hashes
 from monitor.review.queries import most_carried_media
 from tests.conftest import SHARED_DATA, make_settings
-from tests.test_web_ui import CHROMIUM, sign_in
+from tests.test_web_ui import sign_in
 from web import create_app
 
 VIDEOS, IMAGES = SHARED_DATA / "media" / "videos", SHARED_DATA / "media" / "images"
@@ -58,33 +57,29 @@ def served_media(database, eager_pipeline, accounts, live_server, tmp_path):
 
 
 @pytest.mark.browser
-def test_the_cluster_page_shows_thumbnails_and_plays_the_video(served_media):
+def test_the_cluster_page_shows_thumbnails_and_plays_the_video(served_media, browser):
     base, cluster_of, video, _ = served_media
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = sign_in(browser, base, "viewer")
-        page.goto(f"{base}/clusters/{cluster_of['1']}")
-        figure = page.locator(f"figure.media-file[data-sha256='{video}']")
-        assert figure.count() == 1  # each variant is a file of its own, with its own figure
-        assert page.locator("figure.media-file video").count() == 2
-        poster = page.locator("figure.media-file video").first.get_attribute("poster")
-        answer = page.request.get(base + poster)
-        assert answer.headers["content-type"] == "image/jpeg"
-        clip = page.request.get(f"{base}/media/{video}")
-        assert clip.status == 200 and clip.headers["content-type"] == "video/mp4"
-        assert clip.headers["x-content-type-options"] == "nosniff"
-        assert "@first" in figure.inner_text() and "@second" not in figure.inner_text()
-        page.goto(f"{base}/clusters/{cluster_of['3']}")
-        image = page.locator("figure.media-file img").first
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
-        original = page.request.get(base + page.locator("figure.media-file a").first.get_attribute("href"))
-        assert original.headers["content-type"] == "application/octet-stream"
-        assert original.headers["content-disposition"].startswith("attachment")
-        page.goto(f"{base}/")  # the queue: the clip's alert shows its video
-        row = page.locator(f"tr:has(a[href='/clusters/{cluster_of['1']}'])")
-        assert row.locator(f".media-preview[data-sha256='{video}'] video").count() == 1
-        browser.close()
+    page = sign_in(browser, base, "viewer")
+    page.goto(f"{base}/clusters/{cluster_of['1']}")
+    figure = page.locator(f"figure.media-file[data-sha256='{video}']")
+    assert figure.count() == 1  # each variant is a file of its own, with its own figure
+    assert page.locator("figure.media-file video").count() == 2
+    poster = page.locator("figure.media-file video").first.get_attribute("poster")
+    answer = page.request.get(base + poster)
+    assert answer.headers["content-type"] == "image/jpeg"
+    clip = page.request.get(f"{base}/media/{video}")
+    assert clip.status == 200 and clip.headers["content-type"] == "video/mp4"
+    assert clip.headers["x-content-type-options"] == "nosniff"
+    assert "@first" in figure.inner_text() and "@second" not in figure.inner_text()
+    page.goto(f"{base}/clusters/{cluster_of['3']}")
+    image = page.locator("figure.media-file img").first
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    original = page.request.get(base + page.locator("figure.media-file a").first.get_attribute("href"))
+    assert original.headers["content-type"] == "application/octet-stream"
+    assert original.headers["content-disposition"].startswith("attachment")
+    page.goto(f"{base}/")  # the queue: the clip's alert shows its video
+    row = page.locator(f"tr:has(a[href^='/clusters/{cluster_of['1']}?'])")
+    assert row.locator(f".media-preview[data-sha256='{video}'] video").count() == 1
     anonymous = httpx.get(f"{base}/media/{video}", follow_redirects=False)
     assert anonymous.status_code in (302, 401) and anonymous.content[:4] != b"\x00\x00\x00\x20"
 

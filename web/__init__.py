@@ -15,6 +15,7 @@ from config import Settings, load_settings
 from config.secret_key import check_secret_key
 from monitor.db.models import LABELS, Role
 from monitor.messages import Conflict, NotFound, UserError
+from monitor.review.decisions import describe
 from monitor.review.identity import identify
 from monitor.urls import split_url
 from monitor.wording import plural
@@ -36,15 +37,18 @@ from web import (
     watchlists,
     webhooks,
 )
-from web.redirects import back
+from web.markdown import render_markdown
+from web.redirects import back, wants_json
 
 log = logging.getLogger(__name__)
 MAX_ID = 2**31 - 1
 # Characters of a post shown before the rest is folded away: a hostile 200,000-character
 # post would otherwise take the browser minutes to lay out.
 LONG_POST = 2000
-# No script runs on any page (post text is hostile); nothing loads from elsewhere.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self'; "
+# Post text is hostile: no inline script ever runs, only the app's own files (the queue's
+# keyboard triage, static/triage.js); nothing loads from elsewhere.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+                           "img-src 'self'; "
                            "media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
@@ -81,8 +85,9 @@ def create_app(settings: Settings | None = None) -> Flask:
                    webhooks, audit, media, api):
         app.register_blueprint(module.bp)
     app.add_template_filter(safe_href)
+    app.add_template_filter(render_markdown, "markdown")
     app.context_processor(lambda: {"role": access.current_role(), "Role": Role, "LABELS": LABELS,
-                                   "LONG_POST": LONG_POST, "plural": plural})
+                                   "LONG_POST": LONG_POST, "plural": plural, "describe_decision": describe})
     # A global, not a context variable: the macros of _macros.html are imported without context.
     app.jinja_env.globals["source_identity"] = lambda source: identify(source.title, source.key)
     app.before_request(_refuse_nul)
@@ -126,7 +131,7 @@ def _user_error(error: UserError):
     """A request the domain refused: nothing of it is kept, and the user is told why."""
     database.get_session().rollback()
     status = 404 if isinstance(error, NotFound) else 409 if isinstance(error, Conflict) else 400
-    if _is_api():
+    if _wants_json():
         return {"error": str(error)}, status
     if request.method == "POST":
         flash(str(error), "error")
@@ -137,11 +142,12 @@ def _user_error(error: UserError):
 def _http_error(error: HTTPException):
     if error.code is None or error.code < 400:
         return error
-    if _is_api():
+    if _wants_json():
         return {"error": error.description}, error.code
     return render_template("error.html", status=error.code, message=error.description), error.code
 
 
-def _is_api() -> bool:
-    # Also for /api/ paths that matched no route: API clients get JSON, never a page.
-    return request.blueprint == "api" or request.path.startswith("/api/")
+def _wants_json() -> bool:
+    # Also for /api/ paths that matched no route: API clients get JSON, never a page; and so
+    # do the queue's keyboard actions, which ask for it.
+    return request.blueprint == "api" or request.path.startswith("/api/") or wants_json()

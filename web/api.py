@@ -24,7 +24,7 @@ from monitor.news.sources import add_feed
 from monitor.notify.delivery import list_deliveries, plan_test_delivery, redeliver
 from monitor.notify.subscriptions import Filters, add_subscription, get_subscription, list_subscriptions
 from monitor.review.clusters import add_note, merge_clusters, promote_to_known_claim, split_post
-from monitor.review.decisions import assign, decide, latest_label
+from monitor.review.decisions import assign, decide, latest_label, moderator
 from monitor.review.queries import get_cluster, list_alerts, search_posts
 from monitor.ssrf import TargetPolicy
 from monitor.telegram.channels import add_channel
@@ -225,11 +225,8 @@ def assignee(alert_id: int):
     session = get_session()
     if session.get(Alert, alert_id) is None:
         abort(404, f"no alert {alert_id}")
-    user = None
-    if body.user is not None:
-        user = active_user_named(session, body.user)
-        if user is None or not user.role.allows(Role.moderator):
-            abort(404, f"no active moderator named {body.user!r}")
+    user = (None if body.user is None
+            else moderator(active_user_named(session, body.user), f"named {body.user!r}"))
     found = assign(session, alert_id, user, actor_name())
     commit()
     return _alert(found)

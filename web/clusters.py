@@ -1,6 +1,6 @@
 """The cluster page, and the moderators' actions on a cluster."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from monitor.alerts.known_claims import ClaimMatching
@@ -30,8 +30,9 @@ def show(cluster_id: int):
     if view is None:
         abort(404, f"no cluster {cluster_id}")
     return render_template("cluster.html", view=view, chart=timeline_chart(view.timeline),
-                           button=ButtonForm(), decision=DecisionForm(), note=NoteForm(), merge=MergeForm(),
-                           split=SplitForm(), promote=KnownClaimForm(prefix="promote"))
+                           button=ButtonForm(), decision=DecisionForm(queue=request.args.get("queue", "")),
+                           note=NoteForm(), merge=MergeForm(), split=SplitForm(),
+                           promote=KnownClaimForm(prefix="promote"))
 
 
 @bp.post("/clusters/<int:cluster_id>/notes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import flash
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     FloatField,
     HiddenField,
     IntegerField,
@@ -15,11 +16,12 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
+from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional, ValidationError
 
 from monitor.alerts.watchlists import KINDS
 from monitor.db.models import LABELS, Role
 from monitor.notify.subscriptions import EVENT_TYPES
+from monitor.review.decisions import DISMISS_REASONS
 
 LABEL_CHOICES = [SelectChoice(label, label.replace("_", " ")) for label in LABELS]
 ROLE_CHOICES = [SelectChoice(role.value) for role in Role]
@@ -35,11 +37,56 @@ class SignInForm(FlaskForm):
     next = HiddenField()
 
 
-class DecisionForm(FlaskForm):
+REASON_CHOICES = [SelectChoice("", "— reason (to dismiss) —"),
+                  *(SelectChoice(reason) for reason in DISMISS_REASONS)]
+
+
+class Why:
+    """A dismissal says why: a reason picked, words written, or both (the forms' reason and
+    note fields)."""
+
+    def dismissing(self) -> bool:
+        raise NotImplementedError
+
+    def why(self) -> str:
+        """The reason picked and the words written, as the review log keeps them."""
+        return "; ".join(part for part in (self.reason.data, (self.note.data or "").strip()) if part)
+
+    def validate_note(self, note):
+        if self.dismissing() and not self.why():
+            raise ValidationError("say why it is dismissed: pick a reason or write one")
+
+
+class DecisionForm(Why, FlaskForm):
     decision = SelectField("Decision", choices=[SelectChoice("confirm"), SelectChoice("dismiss")])
     label = SelectField("Label", choices=[SelectChoice("", "— label (to confirm) —"), *LABEL_CHOICES],
                         validators=[Optional()])
+    reason = SelectField("Reason", choices=REASON_CHOICES, validators=[Optional()])
     note = TextAreaField("Why", validators=[Length(max=4000)])
+    change = BooleanField("Change the earlier decision")
+    queue = HiddenField()  # the queue's filters, to go on to its next alert
+
+    def dismissing(self) -> bool:
+        return self.decision.data == "dismiss"
+
+
+class AssignForm(FlaskForm):
+    """To whom: "me", "nobody" or an account's id (any moderator's)."""
+
+    assignee = StringField("Assign to", validators=[DataRequired(), Length(max=16)])
+
+
+class BulkForm(Why, FlaskForm):
+    """One action on the alerts ticked in the queue."""
+
+    action = SelectField("With the selected", choices=[SelectChoice("dismiss"),
+                                                       SelectChoice("assign", "assign to")])
+    reason = SelectField("Reason", choices=REASON_CHOICES, validators=[Optional()])
+    note = StringField("Why", validators=[Length(max=4000)])
+    assignee = StringField("Assignee", validators=[Optional(), Length(max=16)])
+
+    def dismissing(self) -> bool:
+        return self.action.data == "dismiss"
 
 
 class NoteForm(FlaskForm):

@@ -1,4 +1,5 @@
-"""Where to send people after a form: back to the page they sent it from."""
+"""Where to send people after a form: back to the page they sent it from; or, for the page's
+own script, which asks for it, a JSON answer."""
 
 from __future__ import annotations
 
@@ -26,3 +27,8 @@ def back(default: str):
     same_site = referrer.netloc == request.host
     path = local_path(referrer.path + (f"?{referrer.query}" if referrer.query else "")) if same_site else None
     return redirect(path or default)
+
+
+def wants_json() -> bool:
+    """The request prefers JSON: the queue's keyboard actions ask for it."""
+    return request.accept_mimetypes.best == "application/json"

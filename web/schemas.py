@@ -30,13 +30,16 @@ class AlertQuery(BaseModel):
     source: int | None = Field(default=None, ge=1, le=MAX_ID, description="Source id")
     since: StorableTime | None = Field(default=None, description="Updated at or after (ISO 8601)")
     until: StorableTime | None = Field(default=None, description="Updated before (ISO 8601)")
-    assignee: int | None = Field(default=None, ge=1, le=MAX_ID, description="Assigned to this user id")
+    assignee: Annotated[int, Field(ge=1, le=MAX_ID)] | Literal["none"] | None = Field(
+        default=None, description='Assigned to this user id; "none": to nobody')
     page: int = Field(default=1, ge=1, le=MAX_PAGE)
 
     def filters(self) -> AlertFilters:
         return AlertFilters(status=None if self.status == "all" else AlertStatus(self.status),
                             label=self.label, language=self.language, source_id=self.source,
-                            since=self.since, until=self.until, assignee_id=self.assignee)
+                            since=self.since, until=self.until,
+                            assignee_id=self.assignee if isinstance(self.assignee, int) else None,
+                            unassigned=self.assignee == "none")
 
 
 def parse_query(model: type[BaseModel], args: dict) -> BaseModel:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from threading import Lock
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from config import Settings
+from monitor.db.models import Cluster
 from monitor.review.queries import search_posts
 from monitor.review.similar import SimilarPost, find_similar, query_text
 from monitor.similarity import MatchRules
@@ -41,11 +42,18 @@ def posts():
 
 @bp.route("/similar", methods=["GET", "POST"])
 def similar():
+    """For a pasted text or a stored post's URL; or, with ?cluster=ID, for that cluster's claim,
+    offering to merge each other cluster found into it."""
     form = SimilarForm()
-    hits = None
-    if request.method == "POST" and submitted(form):
+    hits, cluster = None, None
+    if (cluster_id := request.args.get("cluster", type=int)) is not None:
+        cluster = get_session().get(Cluster, cluster_id)
+        if cluster is None or cluster.representative is None:
+            abort(404, f"no cluster {cluster_id} with posts")
+        hits = similar_posts(current_settings(), cluster.representative.text, limit=50)
+    elif request.method == "POST" and submitted(form):
         hits = similar_posts(current_settings(), form.text.data)
-    return render_template("similar.html", form=form, hits=hits)
+    return render_template("similar.html", form=form, hits=hits, cluster=cluster)
 
 
 def similar_posts(settings: Settings, text: str, limit: int = 20) -> list[SimilarPost]:

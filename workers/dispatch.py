@@ -11,7 +11,10 @@ def send(settings: Settings, task, *args):
     if app.conf.monitor_settings != settings:  # configured once per settings, not per task sent
         configure(app, settings)
     sent = task.delay(*args)
-    return sent.get() if settings.celery_always_eager else None
+    # An eager result is there already: getting it never waits. Celery's guard against
+    # waiting inside a task is one flag for the whole process, which an eager task running
+    # for another request's thread (the web app serves on threads) would trip here.
+    return sent.get(disable_sync_subtasks=False) if settings.celery_always_eager else None
 
 
 def notify(settings: Settings, event_ids: list[int]) -> None:

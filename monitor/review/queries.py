@@ -23,11 +23,12 @@ from monitor.db.models import (
     Post,
     PostMedia,
     ReviewDecision,
+    Role,
     Source,
     User,
 )
 from monitor.normalize import readable_text
-from monitor.review.decisions import latest_label
+from monitor.review.decisions import latest_decision
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class AlertFilters:
     since: datetime | None = None  # updated at or after
     until: datetime | None = None  # updated before
     assignee_id: int | None = None
+    unassigned: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class AlertRow:
     representative_text: str
     label: str | None
     media: MediaFile | None = None  # the photo or video its posts carry most
+    decision: ReviewDecision | None = None  # the newest: who decided, when and why
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class ClusterView:
     alert: Alert | None
     memberships: list[ClusterMembership]
     label: str | None = None
+    decision: ReviewDecision | None = None  # the alert's newest: who decided, when and why
     # (hour, {source: posts}) for every hour from the first post to the last.
     timeline: list[tuple[datetime, dict[str, int]]] = field(default_factory=list)
     forwards: list[ForwardEdge] = field(default_factory=list)
@@ -145,6 +149,8 @@ def list_alerts(session: Session, filters: AlertFilters = AlertFilters(), page: 
         conditions.append(Alert.updated_at < filters.until)
     if filters.assignee_id is not None:
         conditions.append(Alert.assignee_id == filters.assignee_id)
+    if filters.unassigned:
+        conditions.append(Alert.assignee_id.is_(None))
 
     total = session.scalar(select(func.count()).select_from(Alert).where(*conditions)) or 0
     pages = max(1, -(-total // per_page))
@@ -156,9 +162,27 @@ def list_alerts(session: Session, filters: AlertFilters = AlertFilters(), page: 
         .order_by(Alert.score.desc(), Alert.id).limit(per_page).offset((page - 1) * per_page)
     ).all()
     media = most_carried_media(session, [alert.cluster_id for alert, _ in rows])
+    decisions = latest_decisions(session, [alert.id for alert, _ in rows])
     return AlertPage([AlertRow(alert, _summary(alert.cluster.representative), alert_label,
-                               media.get(alert.cluster_id))
+                               media.get(alert.cluster_id), decisions.get(alert.id))
                       for alert, alert_label in rows], page, pages, total)
+
+
+def latest_decisions(session: Session, alert_ids: list[int]) -> dict[int, ReviewDecision]:
+    """Each of ALERT_IDS' newest review decision, for those that have one (one query for all)."""
+    if not alert_ids:
+        return {}
+    newest = (select(func.max(ReviewDecision.id)).where(ReviewDecision.alert_id.in_(alert_ids))
+              .group_by(ReviewDecision.alert_id))
+    return {decision.alert_id: decision
+            for decision in session.scalars(select(ReviewDecision).where(ReviewDecision.id.in_(newest)))}
+
+
+def next_alert(session: Session, filters: AlertFilters, after_alert_id: int) -> Alert | None:
+    """The first alert of the queue FILTERS make, AFTER_ALERT_ID aside: where a moderator
+    goes once they have decided that one."""
+    page = list_alerts(session, filters, 1, per_page=2)
+    return next((row.alert for row in page.rows if row.alert.id != after_alert_id), None)
 
 
 def most_carried_media(session: Session, cluster_ids: list[int]) -> dict[int, MediaFile]:
@@ -196,10 +220,12 @@ def get_cluster(session: Session, cluster_id: int,
     ).all())
     posts = [membership.post for membership in memberships]
     alert = cluster.alert
+    decision = latest_decision(session, alert.id) if alert else None
     audit_objects = [("cluster", str(cluster_id))] + ([("alert", str(alert.id))] if alert else [])
     return ClusterView(
         cluster, alert, memberships,
-        label=latest_label(session, alert.id) if alert else None,
+        label=decision.label if decision else None,
+        decision=decision,
         timeline=hourly_timeline(posts),
         forwards=forwarding_edges(posts, _channel_names(session, posts)),
         posts_with_media=sum(post.has_media for post in posts),
@@ -343,6 +369,12 @@ def alert_status(session: Session, cluster_id: int) -> AlertStatus | None:
 
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.name)))
+
+
+def list_moderators(session: Session) -> list[User]:
+    """Active accounts that may review (moderators and admins): whom an alert can be given to."""
+    return [user for user in session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+            if user.role.allows(Role.moderator)]
 
 
 def _summary(post: Post | None, length: int = 280) -> str:
