@@ -38,7 +38,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -r
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/models /opt/models
 RUN useradd --system --create-home --uid 10001 monitor && \
-    mkdir -p /var/lib/monitor/media && chown monitor /var/lib/monitor/media
+    mkdir -p /var/lib/monitor/media /var/lib/monitor/index && chown monitor /var/lib/monitor/media /var/lib/monitor/index
 USER monitor
 WORKDIR /home/monitor
 EXPOSE 8000 9100

@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     telegram_backfill_messages: int | None = Field(default=None, ge=1)
     telegram_backfill_days: float = Field(default=7.0, gt=0)
     telegram_catch_up_seconds: float = Field(default=300.0, gt=0)
+    # After a restart, each channel's newest messages are read again for edits and deletions.
+    telegram_recheck_messages: int = Field(default=500, ge=0)
+    telegram_recheck_hours: float = Field(default=48.0, gt=0)
     telegram_page_size: int = Field(default=100, ge=1, le=100)
     # A FloodWait up to this long is waited out; a longer one reschedules the channel.
     telegram_flood_wait_cap_seconds: float = Field(default=300.0, ge=0)
@@ -133,6 +136,9 @@ class Settings(BaseSettings):
     # Files are kept content-addressed under MEDIA_DIR (unset: "media" in the data directory),
     # for MEDIA_RETENTION_DAYS; their hashes are kept for good.
     media_dir: str | None = None
+    # The cluster worker's index snapshots (monitor/cluster/snapshot.py): none kept when unset.
+    cluster_snapshot_dir: str | None = None
+    cluster_snapshot_minutes: float = Field(default=10.0, ge=0)
     media_max_bytes: int = Field(default=50_000_000, ge=1024)  # above it, a video's thumbnail only
     media_retention_days: float = Field(default=90.0, gt=0)
     media_seconds_per_hash: float = Field(default=1.0, gt=0)  # vPDQ: a frame hashed this often

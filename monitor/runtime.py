@@ -8,12 +8,14 @@ forked), never per task or request.
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
-from monitor.cluster.index import ClusterIndex
+from monitor.cluster.index import LSH_WINDOW, ClusterIndex
+from monitor.cluster.snapshot import SnapshotSchedule, load_snapshot
 from monitor.db.session import make_engine, make_session_factory
 from monitor.embed.encoder import Encoder, configured_model_id
 from monitor.media.files import MediaStore
@@ -53,8 +55,22 @@ def webhook_client(settings: Settings) -> httpx.Client:
 
 @cache
 def cluster_index(settings: Settings) -> ClusterIndex:
+    """The index from the newest snapshot when CLUSTER_SNAPSHOT_DIR holds one made for the
+    model; else an empty one, which its first sync builds from the database."""
     # Needs the model's id, not the model: the cluster worker never loads it.
-    return ClusterIndex(configured_model_id(settings))
+    model_id = configured_model_id(settings)
+    schedule = snapshot_schedule(settings)
+    if schedule is not None and (index := load_snapshot(schedule.directory, model_id, LSH_WINDOW)):
+        schedule.loaded(index)
+        return index
+    return ClusterIndex(model_id)
+
+
+@cache
+def snapshot_schedule(settings: Settings) -> SnapshotSchedule | None:
+    if not settings.cluster_snapshot_dir:
+        return None
+    return SnapshotSchedule(Path(settings.cluster_snapshot_dir), settings.cluster_snapshot_minutes)
 
 
 @cache

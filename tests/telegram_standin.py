@@ -90,14 +90,15 @@ class StandInTelegram:
         raise ValueError(f'Cannot find any entity corresponding to "{reference}"')
 
     async def get_messages(self, entity: InputPeerChannel, limit: int = 100, *, reverse: bool = False,
-                           min_id: int = 0, offset_date: datetime | None = None) -> list[Message]:
+                           min_id: int = 0, offset_date: datetime | None = None,
+                           offset_id: int = 0) -> list[Message]:
         self.message_calls += 1
         if self.message_calls in self.failures:
             raise self.failures.pop(self.message_calls)
         assert isinstance(entity, InputPeerChannel) and entity.access_hash == entity.channel_id * 7
         messages = sorted(self.history[entity.channel_id], key=lambda m: m.id)
-        if not reverse:
-            return list(reversed(messages))[:limit]
+        if not reverse:  # newest first, before OFFSET_ID when given
+            return [m for m in reversed(messages) if not offset_id or m.id < offset_id][:limit]
         after = [m for m in messages if m.id > min_id and (offset_date is None or m.date > offset_date)]
         return after[:limit]
 

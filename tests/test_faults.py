@@ -4,6 +4,7 @@ PostgreSQL gone for a minute. Every post must end up clustered exactly once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -31,8 +32,6 @@ def broker(tmp_path):
 
 @pytest.fixture
 def channel_posts(tmp_path):
-    import json
-
     posts = real_channel_posts(since="2024-12-01")[:POSTS]
     path = tmp_path / "posts.jsonl"
     path.write_text("\n".join(json.dumps({"source": str(post["sender_id"]), "id": post["message_id"],
@@ -206,3 +205,33 @@ def test_a_steady_load_for_minutes_reconciles_offered_stored_and_clustered(own_p
         producer.close()
         worker.stop()
     assert_clustered_exactly_once(own_postgres, len(posts))  # offered = stored = clustered (or skipped)
+
+
+def test_a_cluster_worker_killed_mid_batch_restarts_from_its_index_snapshot(own_postgres, broker,
+                                                                            channel_posts, tmp_path):
+    snapshots = tmp_path / "snapshots"
+    others = CeleryWorker(own_postgres.url, broker.url, tmp_path / "others.log",
+                          queues=",".join(queue for queue in QUEUES if queue != "cluster"))
+    cluster = CeleryWorker(own_postgres.url, broker.url, tmp_path / "cluster.log", queues="cluster",
+                           concurrency=1, settings={"CLUSTER_SNAPSHOT_DIR": str(snapshots),
+                                                    "CLUSTER_SNAPSHOT_MINUTES": "0"})
+    others.start()
+    cluster.start()
+    try:
+        import_posts(own_postgres.url, broker.url, channel_posts)
+        wait_for(lambda: any(snapshots.glob("index-*")), 300, "a first index snapshot", own_postgres, cluster)
+        for pid in pool_children(cluster):  # in the middle of a batch, or of saving the next snapshot
+            os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: settled(own_postgres, POSTS), 600, "every post to settle after the kill",
+                 own_postgres, cluster)
+    finally:
+        cluster.stop()  # a process that stops saves its index
+        others.stop()
+    assert_clustered_exactly_once(own_postgres, POSTS)
+    log = (tmp_path / "cluster.log").read_text()
+    assert "WorkerLostError" in log or "SIGKILL" in log  # the kill did land
+    assert "loaded from snapshot" in log  # the process that replaced it did not rebuild the index
+    newest = sorted(snapshots.glob("index-*"))[-1]
+    with own_postgres.session() as session:
+        placed = session.scalar(select(func.count()).select_from(ClusterMembership))
+    assert json.loads((newest / "manifest.json").read_text())["posts"] == placed  # each post once

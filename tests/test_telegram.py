@@ -217,3 +217,41 @@ def test_the_listener_down_for_an_hour_with_a_dropped_connection_catches_up_from
     assert second[channels["@almaty_inside"]].stored == 60
     assert sorted(int(key) for key in posts(database, channels["@almaty_inside"])) == \
         [*range(1, 10), *range(12, 73)]
+
+
+def test_edits_and_deletions_made_while_the_listener_was_stopped_are_found_when_it_starts(
+        database, telegram, channels):
+    asyncio.run(listener(database, telegram).catch_up_all())
+    # While the listener is stopped, the channel edits two posts (one of them the album's
+    # caption) and deletes two: the deepfake video and an older post.
+    history = {message.id: message for message in telegram.history[ALMATY]}
+    history[3] = tg.message(ALMATY, 3, "Новость дня номер 3: сквер открыли не сегодня", edit_date=tg.START)
+    history[10] = tg.message(ALMATY, 10, "Фото с репетиции парада (исправлено)", grouped_id=77,
+                             media=tg.photo(902), edit_date=tg.START)
+    del history[8], history[2]
+    telegram.history[ALMATY] = list(history.values())
+
+    restarted = listener(database, telegram, recheck_messages=500, recheck_hours=72)
+    rounds = asyncio.run(restarted.catch_up_all())
+    almaty = channels["@almaty_inside"]
+    assert (rounds[almaty].edited, rounds[almaty].deleted, rounds[almaty].stored) == (2, 2, 0)
+    stored = posts(database, almaty)
+    assert stored["3"].text.endswith("сквер открыли не сегодня")
+    assert stored["9"].text == "Фото с репетиции парада (исправлено)"  # the album, by its first message
+    assert {key for key, post in stored.items() if post.deleted_at is not None} == {"2", "8"}
+    assert stored["8"].text == WAVE  # kept, as evidence
+    with database.session() as session:
+        assert sorted(session.scalars(select(PostRevision.text))) == sorted(
+            ["Новость дня номер 3: в городе открыли новый сквер и парк", "Фото с репетиции парада"])
+
+    again = asyncio.run(restarted.catch_up_all())  # the same process: not read again
+    assert (again[almaty].edited, again[almaty].deleted) == (0, 0)
+
+
+def test_reading_again_stops_at_its_count_and_its_hours(database, telegram, channels):
+    asyncio.run(listener(database, telegram).catch_up_all())
+    telegram.history[ALMATY] = [message for message in telegram.history[ALMATY] if message.id not in (1, 12)]
+    counted = listener(database, telegram, recheck_messages=4, recheck_hours=72)
+    assert asyncio.run(counted.catch_up_all())[channels["@almaty_inside"]].deleted == 1  # 12, not 1
+    dated = listener(database, telegram, recheck_messages=500, recheck_hours=1)
+    assert asyncio.run(dated.catch_up_all())[channels["@almaty_inside"]].deleted == 0  # all 2 days old

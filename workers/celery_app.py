@@ -141,6 +141,16 @@ def _let_start_processes() -> None:
 
 
 @signals.worker_process_shutdown.connect
+def _save_index_snapshot(**_kwargs) -> None:
+    """A cluster process stopping saves its index: the next one starts from it."""
+    if "cluster" in _consumed_queues:
+        from monitor import runtime
+
+        if (snapshots := runtime.snapshot_schedule(app.conf.monitor_settings)) is not None:
+            snapshots.save()
+
+
+@signals.worker_process_shutdown.connect
 def _forget_process_metrics(pid=None, **_kwargs) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

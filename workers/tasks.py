@@ -176,6 +176,8 @@ def cluster_posts_task(task: StageTask, post_ids: list[int]) -> int:
         raise
     metrics.POSTS_CLUSTERED.inc(placed.posts)
     log.info("placed %d posts in %d clusters; %d alert events", placed.posts, len(clusters), len(events))
+    if (snapshots := runtime.snapshot_schedule(settings)) is not None:
+        snapshots.after_task(index)
     _announce(events, kinds)
     if with_media:
         place_media_task.delay(with_media)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import bindparam, func, select
@@ -35,6 +36,7 @@ from monitor.db.models import ClusterMembership, Embedding, Post
 from monitor.db.vectors import vector_from_bytes
 from monitor.similarity import MINHASH_PERMUTATIONS, TextEvidence, shingle_signatures
 
+VECTORS_FILE, SHINGLES_FILE = "vectors.usearch", "shingles.npz"  # a snapshot's (snapshot.py)
 SYNC_CHUNK = 5_000
 # Evidence kept for this many posts (about 8 KB each for a Telegram post); older
 # candidates have theirs computed again when they come up.
@@ -114,6 +116,34 @@ class ClusterIndex:
                            np.vstack([vector_from_bytes(blob) for *_, blob in rows]), signatures)
             self.placed_up_to(membership_id, post_id, placed_at)
             added += len(rows)
+
+    def write_files(self, folder: Path) -> dict:
+        """Write what the index holds into FOLDER (snapshot.py makes it a snapshot); what the
+        manifest must say to read them back."""
+        if self._vectors is not None:
+            self._vectors.save(str(folder / VECTORS_FILE))
+        post_ids, counts, keys = self._lsh.to_arrays()
+        np.savez(folder / SHINGLES_FILE, post_ids=post_ids, counts=counts, keys=keys)
+        stamp = self._watermark_stamp
+        return {"model_id": self.model_id, "lsh_window": self.lsh_window, "posts": len(self),
+                "watermark": self.watermark,
+                "watermark_stamp": None if stamp is None else [stamp[0], stamp[1].isoformat()]}
+
+    def read_files(self, folder: Path, manifest: dict) -> None:
+        """Hold what write_files wrote into FOLDER, described by MANIFEST; ValueError (or the
+        reader's own error) when the files are not what it says."""
+        self.reset()
+        if manifest["posts"]:
+            self._vectors = Index.restore(str(folder / VECTORS_FILE))
+            if self._vectors is None or len(self._vectors) != manifest["posts"]:
+                raise ValueError(f"the vectors file holds {len(self._vectors or [])} posts, "
+                                 f"the manifest says {manifest['posts']}")
+            self._vectors.expansion_add = ANN_EXPANSION_ADD  # not kept in the file
+        with np.load(folder / SHINGLES_FILE, allow_pickle=False) as shingles:
+            self._lsh.insert_arrays(shingles["post_ids"], shingles["counts"], shingles["keys"])
+        stamp = manifest["watermark_stamp"]
+        self.watermark = manifest["watermark"]
+        self._watermark_stamp = None if stamp is None else (stamp[0], datetime.fromisoformat(stamp[1]))
 
     def evidence(self, post_id: int, text: str, fingerprint: str | None) -> TextEvidence:
         """The evidence of the post's TEXT (whose fingerprint is FINGERPRINT), from the cache

@@ -76,6 +76,23 @@ class ShingleLSH:
                 elif bucket == post_id:
                     del buckets[key]
 
+    def to_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Everything the index holds as three arrays, oldest post first: the post ids, how
+        many signatures each has, and their band keys (a row a signature)."""
+        post_ids = np.fromiter(self._keys, dtype=np.int64, count=len(self._keys))
+        counts = np.fromiter((len(keys) for keys in self._keys.values()), dtype=np.int64,
+                             count=len(self._keys))
+        keys = (np.vstack(list(self._keys.values())) if self._keys
+                else np.zeros((0, self.bands), dtype=np.uint64))
+        return post_ids, counts, keys
+
+    def insert_arrays(self, post_ids: np.ndarray, counts: np.ndarray, keys: np.ndarray) -> None:
+        """Insert what to_arrays gave, in its order (into an empty index: the same index again)."""
+        if keys.shape[1:] != (self.bands,) or counts.sum() != len(keys) or len(post_ids) != len(counts):
+            raise ValueError("shingle arrays of another shape than this index's")
+        for post_id, post_keys in zip(post_ids.tolist(), np.split(keys, np.cumsum(counts)[:-1]), strict=True):
+            self.insert(post_id, [post_keys.view(np.uint32)])
+
     def query(self, signatures: list[np.ndarray]) -> set[int]:
         """The posts that share a band with any of SIGNATURES."""
         found: set[int] = set()

@@ -41,3 +41,9 @@ def mark_deleted(session: Session, source_id: int, external_ids: list[str],
         update(Post).where(Post.source_id == source_id, Post.external_id.in_(external_ids),
                            Post.deleted_at.is_(None))
         .values(deleted_at=when or utcnow())).rowcount
+
+
+def posts_published_since(session: Session, source_id: int, since: datetime) -> list[str]:
+    """The external ids of the source's posts published since SINCE and not marked deleted."""
+    return list(session.scalars(select(Post.external_id).where(
+        Post.source_id == source_id, Post.published_at >= since, Post.deleted_at.is_(None))))

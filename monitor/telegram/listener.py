@@ -30,7 +30,7 @@ from monitor.db.models import Source, utcnow
 from monitor.db.session import unit_of_work
 from monitor.ingest.store import store_posts
 from monitor.media.files import MediaStore
-from monitor.telegram.changes import apply_edit, mark_deleted
+from monitor.telegram.changes import apply_edit, mark_deleted, posts_published_since
 from monitor.telegram.channels import remember_entity, watched_channels
 from monitor.telegram.messages import document_size, downloadable, to_records
 
@@ -59,13 +59,19 @@ class ListenerPolicy:
     # the largest file taken whole: above it, a video's thumbnail only.
     media_dir: str | None = None
     media_max_bytes: int = 50_000_000
+    # Once a process, after catching a channel up: its newest messages read again (no more
+    # than this many, none older than the hours), for edits and deletions made while no
+    # live update could reach this process. 0: not read again.
+    recheck_messages: int = 500
+    recheck_hours: float = 48.0
 
     @classmethod
     def from_settings(cls, settings) -> "ListenerPolicy":
         return cls(settings.telegram_backfill_messages, settings.telegram_backfill_days,
                    settings.telegram_page_size, settings.telegram_flood_wait_cap_seconds,
                    settings.telegram_requests_per_second, settings.telegram_catch_up_seconds,
-                   str(MediaStore.from_settings(settings).downloads), settings.media_max_bytes)
+                   str(MediaStore.from_settings(settings).downloads), settings.media_max_bytes,
+                   settings.telegram_recheck_messages, settings.telegram_recheck_hours)
 
 
 class ChannelDeferred(Exception):
@@ -97,6 +103,8 @@ class CatchUp:
     stored: int = 0  # new posts
     pages: int = 0
     error: str | None = None
+    edited: int = 0  # stored posts found edited when read again (recheck)
+    deleted: int = 0  # stored posts found gone when read again
 
 
 class ChannelListener:
@@ -110,6 +118,7 @@ class ChannelListener:
         self.sleep = sleep
         self.pacer = Pacer(policy.requests_per_second, sleep)
         self._locks: dict[int, asyncio.Lock] = {}
+        self._rechecked: set[int] = set()  # channels read again since this process started
 
     async def catch_up_all(self, now: datetime | None = None) -> dict[int, CatchUp]:
         """Catch up every watched channel whose time has come."""
@@ -164,11 +173,45 @@ class ChannelListener:
             records = to_records(held, key, title, channel.channel_id, username,
                                  await self._download(held, channel.channel_id))
             result.stored += self._store(source_id, records, max(m.id for m in held))
+        if cursor is not None and self.policy.recheck_messages and source_id not in self._rechecked:
+            await self._recheck(source_id, channel, key, title, username, result)
+            self._rechecked.add(source_id)
         with unit_of_work(self.sessions) as session:
             source = session.get(Source, source_id)
             source.error_count, source.last_error = 0, None
             source.last_fetched_at = source.last_success_at = utcnow()
             source.next_fetch_at = None
+
+    async def _recheck(self, source_id: int, channel: InputPeerChannel, key: str, title: str,
+                       username: str | None, result: CatchUp) -> None:
+        """Read the channel's newest messages again: a text that changed becomes a revision,
+        and a stored post among them that is gone is marked deleted (as of now, when it was
+        noticed). Live updates say so as it happens; this covers the time the process was
+        not running, or an update was lost."""
+        since = utcnow() - timedelta(hours=self.policy.recheck_hours)
+        seen: list[Message] = []
+        offset_id = 0  # newest first, each page before the last one's oldest
+        while len(seen) < self.policy.recheck_messages:
+            limit = min(self.policy.page_size, self.policy.recheck_messages - len(seen))
+            page = list(await self._call(self.client.get_messages, channel, limit=limit, offset_id=offset_id))
+            recent = [message for message in page if message.date >= since]
+            seen += recent
+            if len(recent) < limit:
+                break
+            offset_id = min(message.id for message in page)
+        if not seen:
+            return
+        records = to_records(seen, key, title, channel.channel_id, username)
+        with unit_of_work(self.sessions) as session:
+            result.edited = sum(apply_edit(session, source_id, record) for record in records)
+            present = {str(message.id) for message in seen}
+            oldest = min(message.id for message in seen)
+            gone = [external_id for external_id in posts_published_since(session, source_id, since)
+                    if external_id.isdecimal() and int(external_id) >= oldest and external_id not in present]
+            result.deleted = mark_deleted(session, source_id, gone)
+        if result.edited or result.deleted:
+            log.info("channel %s read again: %d posts edited, %d deleted while not followed", key,
+                     result.edited, result.deleted)
 
     async def _start(self, channel: InputPeerChannel, cursor: int | None) -> dict:
         """Where to start reading: after the cursor, or, the first time, the backfill depth."""
