@@ -57,7 +57,7 @@ def services(settings: Settings, host: str, port: int, state_dir: Path) -> list[
         metrics_dir = state_dir / "metrics" / service.name
         metrics_dir.mkdir(parents=True, exist_ok=True)
         service.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-        if service.name.startswith("worker-") and settings.worker_metrics_port:
+        if settings.worker_metrics_port and service.name.startswith(("worker-", "telegram")):
             service.env["WORKER_METRICS_PORT"] = str(settings.worker_metrics_port + number - 1)
     return every
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
 
 from cli.database import ensure_schema, session_scope
@@ -32,6 +35,11 @@ def telegram_group(ctx: click.Context) -> None:
     log_as_a_service(settings)
     ensure_schema(settings)
     sessions = make_session_factory(make_engine(settings.database_url))
+    if settings.worker_metrics_port:  # each channel's last catch-up and the channels due
+        from config.queues import QUEUES
+        from monitor import metrics
+
+        metrics.serve(settings.worker_metrics_port, settings.celery_broker_url, QUEUES)
 
     def embed(post_ids: list[int]) -> None:
         for start in range(0, len(post_ids), settings.embed_batch_size):
@@ -78,3 +86,17 @@ def telegram_add(settings: Settings, channel: str, actor: str) -> None:
     with session_scope(settings) as session:
         source = add_channel(session, channel, actor)
         click.echo(f"telegram source {source.id}: {source.key} (resolved by the listener, once)")
+
+
+@telegram_group.command("health")
+@click.pass_obj
+def telegram_health(settings: Settings) -> None:
+    """Whether the listener is alive: some channel fetched within three
+    TELEGRAM_CATCH_UP_SECONDS. Prints one JSON object; exit status 1 when not (health checks)."""
+    from monitor.telegram.channels import listener_health
+
+    with session_scope(settings) as session:
+        state = listener_health(session, settings.telegram_catch_up_seconds)
+    click.echo(json.dumps(state))
+    if state["status"] != "ok":
+        sys.exit(1)

@@ -15,6 +15,7 @@ import redis
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -35,6 +36,11 @@ MEDIA_HASHED = Counter("monitor_media_hashed_total", "Media files fetched and ha
 ALERT_EVENTS = Counter("monitor_alert_events_total", "Alert events recorded", ["kind"])
 WEBHOOK_DELIVERIES = Counter("monitor_webhook_delivery_attempts_total",
                              "Webhook delivery attempts by outcome", ["outcome"])
+TELEGRAM_CAUGHT_UP = Gauge("monitor_telegram_caught_up_timestamp_seconds",
+                           "When the listener last caught each channel up", ["source"],
+                           multiprocess_mode="mostrecent")
+TELEGRAM_BACKLOG = Gauge("monitor_telegram_channels_due", "Channels due for a catch-up as the round began",
+                         multiprocess_mode="mostrecent")
 HTTP_REQUESTS = Histogram("monitor_http_request_seconds", "Web requests", ["endpoint", "method", "status"])
 
 

@@ -176,3 +176,11 @@ def test_the_ui_layout_benchmark_opens_every_page_with_hostile_posts_stored():
         assert 0 < page["server_ms"] <= page["total_ms"] and page["browser_ms"] > 0, path
     assert figures["widest_px"] == max(page["width_px"] for page in pages.values()) <= 1366
     assert figures["slowest_total_ms"] == max(page["total_ms"] for page in pages.values())
+
+
+def test_the_restart_benchmark_loads_the_snapshot_it_built_in_a_fresh_process(tmp_path):
+    figures = run_bench("cluster_restart", "--posts", "3000", "--keep", str(tmp_path))
+    assert figures["posts"] == 3000 and figures["candidates"] == 20 and figures["build_s"] > 0
+    assert figures["restart_to_first_placement_s"] > 0 and figures["index_memory_mb"] > 0
+    again = run_bench("cluster_restart", "--posts", "3000", "--keep", str(tmp_path))
+    assert again["build_s"] is None and again["posts"] == 3000  # the kept snapshot, not built again

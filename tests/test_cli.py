@@ -17,8 +17,9 @@ LABELLED = REPO / "tests" / "data" / "alerts"
 COMMANDS = [[], ["import"], ["demo"], ["stats"], ["serve"], ["db"], ["db", "upgrade"],
             ["alerts"], ["alerts", "decide"], ["sweep"], ["users"], ["users", "create"], ["users", "list"],
             ["users", "set-role"], ["users", "set-password"], ["telegram"], ["telegram", "login"],
-            ["telegram", "add"], ["alerts", "list"], ["watchlist"], ["watchlist", "add"],
-            ["watchlist", "list"], ["watchlist", "import"], ["eval", "alerts"], ["clusters", "show"]]
+            ["telegram", "add"], ["telegram", "health"], ["alerts", "list"], ["watchlist"],
+            ["watchlist", "add"], ["watchlist", "list"], ["watchlist", "import"], ["eval", "alerts"],
+            ["clusters", "show"]]
 
 
 @pytest.fixture
@@ -126,6 +127,8 @@ def test_telegram_channels_are_added_and_the_listener_says_what_it_lacks(sqlite_
     no_session = monitor_command("telegram", env={**sqlite_env, "TELEGRAM_API_ID": "12345",
                                                   "TELEGRAM_API_HASH": "0123456789abcdef"})
     assert no_session.returncode == 1 and "run `monitor telegram login`" in no_session.stderr
+    health = monitor_command("telegram", "health", env=sqlite_env)  # a channel never fetched: stalled
+    assert health.returncode == 1 and json.loads(health.stdout)["stale_channels"] == ["@almaty_inside"]
 
 
 def test_a_channel_dump_json_array_imports_with_bad_items_reported_by_index(tmp_path, sqlite_env):

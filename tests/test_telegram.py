@@ -255,3 +255,20 @@ def test_reading_again_stops_at_its_count_and_its_hours(database, telegram, chan
     assert asyncio.run(counted.catch_up_all())[channels["@almaty_inside"]].deleted == 1  # 12, not 1
     dated = listener(database, telegram, recheck_messages=500, recheck_hours=1)
     assert asyncio.run(dated.catch_up_all())[channels["@almaty_inside"]].deleted == 0  # all 2 days old
+
+
+def test_the_listener_is_healthy_while_it_fetches_and_stalled_when_it_stops(database, telegram, channels):
+    from datetime import timedelta
+
+    from monitor.db.models import utcnow
+    from monitor.telegram.channels import listener_health
+
+    with database.session() as session:
+        assert listener_health(session, 300)["status"] == "stalled"  # never fetched yet
+    asyncio.run(listener(database, telegram).catch_up_all())
+    with database.session() as session:
+        state = listener_health(session, 300)
+        assert (state["status"], state["channels"], state["stale_channels"], state["due"]) == ("ok", 2, [], 2)
+        later = listener_health(session, 300, now=utcnow() + timedelta(minutes=16))
+        assert later["status"] == "stalled"
+        assert sorted(later["stale_channels"]) == ["@almaty_inside", "@stepnoy_veter"]

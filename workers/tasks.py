@@ -172,7 +172,10 @@ def cluster_posts_task(task: StageTask, post_ids: list[int]) -> int:
             kinds = count_event_kinds(session, events)
             with_media = posts_with_media(session, post_ids)
     except BaseException:
-        index.reset()  # it holds vectors of the rolled-back batch
+        # It holds vectors of the rolled-back batch: the next task starts again from the
+        # newest snapshot, or else from the database.
+        index.reset()
+        runtime.cluster_index.cache_clear()
         raise
     metrics.POSTS_CLUSTERED.inc(placed.posts)
     log.info("placed %d posts in %d clusters; %d alert events", placed.posts, len(clusters), len(events))

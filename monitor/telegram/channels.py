@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,3 +64,20 @@ def watched_channels(session: Session, telegram_id: int | None = None) -> list[S
     if telegram_id is not None:
         query = query.where(Source.telegram_id == telegram_id)
     return list(session.scalars(query.order_by(Source.id)))
+
+
+def listener_health(session: Session, catch_up_seconds: float, now: datetime | None = None) -> dict:
+    """Whether the listener is alive, from what it records on the channels: it is when some
+    watched channel was fetched (caught up, or failed trying) within three catch-up
+    intervals; with no channel to watch there is nothing to show. Also the channels not
+    fetched for that long, and those waiting for their turn."""
+    now, limit = now or utcnow(), timedelta(seconds=3 * catch_up_seconds)
+    channels = watched_channels(session)
+    fetched = [source.last_fetched_at for source in channels if source.last_fetched_at is not None]
+    newest = max(fetched, default=None)
+    alive = not channels or (newest is not None and now - newest <= limit)
+    return {"status": "ok" if alive else "stalled", "channels": len(channels),
+            "last_fetched_at": newest.isoformat() if newest else None,
+            "stale_channels": [source.key for source in channels
+                               if source.last_fetched_at is None or now - source.last_fetched_at > limit],
+            "due": sum(source.next_fetch_at is None or source.next_fetch_at <= now for source in channels)}

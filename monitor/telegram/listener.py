@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from telethon.errors import FloodWaitError, RPCError
 from telethon.tl.types import InputPeerChannel, Message
 
+from monitor import metrics
 from monitor.db.models import Source, utcnow
 from monitor.db.session import unit_of_work
 from monitor.ingest.store import store_posts
@@ -126,6 +127,7 @@ class ChannelListener:
         with unit_of_work(self.sessions) as session:
             due = [source.id for source in watched_channels(session)
                    if source.next_fetch_at is None or source.next_fetch_at <= now]
+        metrics.TELEGRAM_BACKLOG.set(len(due))
         return {source_id: await self.catch_up(source_id) for source_id in due}
 
     async def catch_up(self, source_id: int) -> CatchUp:
@@ -181,6 +183,7 @@ class ChannelListener:
             source.error_count, source.last_error = 0, None
             source.last_fetched_at = source.last_success_at = utcnow()
             source.next_fetch_at = None
+        metrics.TELEGRAM_CAUGHT_UP.labels(key).set(time.time())
 
     async def _recheck(self, source_id: int, channel: InputPeerChannel, key: str, title: str,
                        username: str | None, result: CatchUp) -> None:
