@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     # Files are kept content-addressed under MEDIA_DIR (unset: "media" in the data directory),
     # for MEDIA_RETENTION_DAYS; their hashes are kept for good.
     media_dir: str | None = None
+    # The cluster worker's index holds the posts placed in the last days (0: all of them), the
+    # representatives of clusters of several posts, and the posts of clusters with an open alert.
+    cluster_index_days: float = Field(default=30.0, ge=0)
     # The cluster worker's index snapshots (monitor/cluster/snapshot.py): none kept when unset.
     cluster_snapshot_dir: str | None = None
     cluster_snapshot_minutes: float = Field(default=10.0, ge=0)

@@ -60,10 +60,11 @@ def cluster_index(settings: Settings) -> ClusterIndex:
     # Needs the model's id, not the model: the cluster worker never loads it.
     model_id = configured_model_id(settings)
     schedule = snapshot_schedule(settings)
-    if schedule is not None and (index := load_snapshot(schedule.directory, model_id, LSH_WINDOW)):
+    days = settings.cluster_index_days
+    if schedule is not None and (index := load_snapshot(schedule.directory, model_id, LSH_WINDOW, days)):
         schedule.loaded(index)
         return index
-    return ClusterIndex(model_id)
+    return ClusterIndex(model_id, days=days)
 
 
 @cache

@@ -216,3 +216,48 @@ def test_a_process_killed_while_writing_a_snapshot_leaves_the_one_before_it_whol
     assert killed_mid_snapshot == 3
     save_snapshot(loaded, tmp_path)
     assert not list(tmp_path.glob(f"{PARTIAL}*"))  # the next save clears what killed ones left
+
+
+def place_texts(database, encoder, index: ClusterIndex, texts: list[str], tag: str) -> list[int]:
+    records = [PostRecord(source_kind="telegram", source_key=f"@{tag}_{n}", external_id=f"{tag}{n}",
+                          text=text, published_at=T0 + timedelta(minutes=n)) for n, text in enumerate(texts)]
+    with database.session() as session:
+        ids = store_posts(session, records).new_post_ids
+        embed_posts(session, encoder, ids)
+    place(database, index, ids)
+    return ids
+
+
+def test_posts_placed_before_the_window_leave_the_index_but_a_claim_that_spread_still_grows(
+        database, encoder, tmp_path):
+    from sqlalchemy import update
+
+    from monitor.db.models import Alert, utcnow
+    from tests.test_clustering import CLAIM, EDITED, UNRELATED
+
+    call = "Шымкент: сегодня на площади раздают бесплатные флаги, приходите все"
+    first = ClusterIndex(encoder.model_id, days=30)
+    claim, repost, lone, alerted = place_texts(database, encoder, first, [CLAIM, EDITED, UNRELATED, call],
+                                               "old")
+    with database.session() as session:
+        alerted_cluster = session.scalar(select(ClusterMembership.cluster_id)
+                                         .where(ClusterMembership.post_id == alerted))
+        session.add(Alert(cluster_id=alerted_cluster, score=1.0, reasons=["test"], post_count=1,
+                          source_count=1))
+        session.execute(update(ClusterMembership).values(created_at=utcnow() - timedelta(days=40)))
+
+    restarted = ClusterIndex(encoder.model_id, days=30)  # built from the database, then a post of today
+    comeback, = place_texts(database, encoder, restarted, [EDITED.replace("Распространите!", "Срочно!")],
+                            "new")
+    assert claim in restarted and alerted in restarted  # the spread claim's representative, an open alert
+    assert repost not in restarted and lone not in restarted  # aged out, still in the database
+    with database.session() as session:
+        cluster_of = dict(session.execute(select(ClusterMembership.post_id,
+                                                 ClusterMembership.cluster_id)).all())
+    assert cluster_of[comeback] == cluster_of[claim]  # the old claim's cluster grows
+    assert len(restarted) == 3
+
+    save_snapshot(restarted, tmp_path)
+    loaded = load_snapshot(tmp_path, encoder.model_id, LSH_WINDOW, 30)
+    assert len(loaded) == 3 and list(loaded._aging) == list(restarted._aging)
+    assert load_snapshot(tmp_path, encoder.model_id, LSH_WINDOW, 60) is None  # made for another window

@@ -312,6 +312,7 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     known.write()
     if known.last_written is not None:
         index.placed_up_to(*known.last_written)
+        index.evict(session)  # what these posts pushed out of the window of days
     # A cluster opened here that no other post joined was written with its first post's
     # figures (PlacedPosts.write): most clusters, each a statement's row less.
     refresh_cluster_stats(session, {known.current(cluster).id for cluster in grown})

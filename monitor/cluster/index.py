@@ -21,23 +21,24 @@ the rest.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, union
 from sqlalchemy.orm import Session
 from usearch.index import BatchMatches, Index
 
 from monitor.cluster.memory import PlacedMemory
 from monitor.cluster.shingle_lsh import ShingleLSH
-from monitor.db.models import ClusterMembership, Embedding, Post
+from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Embedding, Post
 from monitor.db.vectors import vector_from_bytes
 from monitor.similarity import MINHASH_PERMUTATIONS, TextEvidence, shingle_signatures
 
 VECTORS_FILE, SHINGLES_FILE = "vectors.usearch", "shingles.npz"  # a snapshot's (snapshot.py)
 SYNC_CHUNK = 5_000
+EVICTED_AT_ONCE = 5_000  # posts taken out of the window at a time: one query of their ids
 # Evidence kept for this many posts (about 8 KB each for a Telegram post); older
 # candidates have theirs computed again when they come up.
 EVIDENCE_CACHE_SIZE = 20_000
@@ -70,12 +71,23 @@ _PLACED_SINCE = (_since_watermark(ClusterMembership.id, ClusterMembership.create
 _COUNT_SINCE = _since_watermark(func.count())
 _WATERMARK_STAMP = (select(ClusterMembership.post_id, ClusterMembership.created_at)
                     .where(ClusterMembership.id == bindparam("watermark")))
+# Of the posts "ids", those a cluster needs found: the representative of a claim that spread
+# (a cluster of several posts), and every post of a cluster with an open alert.
+_AGED = bindparam("ids", expanding=True)
+_STILL_NEEDED = union(
+    select(Cluster.representative_post_id).where(Cluster.representative_post_id.in_(_AGED),
+                                                 Cluster.post_count > 1),
+    select(ClusterMembership.post_id).join(Alert, Alert.cluster_id == ClusterMembership.cluster_id)
+    .where(Alert.status == AlertStatus.open, ClusterMembership.post_id.in_(_AGED)))
 
 
 class ClusterIndex:
-    def __init__(self, model_id: str, lsh_window: int = LSH_WINDOW):
+    def __init__(self, model_id: str, lsh_window: int = LSH_WINDOW, days: float | None = None):
         self.model_id = model_id
         self.lsh_window = lsh_window
+        # Posts placed more than DAYS before the newest one leave the index (see evict).
+        self.days = days or None
+        self.window_seconds = days * 86_400 if days else None
         self.reset()
 
     def reset(self) -> None:
@@ -88,6 +100,9 @@ class ClusterIndex:
         self._watermark_stamp: tuple | None = None  # (post id, placed at) of that membership
         # What placing posts read of the placed ones, kept for the next task (memory.PlacedMemory).
         self.placed_memory: PlacedMemory | None = None
+        # Indexed posts that may leave it, oldest placed first: (placed at, as a timestamp; post).
+        self._aging: deque[tuple[float, int]] = deque()
+        self._unstamped: list[int] = []  # added since the last placed_up_to
 
     def __len__(self) -> int:
         return 0 if self._vectors is None else len(self._vectors)
@@ -116,6 +131,7 @@ class ClusterIndex:
                            np.vstack([vector_from_bytes(blob) for *_, blob in rows]), signatures)
             self.placed_up_to(membership_id, post_id, placed_at)
             added += len(rows)
+            self.evict(session)
 
     def write_files(self, folder: Path) -> dict:
         """Write what the index holds into FOLDER (snapshot.py makes it a snapshot); what the
@@ -123,9 +139,12 @@ class ClusterIndex:
         if self._vectors is not None:
             self._vectors.save(str(folder / VECTORS_FILE))
         post_ids, counts, keys = self._lsh.to_arrays()
-        np.savez(folder / SHINGLES_FILE, post_ids=post_ids, counts=counts, keys=keys)
+        aging = np.array(self._aging, dtype=np.float64).reshape(-1, 2)
+        np.savez(folder / SHINGLES_FILE, post_ids=post_ids, counts=counts, keys=keys,
+                 aging_stamps=aging[:, 0], aging_post_ids=aging[:, 1].astype(np.int64))
         stamp = self._watermark_stamp
-        return {"model_id": self.model_id, "lsh_window": self.lsh_window, "posts": len(self),
+        return {"model_id": self.model_id, "lsh_window": self.lsh_window, "days": self.days,
+                "posts": len(self),
                 "watermark": self.watermark,
                 "watermark_stamp": None if stamp is None else [stamp[0], stamp[1].isoformat()]}
 
@@ -141,6 +160,8 @@ class ClusterIndex:
             self._vectors.expansion_add = ANN_EXPANSION_ADD  # not kept in the file
         with np.load(folder / SHINGLES_FILE, allow_pickle=False) as shingles:
             self._lsh.insert_arrays(shingles["post_ids"], shingles["counts"], shingles["keys"])
+            self._aging.extend(zip(shingles["aging_stamps"].tolist(), shingles["aging_post_ids"].tolist(),
+                                   strict=True))
         stamp = manifest["watermark_stamp"]
         self.watermark = manifest["watermark"]
         self._watermark_stamp = None if stamp is None else (stamp[0], datetime.fromisoformat(stamp[1]))
@@ -204,11 +225,39 @@ class ClusterIndex:
             self._vectors.remove(np.asarray(replaced, dtype=np.uint64))
         self._vectors.add(np.asarray(post_ids, dtype=np.uint64), vectors,
                           threads=1 if len(post_ids) < THREADED_ADD else 0)
+        self._unstamped += post_ids
 
     def placed_up_to(self, membership_id: int, post_id: int, placed_at: datetime) -> None:
         """Every membership up to MEMBERSHIP_ID (of POST_ID, made at PLACED_AT) is indexed."""
         if membership_id > self.watermark:
             self.watermark, self._watermark_stamp = membership_id, (post_id, placed_at)
+        if self.window_seconds is not None:
+            stamp = placed_at.timestamp()
+            self._aging.extend((stamp, placed) for placed in self._unstamped)
+        self._unstamped = []
+
+    def evict(self, session: Session, most: int = EVICTED_AT_ONCE) -> int:
+        """With a window of days: take out of the index the posts placed more than that before
+        the newest, up to MOST of them, except those a cluster still needs found: the
+        representative of a cluster of several posts (so that an old claim that spread grows
+        its cluster when it comes back) and the posts of a cluster with an open alert. They
+        stay in the database. Returns how many left."""
+        if self.window_seconds is None or not self._aging:
+            return 0
+        cutoff = self._aging[-1][0] - self.window_seconds
+        aged = []
+        while self._aging and self._aging[0][0] < cutoff and len(aged) < most:
+            aged.append(self._aging.popleft()[1])
+        if not aged:
+            return 0
+        kept = set(session.scalars(_STILL_NEEDED, {"ids": aged}))
+        leaving = [post_id for post_id in aged if post_id not in kept and post_id in self._vectors]
+        if leaving:
+            self._vectors.remove(np.asarray(leaving, dtype=np.uint64))
+        for post_id in leaving:
+            self._lsh.remove(post_id)
+            self._evidence.pop(post_id, None)
+        return len(leaving)
 
     def candidates(self, vector: np.ndarray, signatures: list[np.ndarray], neighbours: int) -> set[int]:
         """Post ids worth comparing with: nearest by embedding, and similar by shingles

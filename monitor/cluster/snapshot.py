@@ -51,19 +51,22 @@ def save_snapshot(index: ClusterIndex, directory: Path) -> Path:
     return final
 
 
-def load_snapshot(directory: Path, model_id: str, lsh_window: int) -> ClusterIndex | None:
-    """The index of the newest readable snapshot in DIRECTORY made for MODEL_ID and LSH_WINDOW;
-    None (logged) when there is none, and the index is to be built from the database."""
+def load_snapshot(directory: Path, model_id: str, lsh_window: int,
+                  days: float | None = None) -> ClusterIndex | None:
+    """The index of the newest readable snapshot in DIRECTORY made for MODEL_ID, LSH_WINDOW and a
+    window of DAYS; None (logged) when there is none, and the index is to be built from the
+    database."""
     for folder in sorted(directory.glob(f"{PREFIX}*"), reverse=True) if directory.is_dir() else []:
         try:
             manifest = json.loads((folder / MANIFEST).read_text())
             if manifest.get("format") != FORMAT:
                 raise ValueError(f"format {manifest.get('format')}, not {FORMAT}")
-            if (manifest["model_id"], manifest["lsh_window"]) != (model_id, lsh_window):
-                log.warning("index snapshot %s is of model %s and window %s, not %s and %s: not used",
-                            folder, manifest["model_id"], manifest["lsh_window"], model_id, lsh_window)
+            made_for = (manifest["model_id"], manifest["lsh_window"], manifest["days"])
+            if made_for != (model_id, lsh_window, days or None):
+                log.warning("index snapshot %s was made for model, shingle window and days %s, not %s: "
+                            "not used", folder, made_for, (model_id, lsh_window, days or None))
                 continue
-            index = ClusterIndex(model_id, lsh_window)
+            index = ClusterIndex(model_id, lsh_window, days)
             index.read_files(folder, manifest)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
             log.warning("index snapshot %s is unreadable (%s): not used", folder, error)
