@@ -293,9 +293,11 @@ def live_server():
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own download is not used
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """A headless Chromium driven through Playwright, for the tests marked browser."""
+    """A headless Chromium driven through Playwright, for the tests marked browser. For a module
+    at a time: Playwright's sync API keeps an event loop running in this thread, and the tests
+    of the Telegram listener run their own (asyncio.run) once it has stopped."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
