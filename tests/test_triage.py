@@ -22,7 +22,8 @@ from monitor.db.models import (
     utcnow,
 )
 from monitor.review.decisions import DISMISS_REASONS
-from tests.conftest import ACCOUNTS, PASSWORD
+from tests.conftest import ACCOUNTS
+from tests.test_web_access import signed_in
 from tests.test_web_ui import screenshot, sign_in
 from web import create_app
 
@@ -65,12 +66,6 @@ def app(database, eager_pipeline, accounts):
     app = create_app(eager_pipeline.conf.monitor_settings)
     app.config.update(WTF_CSRF_ENABLED=False)
     return app
-
-
-def moderator_client(app, role: str = "moderator"):
-    client = app.test_client()
-    assert client.post("/login", data={"name": ACCOUNTS[role], "password": PASSWORD}).status_code == 302
-    return client
 
 
 def decisions(database) -> dict[int, tuple[AlertStatus, str | None, str, str]]:
@@ -161,7 +156,7 @@ def test_the_keys_are_listed_on_the_page_and_typing_in_a_field_is_not_triage(que
 
 def test_dismissing_needs_a_reason_and_says_so(app, database):
     alert_id = seed_alerts(database, 1)[0]
-    client = moderator_client(app)
+    client = signed_in(app, "moderator")
     answer = client.post(f"/alerts/{alert_id}/decision", data={"decision": "dismiss"},
                          headers={"Accept": "application/json"})
     assert answer.status_code == 400 and "say why it is dismissed" in answer.json["error"]
@@ -177,7 +172,7 @@ def test_dismissing_needs_a_reason_and_says_so(app, database):
 
 def test_a_decision_taken_on_a_cluster_page_goes_on_to_the_next_alert_of_the_same_queue(app, database):
     alert_ids = seed_alerts(database, 3)
-    client = moderator_client(app)
+    client = signed_in(app, "moderator")
     queue = urlencode({"status": "open", "language": ""})
     with database.session() as session:
         cluster_of = dict(session.execute(select(Alert.id, Alert.cluster_id)).all())
@@ -195,7 +190,7 @@ def test_a_decision_taken_on_a_cluster_page_goes_on_to_the_next_alert_of_the_sam
 
 def test_changing_a_decision_from_a_form_needs_the_box_ticked(app, database):
     alert_id = seed_alerts(database, 1)[0]
-    client = moderator_client(app)
+    client = signed_in(app, "moderator")
     client.post(f"/alerts/{alert_id}/decision", data={"decision": "confirm", "label": "satire"})
     refused = client.post(f"/alerts/{alert_id}/decision", data={"decision": "confirm", "label": "deepfake"},
                           follow_redirects=True)
@@ -208,7 +203,7 @@ def test_changing_a_decision_from_a_form_needs_the_box_ticked(app, database):
 
 def test_ticked_alerts_are_dismissed_or_given_to_another_moderator_at_once(app, database, accounts):
     alert_ids = seed_alerts(database, 6)
-    client = moderator_client(app)
+    client = signed_in(app, "moderator")
     client.post("/alerts/bulk", data={"action": "assign", "assignee": str(accounts["admin"]),
                                       "alert_id": [str(alert_id) for alert_id in alert_ids[:3]]})
     answer = client.post("/alerts/bulk", data={"action": "dismiss", "reason": DISMISS_REASONS[4],
@@ -231,7 +226,7 @@ def test_ticked_alerts_are_dismissed_or_given_to_another_moderator_at_once(app, 
 
 def test_an_alert_is_given_only_to_an_active_moderator(app, database, accounts):
     alert_id = seed_alerts(database, 1)[0]
-    client = moderator_client(app)
+    client = signed_in(app, "moderator")
     refused = client.post(f"/alerts/{alert_id}/assign", data={"assignee": str(accounts["viewer"])},
                           headers={"Accept": "application/json"})
     assert refused.status_code == 404 and "no active moderator" in refused.json["error"]
