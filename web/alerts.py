@@ -62,6 +62,8 @@ def decision(alert_id: int):
     form = DecisionForm()
     if not form.validate_on_submit():
         return _refused(form, url_for("alerts.index"))
+    # The queue's filters are read before anything is decided: bad ones change nothing.
+    queue = parse_query(AlertQuery, dict(parse_qsl(form.queue.data))) if form.queue.data else None
     session = get_session()
     event = decide(session, alert_id, form.decision.data, current_user.name, label=form.label.data or None,
                    note=form.why(), allow_change=form.change.data)
@@ -73,8 +75,8 @@ def decision(alert_id: int):
         return {"alert_id": alert_id, "status": alert.status.value, "label": form.label.data or None,
                 "decided": decided}
     flash(f"alert {alert_id}: {decided}", "ok")
-    if form.queue.data is not None and form.queue.data != "":
-        return _on_to_next(alert_id, form.queue.data)
+    if queue is not None:
+        return _on_to_next(alert_id, queue, form.queue.data)
     return redirect(url_for("clusters.show", cluster_id=cluster_id))
 
 
@@ -112,15 +114,13 @@ def _assignee(asked: str) -> User | None:
     return moderator(get_session().get(User, int(asked)), f"with id {asked}")
 
 
-def _on_to_next(alert_id: int, queue: str):
-    """To the next alert of the queue the moderator came from, with its filters; to the queue
-    itself when none is left."""
-    args = dict(parse_qsl(queue))
-    query = parse_query(AlertQuery, args)
+def _on_to_next(alert_id: int, query: AlertQuery, queue: str):
+    """To the next alert of the queue the moderator came from (QUERY, from its query string
+    QUEUE), with its filters; to the queue itself when none is left."""
     following = next_alert(get_session(), query.filters(), alert_id)
     if following is None:
         flash("no more alerts in this queue", "ok")
-        return redirect(url_for("alerts.index", **args))
+        return redirect(url_for("alerts.index", **dict(parse_qsl(queue))))
     return redirect(url_for("clusters.show", cluster_id=following.cluster_id, queue=queue))
 
 
