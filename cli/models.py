@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from config import Settings
+
 
 @click.group("models")
 def models_group() -> None:
@@ -41,8 +43,8 @@ def models_download(name: str, directory: Path) -> None:
 @click.option("--eval", "held_out", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Labelled pairs not trained on: F1 before and after, printed as JSON.")
 @click.pass_obj
-def models_finetune(settings, files: tuple[Path, ...], directory: Path, name: str | None, epochs: int,
-                    learning_rate: float, held_out: Path | None) -> None:
+def models_finetune(settings: Settings, files: tuple[Path, ...], directory: Path, name: str | None,
+                    epochs: int, learning_rate: float, held_out: Path | None) -> None:
     """Fine-tune the configured embedding model on labelled pair FILES (text_a<TAB>text_b<TAB>label,
     as `monitor calibrate` reads) and keep it in DIRECTORY under NAME. With --eval, report
     the F1 of the same-claim rule (fitted on FILES) and of the cosine alone on those pairs,
