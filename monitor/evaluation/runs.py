@@ -147,6 +147,11 @@ class Retrieval:
         return {"n": n, f"map@{k}": round(sum(average_precisions) / n, 4) if n else 0.0,
                 "p@1": round(sum(first_hits) / n, 4) if n else 0.0}
 
+    def vectors(self) -> dict[str, np.ndarray]:
+        """The embedding of each claim's and query's text."""
+        return dict(zip([text for _, text in [*self.claims, *self.queries]],
+                        [*self.claim_vectors, *self.query_vectors], strict=True))
+
     def training_pairs(self) -> list[list[LabelledPair]]:
         """For each query, its pairs to fit on (query_claim_pairs)."""
         return [[LabelledPair(*pair) for pair in pairs] for pairs in query_claim_pairs(
@@ -185,10 +190,10 @@ def cross_validate(encoder: Encoder, pairs: list[LabelledPair], fitted_also: lis
     pairs: one fold would otherwise be scored on a text another was fitted on); queries
     are dealt out one by one. Returns the mean over folds, the spread (standard deviation)
     and each fold's figure."""
-    texts = {text for pair in [*pairs, *fitted_also] for text in (pair.text_a, pair.text_b)}
     query_pairs = retrieval.training_pairs() if retrieval else []
-    texts |= {text for each in query_pairs for pair in each for text in (pair.text_a, pair.text_b)}
-    vectors = _vectors(encoder, sorted(texts))
+    vectors = retrieval.vectors() if retrieval else {}  # its claims and queries, embedded already
+    texts = {text for pair in [*pairs, *fitted_also] for text in (pair.text_a, pair.text_b)}
+    vectors |= _vectors(encoder, sorted(texts - vectors.keys()))
     scored, always = pair_signals(encoder, pairs, vectors), pair_signals(encoder, fitted_also, vectors)
     pair_fold = folds_sharing_no_text(pairs, folds, seed)
     query_fold = np.arange(len(query_pairs)) % folds
