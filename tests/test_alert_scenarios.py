@@ -13,6 +13,8 @@ from monitor.db.models import Alert, AlertEvent, AlertStatus, AuditEntry, Cluste
 from monitor.ingest.records import PostRecord
 from monitor.review.decisions import decide
 from tests.conftest import monitor_command
+from workers.celery_app import app
+from workers.dispatch import send
 from workers.tasks import store_posts_task
 
 T0 = datetime(2025, 5, 6, 7, 0, tzinfo=timezone.utc)
@@ -35,10 +37,10 @@ def post(n: int, minutes: float, text: str = CLAIM, source: str | None = None, *
 
 
 def replay(*records: PostRecord) -> None:
-    # Read as workers/dispatch.py reads eager results: Celery's guard against waiting inside a
-    # task is one flag for the whole process, which eager tasks set and restore without a lock;
-    # the browser tests' server threads running theirs can leave it set for the tests after.
-    store_posts_task.delay([record.to_message() for record in records]).get(disable_sync_subtasks=False)
+    # Sent as the web app and the CLI send tasks in the embedded mode (workers/dispatch.py),
+    # which reads eager results past Celery's process-wide join guard: eager tasks on the
+    # browser tests' server threads can leave that flag set for the tests after them.
+    send(app.conf.monitor_settings, store_posts_task, [record.to_message() for record in records])
 
 
 def alert_now(database) -> Alert | None:
