@@ -255,6 +255,57 @@ def test_an_index_built_on_a_database_since_emptied_starts_again(database, encod
     assert cluster_of(database, edited) == cluster_of(database, original)
 
 
+def edit(database, post_id: int, text: str) -> None:
+    """The post's channel edits it to TEXT (as the Telegram listener records an edit)."""
+    with database.session() as session:
+        post = session.get(Post, post_id)
+        record = PostRecord(source_kind="telegram", source_key=post.source.key, external_id=post.external_id,
+                            text=text)
+        assert apply_edit(session, post.source_id, record) == post_id
+
+
+def test_edited_posts_are_placed_again_by_their_new_text(database, encoder):
+    rate = "Курс тенге к доллару на бирже KASE вырос на 0,4 процента за день"
+    original, repost, weather, alone = embedded_posts(database, encoder, [CLAIM, EDITED, UNRELATED, rate])
+    index, other_worker = ClusterIndex(encoder.model_id), ClusterIndex(encoder.model_id)
+    with database.session() as session:
+        assign_posts(session, index, [original, repost, weather, alone], RULES)
+        other_worker.sync(session)
+    wave, storm, tenge = (cluster_of(database, post) for post in (original, weather, alone))
+    assert cluster_of(database, repost) == wave
+
+    # The repost is edited away from the claim, the storm warning into it, and the
+    # exchange rate into other news.
+    edit(database, repost, "Турнир по волейболу среди школьников пройдёт в Шымкенте в эту субботу")
+    edit(database, weather, CLAIM + " Поделитесь с друзьями!")
+    edit(database, alone, "На трассе Алматы — Бишкек ограничено движение грузовиков из-за ремонта")
+    with database.session() as session:
+        assert embed_posts(session, encoder, [repost, weather, alone]) == [repost, weather, alone]
+    with database.session() as session:
+        placed = assign_posts(session, index, [repost, weather, alone], RULES)
+
+    assert cluster_of(database, weather) == wave
+    assert cluster_of(database, repost) not in (wave, storm, tenge)  # a claim of its own
+    assert cluster_of(database, alone) == tenge  # alone before, alone still: its cluster stays
+    assert {wave, tenge, cluster_of(database, repost)} <= set(placed.cluster_ids)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(ClusterMembership)) == 4  # once each
+        assert (session.get(Cluster, wave).post_count, session.get(Cluster, wave).representative_post_id) == \
+            (2, original)
+        # The storm warning's cluster, left empty, leads to where its post went.
+        emptied = session.get(Cluster, storm)
+        assert (emptied.merged_into_id, emptied.post_count, emptied.representative_post_id) == (wave, 0, None)
+        assert session.scalar(select(AuditEntry.details).where(AuditEntry.action == "cluster.merge")) == {
+            "absorbed_cluster_id": storm, "posts_moved": 0,
+            "reason": f"its only post, {weather}, was edited into this claim"}
+        # A worker whose index was built before the edits catches up on their new vectors.
+        other_worker.sync(session)
+        vectors = {row.post_id: np.frombuffer(row.vector, dtype=np.float32)
+                   for row in session.scalars(select(Embedding))}
+    for post_id in (repost, weather, alone):
+        assert float(other_worker.vectors([post_id])[0] @ vectors[post_id]) == pytest.approx(1, abs=1e-3)
+
+
 def test_the_index_knows_a_post_edited_since_by_its_fingerprint_and_computes_its_new_evidence():
     index = ClusterIndex("any model")
     index.evidence(1, CLAIM, fingerprint(CLAIM))

@@ -157,6 +157,34 @@ def test_new_channel_posts_go_through_the_whole_pipeline(database, telegram, cha
         assert len(wave_clusters) == 2 and len(set(wave_clusters)) == 1  # the repost joined the original
 
 
+def cluster_of(database, source_id: int, external_id: str) -> int:
+    with database.session() as session:
+        return session.scalar(select(ClusterMembership.cluster_id).join(Post).where(
+            Post.source_id == source_id, Post.external_id == external_id))
+
+
+def test_a_post_edited_into_a_waves_call_joins_the_wave_and_one_edited_away_leaves_it(
+        database, telegram, channels, eager_pipeline):
+    from workers.tasks import embed_posts_task
+
+    live = listener(database, telegram)
+    live.on_stored = lambda ids: embed_posts_task.delay(ids)
+    asyncio.run(live.catch_up_all())
+    almaty, steppe = channels["@almaty_inside"], channels["@stepnoy_veter"]
+    wave = cluster_of(database, steppe, "1")
+    assert cluster_of(database, almaty, "8") == wave
+
+    assert live.on_edit(ALMATY, tg.message(ALMATY, 3, WAVE + " Приходите все!", edit_date=tg.START))
+    assert live.on_edit(ALMATY, tg.message(ALMATY, 8, "Погода в Алматы: завтра до +25 градусов, без осадков",
+                                           edit_date=tg.START))
+    assert cluster_of(database, almaty, "3") == wave
+    assert cluster_of(database, almaty, "8") != wave
+    with database.session() as session:
+        assert set(session.scalars(select(PostStage.stage))) <= {Stage.clustered, Stage.skipped}
+        assert session.scalar(select(func.count()).select_from(ClusterMembership)) == session.scalar(
+            select(func.count()).select_from(PostStage).where(PostStage.stage == Stage.clustered))
+
+
 @pytest.mark.parametrize("reference, key", [
     ("@Almaty_Inside", "@almaty_inside"), ("https://t.me/almaty_inside", "@almaty_inside"),
     ("t.me/s/almaty_inside/812", "@almaty_inside"), ("https://t.me/c/1292077344/5", "-1001292077344"),
@@ -231,11 +259,13 @@ def test_edits_and_deletions_made_while_the_listener_was_stopped_are_found_when_
     del history[8], history[2]
     telegram.history[ALMATY] = list(history.values())
 
-    restarted = listener(database, telegram, recheck_messages=500, recheck_hours=72)
+    to_embed = []
+    restarted = listener(database, telegram, to_embed, recheck_messages=500, recheck_hours=72)
     rounds = asyncio.run(restarted.catch_up_all())
     almaty = channels["@almaty_inside"]
     assert (rounds[almaty].edited, rounds[almaty].deleted, rounds[almaty].stored) == (2, 2, 0)
     stored = posts(database, almaty)
+    assert sorted(to_embed) == sorted([stored["3"].id, stored["9"].id])  # to be embedded and placed again
     assert stored["3"].text.endswith("сквер открыли не сегодня")
     assert stored["9"].text == "Фото с репетиции парада (исправлено)"  # the album, by its first message
     assert {key for key, post in stored.items() if post.deleted_at is not None} == {"2", "8"}

@@ -21,14 +21,14 @@ from datetime import datetime
 from typing import NamedTuple
 
 import numpy as np
-from sqlalchemy import bindparam, distinct, func, select, update
+from sqlalchemy import bindparam, delete, distinct, func, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from monitor.cluster.index import EVIDENCE_CACHE_SIZE, ClusterIndex
 from monitor.cluster.memory import PlacedCluster, PlacedMemory, PostClaim
-from monitor.cluster.merge import audit_merge, merge_into, separated
+from monitor.cluster.merge import audit_merge, merge_into, renew_representatives, separated
 from monitor.db.expressions import is_one_of
 from monitor.db.locks import lock_cluster_assignment
 from monitor.db.models import (
@@ -89,10 +89,12 @@ class PlacementStatements:
         def one_of(column, name: str):
             return is_one_of(column, None, dialect, name)
 
+        # placed_in: the cluster of a post placed before and embedded again since (an edit)
         embedded = (select(Post.id, Post.text, Post.language, Post.fingerprint, Post.published_at,
-                           Embedding.vector)
+                           Embedding.vector, ClusterMembership.cluster_id.label("placed_in"))
                     .join(Embedding, (Embedding.post_id == Post.id) & (Embedding.model == bindparam("model")))
-                    .join(PostStage).where(PostStage.stage == Stage.embedded))
+                    .join(PostStage).outerjoin(ClusterMembership, ClusterMembership.post_id == Post.id)
+                    .where(PostStage.stage == Stage.embedded))
         self.embedded = embedded.where(one_of(PostStage.post_id, "post_ids"))  # of POST_IDS
         # the TAKEN oldest of the others
         self.waiting = (embedded.where(~one_of(PostStage.post_id, "post_ids"))
@@ -259,14 +261,19 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     """
     lock_cluster_assignment(session)
     index.sync(session)
-    known = PlacedPosts(session, index, placed_memory(session, index))
+    statements, connection = built_once(session, PlacementStatements), session.connection()
     asked = {"post_ids": list(post_ids), "model": index.model_id}
-    rows = known.connection.execute(known.statements.embedded, asked).all()
+    rows = connection.execute(statements.embedded, asked).all()
     if take_waiting:
-        rows += known.connection.execute(known.statements.waiting, asked | {"taken": take_waiting}).all()
+        rows += connection.execute(statements.waiting, asked | {"taken": take_waiting}).all()
     rows.sort(key=lambda post: (post.published_at, post.id))
+    placed_in = {post.id: post.placed_in for post in rows if post.placed_in is not None}
+    left = _take_out_edited(session, index, placed_in) if placed_in else []
+    known = PlacedPosts(session, index, placed_memory(session, index))
+    emptied = {cluster.id for cluster in left if not cluster.post_count}
     reposted = _first_clustered_by_fingerprint(known, {post.fingerprint for post in rows} - {None})
     grown: set[PlacedCluster] = set()  # posts joined them, or merges moved posts into them
+    went_to: dict[int, tuple[int, PlacedCluster]] = {}  # a cluster edited posts left: the first, and where
     event_ids: list[int] = []
     arriving = [(post, PostClaim(post.id, vector_from_bytes(post.vector),
                                  index.evidence(post.id, post.text, post.fingerprint), post.language))
@@ -298,11 +305,19 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
             grown.update(placement.same_claim_clusters)
             placement, merged = _merge_same_claim(session, known, placement, post.id)
             event_ids += merged
-        if placement.cluster is None:
+        if placement.cluster is None and placed_in.get(post.id) in emptied:
+            # Alone in its cluster before the edit, and still a claim of its own: it stays there.
+            emptied.discard(placed_in[post.id])
+            cluster = known.clusters({placed_in[post.id]})[placed_in[post.id]]
+            cluster.representative_post_id = post.id
+            grown.add(cluster)
+        elif placement.cluster is None:
             cluster = known.open(post.id, post.published_at)
         else:
             cluster = known.current(placement.cluster)
             grown.add(cluster)
+        if post.id in placed_in:
+            went_to.setdefault(placed_in[post.id], (post.id, cluster))
         known.join(post.id, cluster, placement)
         known.placed(incoming, cluster)
         if post.fingerprint:
@@ -313,11 +328,49 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     if known.last_written is not None:
         index.placed_up_to(*known.last_written)
         index.evict(session)  # what these posts pushed out of the window of days
+    if left:
+        event_ids += _settle_left_clusters(session, known, left, went_to)
     # A cluster opened here that no other post joined was written with its first post's
     # figures (PlacedPosts.write): most clusters, each a statement's row less.
-    refresh_cluster_stats(session, {known.current(cluster).id for cluster in grown})
-    touched_ids = {known.current(cluster).id for cluster in (*grown, *known.opened)}
+    refresh_cluster_stats(session, {known.current(cluster).id for cluster in grown} | {
+        cluster.id for cluster in left if cluster.post_count})
+    touched_ids = {known.current(cluster).id for cluster in (*grown, *known.opened)} | {
+        cluster.id for cluster in left if cluster.merged_into_id is None}
     return Assigned(sorted(touched_ids), len(rows), event_ids)
+
+
+def _take_out_edited(session: Session, index: ClusterIndex, placed_in: dict[int, int]) -> list[Cluster]:
+    """Take the posts of PLACED_IN (a post: its cluster), placed before and edited since, out
+    of their clusters and the index, to be placed again by their new text; return the
+    clusters they leave (emptied ones with no post count). What earlier tasks kept of them
+    is forgotten with the index's PlacedMemory."""
+    index.forget(list(placed_in))
+    index.placed_memory = None
+    session.execute(delete(ClusterMembership).where(ClusterMembership.post_id.in_(list(placed_in))))
+    left = [session.get(Cluster, cluster_id) for cluster_id in sorted(set(placed_in.values()))]
+    renew_representatives(session, left)
+    return left
+
+
+def _settle_left_clusters(session: Session, known: PlacedPosts, left: list[Cluster],
+                          went_to: dict[int, tuple[int, PlacedCluster]]) -> list[int]:
+    """After edited posts are placed again: the clusters they left take their first post as
+    representative (it may have come back); one they left empty is merged into the cluster
+    its post went to, so that links and its alert follow the post, unless a moderator
+    separated the two. Returns the alert events of the merges."""
+    event_ids = []
+    for cluster in renew_representatives(session, left):
+        post_id, went = went_to[cluster.id]
+        target = known.current(went)
+        if separated(session, target.id, cluster.id):
+            continue
+        _, events = merge_into(session, session.get(Cluster, target.id), cluster)
+        known.clusters({cluster.id})[cluster.id].merged_into_id = target.id
+        event_ids += events
+        audit_merge(session, AUTO_MERGE_ACTOR, target.id, cluster.id, 0,
+                    f"its only post, {post_id}, was edited into this claim")
+    session.flush()
+    return event_ids
 
 
 def placed_memory(session: Session, index: ClusterIndex) -> PlacedMemory:

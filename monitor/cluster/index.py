@@ -252,12 +252,17 @@ class ClusterIndex:
             return 0
         kept = set(session.scalars(_STILL_NEEDED, {"ids": aged}))
         leaving = [post_id for post_id in aged if post_id not in kept and post_id in self._vectors]
-        if leaving:
-            self._vectors.remove(np.asarray(leaving, dtype=np.uint64))
-        for post_id in leaving:
+        self.forget(leaving)
+        return len(leaving)
+
+    def forget(self, post_ids: list[int]) -> None:
+        """Take these posts out of the index: aged out of its window, or edited and about to
+        be placed again by their new text (which adds them back)."""
+        if indexed := [post_id for post_id in post_ids if post_id in self]:
+            self._vectors.remove(np.asarray(indexed, dtype=np.uint64))
+        for post_id in post_ids:
             self._lsh.remove(post_id)
             self._evidence.pop(post_id, None)
-        return len(leaving)
 
     def candidates(self, vector: np.ndarray, signatures: list[np.ndarray], neighbours: int) -> set[int]:
         """Post ids worth comparing with: nearest by embedding, and similar by shingles

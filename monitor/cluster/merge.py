@@ -75,10 +75,23 @@ def move_post(session: Session, post_id: int, old: Cluster, target_id: int, **me
     session.execute(delete(ClusterMembership).where(ClusterMembership.post_id == post_id))
     session.add(ClusterMembership(post_id=post_id, cluster_id=target_id, **membership))
     if old.representative_post_id == post_id:
-        old.representative_post_id = session.scalar(
-            select(ClusterMembership.post_id).join(Post, Post.id == ClusterMembership.post_id)
-            .where(ClusterMembership.cluster_id == old.id).order_by(Post.published_at, Post.id).limit(1))
+        renew_representatives(session, [old])
     session.flush()
+
+
+def renew_representatives(session: Session, clusters: list[Cluster]) -> list[Cluster]:
+    """Make each cluster's first post (by publication) its representative again, after posts
+    left or joined it; return those left with no post, whose figures become zero."""
+    emptied = []
+    for cluster in clusters:
+        cluster.representative_post_id = session.scalar(
+            select(ClusterMembership.post_id).join(Post, Post.id == ClusterMembership.post_id)
+            .where(ClusterMembership.cluster_id == cluster.id).order_by(Post.published_at, Post.id).limit(1))
+        if cluster.representative_post_id is None:
+            cluster.post_count = cluster.source_count = 0
+            emptied.append(cluster)
+    session.flush()
+    return emptied
 
 
 def audit_merge(session: Session, actor: str, target_id: int, absorbed_id: int, moved: int,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, Integer, LargeBinary, bindparam, column, select, table, update
+from sqlalchemy import ColumnElement, Integer, LargeBinary, bindparam, column, delete, select, table, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -86,6 +86,16 @@ def claim_pending(session: Session, post_ids: list[int], claim: str, take_waitin
     move_posts(session, kept, Stage.embedding, now, claim)
     move_posts(session, skipped, Stage.skipped, now)
     return PendingTexts(kept, texts, claim, skipped=skipped)
+
+
+def embed_again(session: Session, post_ids: list[int], now: datetime | None = None) -> None:
+    """Send posts whose text has changed (an edit at the source) back to this stage: their
+    vectors of every model go, being of the old text, and once embedded again the cluster
+    stage places them again (monitor/cluster/assign.py). A task encoding the old text at
+    this moment loses its claim, so its vectors are not stored."""
+    if post_ids:
+        session.execute(delete(Embedding).where(Embedding.post_id.in_(post_ids)))
+        move_posts(session, post_ids, Stage.stored, now or utcnow())
 
 
 def text_to_encode(text: str, fingerprint: str | None = None) -> str | None:

@@ -114,7 +114,8 @@ class ChannelListener:
                  sleep: Callable[[float], Awaitable] = asyncio.sleep,
                  on_media: Callable[[list[int]], None] = lambda post_ids: None):
         self.client, self.sessions, self.policy = client, sessions, policy
-        self.on_stored = on_stored  # new post ids, after commit: send them to the embed stage
+        # Post ids to embed, after commit: new posts, and edited ones to embed again.
+        self.on_stored = on_stored
         self.on_media = on_media  # new posts with downloaded media: send them to the media stage
         self.sleep = sleep
         self.pacer = Pacer(policy.requests_per_second, sleep)
@@ -206,12 +207,16 @@ class ChannelListener:
             return
         records = to_records(seen, key, title, channel.channel_id, username)
         with unit_of_work(self.sessions) as session:
-            result.edited = sum(apply_edit(session, source_id, record) for record in records)
+            edited = [post_id for record in records
+                      if (post_id := apply_edit(session, source_id, record)) is not None]
             present = {str(message.id) for message in seen}
             oldest = min(message.id for message in seen)
             gone = [external_id for external_id in posts_published_since(session, source_id, since)
                     if external_id.isdecimal() and int(external_id) >= oldest and external_id not in present]
             result.deleted = mark_deleted(session, source_id, gone)
+        result.edited = len(edited)
+        if edited:
+            self.on_stored(edited)
         if result.edited or result.deleted:
             log.info("channel %s read again: %d posts edited, %d deleted while not followed", key,
                      result.edited, result.deleted)
@@ -310,6 +315,8 @@ class ChannelListener:
             await self.catch_up(source_id)
 
     def on_edit(self, channel_id: int, message: Message) -> bool:
+        """Record an edit of a stored post and send its new text to the embed stage; False if
+        the post is not stored or its text has not changed."""
         source_id = self.source_of(channel_id)
         if source_id is None:
             return False
@@ -317,7 +324,11 @@ class ChannelListener:
             source = session.get(Source, source_id)
             username = source.key[1:] if source.key.startswith("@") else None
             records = to_records([message], source.key, source.title, channel_id, username)
-            return bool(records) and apply_edit(session, source_id, records[0])
+            edited = apply_edit(session, source_id, records[0]) if records else None
+        if edited is None:
+            return False
+        self.on_stored([edited])
+        return True
 
     def on_deleted(self, channel_id: int, message_ids: list[int]) -> int:
         source_id = self.source_of(channel_id)
