@@ -23,6 +23,7 @@ from monitor.db.models import ClusterMembership, Post
 from monitor.embed.stage import embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
+from monitor.review.similar import find_similar
 from tests.conftest import REPO, real_channel_posts
 from tests.test_clustering import RULES, T0
 
@@ -251,6 +252,9 @@ def test_posts_placed_before_the_window_leave_the_index_but_a_claim_that_spread_
                             "new")
     assert claim in restarted and alerted in restarted  # the spread claim's representative, an open alert
     assert repost not in restarted and lone not in restarted  # aged out, still in the database
+    with database.session() as session:  # and "find similar" still finds them there
+        found = find_similar(session, restarted, encoder, UNRELATED + " Будьте осторожны.", RULES)
+    assert (found[0].post.id, found[0].same_claim) == (lone, True)
     with database.session() as session:
         cluster_of = dict(session.execute(select(ClusterMembership.post_id,
                                                  ClusterMembership.cluster_id)).all())

@@ -22,7 +22,7 @@ the rest.
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +254,13 @@ class ClusterIndex:
         leaving = [post_id for post_id in aged if post_id not in kept and post_id in self._vectors]
         self.forget(leaving)
         return len(leaving)
+
+    def window_start(self) -> datetime | None:
+        """When the posts placed before it have left the index (evict), as of its newest
+        placement; None without a window of days."""
+        if self.window_seconds is None or not self._aging:
+            return None
+        return datetime.fromtimestamp(self._aging[-1][0] - self.window_seconds, tz=timezone.utc)
 
     def forget(self, post_ids: list[int]) -> None:
         """Take these posts out of the index: aged out of its window, or edited and about to

@@ -1,5 +1,10 @@
 """"Find similar": the stored posts closest to a pasted text, or to a stored post's URL,
-scored the way the cluster stage scores them."""
+scored the way the cluster stage scores them.
+
+Candidates come from the cluster index, and, where the index keeps a window of days,
+from an exact scan of the stored vectors of the posts placed before it: those have left
+the index but are still found, by meaning only (not by shingles) and more slowly, a
+chunk of vectors at a time."""
 
 from __future__ import annotations
 
@@ -61,7 +66,9 @@ def find_similar(session: Session, index: ClusterIndex, encoder: Encoder, text: 
     index.sync(session)
     vector = encoder.encode([readable_text(text)])[0]
     evidence, language = TextEvidence.of(text), detect_language(text)
-    candidate_ids = index.candidates(vector, shingle_signatures(evidence), max(limit, rules.neighbours))
+    wanted = max(limit, rules.neighbours)
+    candidate_ids = (index.candidates(vector, shingle_signatures(evidence), wanted)
+                     | nearest_placed_before_window(session, index, vector, wanted))
     if not candidate_ids:
         return []
     found = []
@@ -79,3 +86,29 @@ def find_similar(session: Session, index: ClusterIndex, encoder: Encoder, text: 
                                  containment(evidence.char5, other.char5), same_claim))
     found.sort(key=lambda hit: (hit.same_claim, hit.score), reverse=True)
     return found[:limit]
+
+
+# Vectors read at a time when scanning the posts placed before the index's window (1.5 KB each).
+SCAN_CHUNK = 20_000
+
+
+def nearest_placed_before_window(session: Session, index: ClusterIndex, vector: np.ndarray,
+                                 count: int) -> set[int]:
+    """The COUNT posts nearest to VECTOR among those placed before the index's window of
+    days (none without one), by their stored vectors of the index's model."""
+    start = index.window_start()
+    if start is None:
+        return set()
+    nearest_ids, nearest_cosines = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    rows = session.execute(
+        select(Embedding.post_id, Embedding.vector)
+        .join(ClusterMembership, ClusterMembership.post_id == Embedding.post_id)
+        .where(Embedding.model == index.model_id, ClusterMembership.created_at < start)
+        .execution_options(yield_per=SCAN_CHUNK))
+    for chunk in rows.partitions():
+        ids = np.concatenate([nearest_ids, np.fromiter((post_id for post_id, _ in chunk), dtype=np.int64)])
+        cosines = np.concatenate([nearest_cosines,
+                                  np.vstack([vector_from_bytes(blob) for _, blob in chunk]) @ vector])
+        kept = np.argsort(-cosines, kind="stable")[:count]
+        nearest_ids, nearest_cosines = ids[kept], cosines[kept]
+    return set(nearest_ids.tolist())
