@@ -5,8 +5,9 @@ placement when it loads its index from a snapshot, and the memory the index then
 
 Builds an index of --posts random unit vectors of the default model's 384 dimensions (the
 hardest case for the HNSW graph), with random shingle signatures for the newest LSH_WINDOW
-of them, as the cluster stage builds it, and saves it as a snapshot (monitor/cluster/
-snapshot.py); --keep DIR keeps the snapshot there and uses one already there. Then starts
+of them, as the cluster stage builds it, and the text evidence of real channel posts
+(../shared/data) cached for the newest EVIDENCE_CACHE_SIZE, and saves it as a snapshot
+(monitor/cluster/snapshot.py); --keep DIR keeps the snapshot there and uses one already there. Then starts
 a fresh Python process, as a restarted worker is, which imports the stage, loads the
 newest snapshot and looks up the candidates of one new post: `restart_to_first_placement_s`
 is that process's whole life to that point, `index_memory_mb` what loading the snapshot
@@ -71,9 +72,23 @@ def build_snapshot(posts: int, folder: Path) -> float:
                       if post_id > posts - LSH_WINDOW else [] for post_id in post_ids]
         index.add_batch(post_ids, vectors, signatures)
     built = time.perf_counter() - started
+    _cache_real_evidence(index, posts)
     index.placed_up_to(posts, posts, _now())
     save_snapshot(index, folder)
     return built
+
+
+def _cache_real_evidence(index, posts: int) -> None:
+    """The evidence cache as a busy worker holds it: real posts' texts for the newest posts."""
+    from bench.posts import real_posts
+    from monitor.cluster.index import EVIDENCE_CACHE_SIZE
+    from monitor.normalize import fingerprint
+
+    cached = min(posts, EVIDENCE_CACHE_SIZE)
+    texts = [record.text for record in real_posts(cached) if fingerprint(record.text)]
+    for post_id in range(posts - cached + 1, posts + 1):
+        text = texts[post_id % len(texts)]
+        index.evidence(post_id, text, fingerprint(text))
 
 
 def _now():

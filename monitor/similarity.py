@@ -156,6 +156,33 @@ class TextEvidence:
     def stems(self) -> np.ndarray:
         return self._kind(2)
 
+    @staticmethod
+    def to_arrays(evidences: list["TextEvidence"]) -> dict[str, np.ndarray]:
+        """EVIDENCES as a few flat arrays (kept in an index snapshot); from_arrays reads them back."""
+        return {"words": np.array([each.words for each in evidences], dtype=np.int64),
+                "counts": np.array([each.counts for each in evidences],
+                                   dtype=np.int64).reshape(-1, len(SHINGLE_KINDS)),
+                "shingles": _joined([each.shingles for each in evidences]),
+                "opening_counts": np.array([len(each.opening5) for each in evidences], dtype=np.int64),
+                "openings": _joined([each.opening5 for each in evidences]),
+                "numbers": np.array([" ".join(sorted(each.numbers)) for each in evidences], dtype=str)}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> list["TextEvidence"]:
+        """The evidences to_arrays wrote; ValueError if the arrays do not fit together."""
+        counts, opening_counts = arrays["counts"], arrays["opening_counts"]
+        if not len(counts):
+            return []
+        if (counts.sum() != len(arrays["shingles"]) or opening_counts.sum() != len(arrays["openings"])
+                or not len(counts) == len(opening_counts) == len(arrays["words"]) == len(arrays["numbers"])):
+            raise ValueError("the evidence arrays do not fit together")
+        # Copies: a view would keep the whole file's array alive while any one entry is cached.
+        shingles = [part.copy() for part in np.split(arrays["shingles"], np.cumsum(counts.sum(axis=1))[:-1])]
+        openings = [part.copy() for part in np.split(arrays["openings"], np.cumsum(opening_counts)[:-1])]
+        return [cls(int(words), text_shingles, text_counts.copy(), frozenset(numbers.split()), opening)
+                for words, text_shingles, text_counts, numbers, opening
+                in zip(arrays["words"], shingles, counts, arrays["numbers"].tolist(), openings, strict=True)]
+
 
 class Pairs(NamedTuple):
     """Texts paired with other texts: pair k is ``texts[first[k]]`` with ``others[second[k]]``.

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from monitor.cluster.assign import assign_posts
-from monitor.cluster.index import LSH_WINDOW, SHINGLES_FILE, VECTORS_FILE, ClusterIndex
+from monitor.cluster.index import EVIDENCE_FILE, LSH_WINDOW, SHINGLES_FILE, VECTORS_FILE, ClusterIndex
 from monitor.cluster.snapshot import MANIFEST, PARTIAL, PREFIX, load_snapshot, save_snapshot
 from monitor.db.models import ClusterMembership, Post
 from monitor.embed.stage import embed_posts
@@ -77,10 +77,15 @@ def test_a_worker_restarted_from_its_snapshot_places_posts_as_one_that_never_sto
     first = ClusterIndex(encoder.model_id)
     place(database, first, ids[: POSTS // 2])
     save_snapshot(first, tmp_path)
+    evidence = {post_id: (key, cached.shingles) for post_id, (key, cached) in first._evidence.items()}
     del first  # the worker is gone
 
     restarted = load_snapshot(tmp_path, encoder.model_id, LSH_WINDOW)
     assert restarted is not None and len(restarted) == POSTS // 2
+    # The text evidence it had cached, in the same order (least recently used first).
+    assert list(restarted._evidence) == list(evidence) and len(evidence) >= POSTS // 2
+    for post_id, (key, cached) in restarted._evidence.items():
+        assert key == evidence[post_id][0] and np.array_equal(cached.shingles, evidence[post_id][1])
     with database.session() as session:
         assert restarted.sync(session) == 0  # up to date: nothing read again from the database
     place(database, restarted, ids[POSTS // 2 :])
@@ -153,8 +158,8 @@ def test_a_loaded_snapshot_holds_the_same_vectors_and_shingle_buckets(tmp_path):
     assert loaded.candidates(probe, [], 5) == saved.candidates(probe, [], 5)
 
 
-@pytest.mark.parametrize("damage", ["vectors cut short", "shingles missing", "manifest not JSON",
-                                    "no manifest"])
+@pytest.mark.parametrize("damage", ["vectors cut short", "shingles missing", "evidence cut short",
+                                    "manifest not JSON", "no manifest"])
 def test_a_damaged_newest_snapshot_gives_way_to_the_one_before(tmp_path, damage):
     save_snapshot(synthetic_index(40), tmp_path)
     newest = save_snapshot(synthetic_index(60, seed=4), tmp_path)
@@ -162,6 +167,8 @@ def test_a_damaged_newest_snapshot_gives_way_to_the_one_before(tmp_path, damage)
         (newest / VECTORS_FILE).write_bytes((newest / VECTORS_FILE).read_bytes()[:300])
     elif damage == "shingles missing":
         (newest / SHINGLES_FILE).unlink()
+    elif damage == "evidence cut short":
+        (newest / EVIDENCE_FILE).write_bytes((newest / EVIDENCE_FILE).read_bytes()[:100])
     elif damage == "manifest not JSON":
         (newest / MANIFEST).write_text("{half")
     else:

@@ -36,7 +36,8 @@ from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Em
 from monitor.db.vectors import vector_from_bytes
 from monitor.similarity import MINHASH_PERMUTATIONS, TextEvidence, shingle_signatures
 
-VECTORS_FILE, SHINGLES_FILE = "vectors.usearch", "shingles.npz"  # a snapshot's (snapshot.py)
+# A snapshot's files (snapshot.py)
+VECTORS_FILE, SHINGLES_FILE, EVIDENCE_FILE = "vectors.usearch", "shingles.npz", "evidence.npz"
 SYNC_CHUNK = 5_000
 EVICTED_AT_ONCE = 5_000  # posts taken out of the window at a time: one query of their ids
 # Evidence kept for this many posts (about 8 KB each for a Telegram post); older
@@ -142,6 +143,14 @@ class ClusterIndex:
         aging = np.array(self._aging, dtype=np.float64).reshape(-1, 2)
         np.savez(folder / SHINGLES_FILE, post_ids=post_ids, counts=counts, keys=keys,
                  aging_stamps=aging[:, 0], aging_post_ids=aging[:, 1].astype(np.int64))
+        # Least recently used first, as held. The evidence of a text too short for a
+        # fingerprint is kept under the text's hash, which another process computes otherwise.
+        cached = [(post_id, key, evidence) for post_id, (key, evidence) in self._evidence.items()
+                  if isinstance(key, str)]
+        np.savez(folder / EVIDENCE_FILE,
+                 post_ids=np.array([post_id for post_id, _, _ in cached], dtype=np.int64),
+                 fingerprints=np.array([key for _, key, _ in cached], dtype=str),
+                 **TextEvidence.to_arrays([evidence for _, _, evidence in cached]))
         stamp = self._watermark_stamp
         return {"model_id": self.model_id, "lsh_window": self.lsh_window, "days": self.days,
                 "posts": len(self),
@@ -162,6 +171,12 @@ class ClusterIndex:
             self._lsh.insert_arrays(shingles["post_ids"], shingles["counts"], shingles["keys"])
             self._aging.extend(zip(shingles["aging_stamps"].tolist(), shingles["aging_post_ids"].tolist(),
                                    strict=True))
+        if (folder / EVIDENCE_FILE).exists():  # without it, the cache starts empty
+            with np.load(folder / EVIDENCE_FILE, allow_pickle=False) as cached:
+                evidences = TextEvidence.from_arrays(cached)
+                self._evidence.update(zip(cached["post_ids"].tolist(),
+                                          zip(cached["fingerprints"].tolist(), evidences, strict=True),
+                                          strict=True))
         stamp = manifest["watermark_stamp"]
         self.watermark = manifest["watermark"]
         self._watermark_stamp = None if stamp is None else (stamp[0], datetime.fromisoformat(stamp[1]))

@@ -1,9 +1,10 @@
 """Snapshots of a cluster worker's candidate index, so that a restarted worker places posts
 within seconds instead of rebuilding the index from every stored post.
 
-A snapshot is a folder: the ANN index as usearch saves it, the shingle index as arrays,
-and last a manifest naming the model, the shingle window and the membership watermark the
-index reflects. It is written under a temporary name and renamed when complete, so a
+A snapshot is a folder: the ANN index as usearch saves it, the shingle index and the
+cached text evidence of the posts compared most recently as arrays, and last a manifest
+naming the model, the shingle window and the membership watermark the index reflects.
+It is written under a temporary name and renamed when complete, so a
 process killed while writing leaves no snapshot, only a folder the next save removes. A
 worker loads the newest complete snapshot made for its model and window and catches up
 from its watermark (ClusterIndex.sync, which also starts again from nothing when the
@@ -20,6 +21,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from zipfile import BadZipFile
 
 from monitor.cluster.index import ClusterIndex
 
@@ -68,7 +70,7 @@ def load_snapshot(directory: Path, model_id: str, lsh_window: int,
                 continue
             index = ClusterIndex(model_id, lsh_window, days)
             index.read_files(folder, manifest)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError, BadZipFile) as error:
             log.warning("index snapshot %s is unreadable (%s): not used", folder, error)
             continue
         log.info("index of %d posts loaded from snapshot %s (up to membership %d)", len(index), folder,
