@@ -20,9 +20,18 @@ from monitor.cluster.index import LSH_THRESHOLD, ClusterIndex
 from monitor.cluster.merge import separate
 from monitor.cluster.shingle_lsh import ShingleLSH
 from monitor.db.expressions import is_one_of
-from monitor.db.models import AuditEntry, Cluster, ClusterMembership, Embedding, PlacementRevision, Post
+from monitor.db.models import (
+    AuditEntry,
+    Cluster,
+    ClusterMembership,
+    Embedding,
+    PlacementRevision,
+    Post,
+    PostStage,
+    Stage,
+)
 from monitor.db.statements import RowsInsert
-from monitor.embed.stage import embed_posts
+from monitor.embed.stage import embed_again, embed_posts
 from monitor.ingest.records import PostRecord
 from monitor.ingest.store import store_posts
 from monitor.normalize import fingerprint, matching_text
@@ -304,6 +313,32 @@ def test_edited_posts_are_placed_again_by_their_new_text(database, encoder):
                    for row in session.scalars(select(Embedding))}
     for post_id in (repost, weather, alone):
         assert float(other_worker.vectors([post_id])[0] @ vectors[post_id]) == pytest.approx(1, abs=1e-3)
+
+
+def test_a_post_edited_while_the_cluster_stage_places_it_is_placed_again_by_its_new_text(
+        database, encoder, monkeypatch):
+    original, repost = embedded_posts(database, encoder, [CLAIM, UNRELATED])
+    index = ClusterIndex(encoder.model_id)
+    write = PlacedPosts.write
+
+    def edited_before_written(placed: PlacedPosts) -> None:
+        # The edit commits after the stage read the post and before it writes its placement.
+        post = placed.session.get(Post, repost)
+        post.text, post.fingerprint = EDITED, fingerprint(EDITED)
+        embed_again(placed.session, [repost])
+        write(placed)
+
+    with monkeypatch.context() as patched, database.session() as session:
+        patched.setattr(PlacedPosts, "write", edited_before_written)
+        assign_posts(session, index, [original, repost], RULES)
+    with database.session() as session:
+        assert session.get(PostStage, repost).stage == Stage.stored  # left for the embed stage
+        assert embed_posts(session, encoder, [repost]) == [repost]
+    with database.session() as session:
+        assign_posts(session, index, [repost], RULES)
+        assert session.get(PostStage, repost).stage == Stage.clustered
+        assert session.scalar(select(func.count()).select_from(ClusterMembership)) == 2
+    assert cluster_of(database, repost) == cluster_of(database, original)  # by its new text
 
 
 def test_the_index_knows_a_post_edited_since_by_its_fingerprint_and_computes_its_new_evidence():

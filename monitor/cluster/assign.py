@@ -41,7 +41,7 @@ from monitor.db.models import (
     Stage,
     utcnow,
 )
-from monitor.db.statements import RowsInsert, built_once, move_posts
+from monitor.db.statements import RowsInsert, built_once
 from monitor.db.vectors import vector_from_bytes
 from monitor.similarity import MatchRules, Pairs, shingle_signatures
 
@@ -132,6 +132,13 @@ class PlacementStatements:
                      "updated_at": bindparam("now", type_=clusters.c.updated_at.type)}
         self.refresh_figures = update(clusters).where(clusters.c.id == figures.c.cluster_id).values(refreshed)
         self.refreshed_columns = list(refreshed)  # what a cluster loaded in the session has out of date
+        # Only posts still embedded: one edited since it was read here went back to the embed
+        # stage (monitor/embed/stage.py, embed_again), and is placed again by its new text.
+        stages = PostStage.__table__
+        self.clustered = (update(stages)
+                          .where(one_of(stages.c.post_id, "post_ids"), stages.c.stage == Stage.embedded)
+                          .values(stage=Stage.clustered,
+                                  changed_at=bindparam("now", type_=stages.c.changed_at.type)))
 
 
 class PlacedPosts:
@@ -224,7 +231,8 @@ class PlacedPosts:
             {"post_id": post_id, "cluster_id": self.current(cluster).id, "method": placement.method,
              "similarity": placement.similarity, "matched_post_id": placement.matched_post_id}
             for post_id, cluster, placement in self._joined]).all()
-        move_posts(self.session, [post_id for post_id, _, _ in self._joined], Stage.clustered, utcnow())
+        self.connection.execute(self.statements.clustered, {
+            "post_ids": [post_id for post_id, _, _ in self._joined], "now": utcnow()})
         self._joined, self.last_written = [], tuple(max(written))  # the newest: the index's watermark
 
     def arriving(self, claims: list[PostClaim]) -> None:
