@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # The cluster worker's index holds the posts placed in the last days (0: all of them), the
     # representatives of clusters of several posts, and the posts of clusters with an open alert.
     cluster_index_days: float = Field(default=30.0, ge=0)
+    # "Find similar" scans the stored vectors of this many posts placed before that window,
+    # the most recent first (0: none); each million takes about 16 s on PostgreSQL.
+    similar_scan_posts: int = Field(default=500_000, ge=0)
     # The cluster worker's index snapshots (monitor/cluster/snapshot.py): none kept when unset.
     cluster_snapshot_dir: str | None = None
     cluster_snapshot_minutes: float = Field(default=10.0, ge=0)

@@ -184,3 +184,11 @@ def test_the_restart_benchmark_loads_the_snapshot_it_built_in_a_fresh_process(tm
     assert figures["restart_to_first_placement_s"] > 0 and figures["index_memory_mb"] > 0
     again = run_bench("cluster_restart", "--posts", "3000", "--keep", str(tmp_path))
     assert again["build_s"] is None and again["posts"] == 3000  # the kept snapshot, not built again
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_the_scan_benchmark_finds_the_nearest_among_posts_placed_before_the_window(backend):
+    database = ["--postgres-admin-url", POSTGRES_ADMIN_URL] if backend == "postgresql" else []
+    figures = run_bench("similar_scan", "--posts", "3000", *database)
+    assert figures["database"].startswith(backend) and figures["posts"] == 3000
+    assert figures["found"] == 20 and figures["scan_s"] >= 0 and figures["posts_per_s"] > 0

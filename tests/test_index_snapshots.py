@@ -260,7 +260,11 @@ def test_posts_placed_before_the_window_leave_the_index_but_a_claim_that_spread_
     assert claim in restarted and alerted in restarted  # the spread claim's representative, an open alert
     assert repost not in restarted and lone not in restarted  # aged out, still in the database
     with database.session() as session:  # and "find similar" still finds them there
-        found = find_similar(session, restarted, encoder, UNRELATED + " Будьте осторожны.", RULES)
+        found = find_similar(session, restarted, encoder, UNRELATED + " Будьте осторожны.", RULES,
+                             scan_posts=10)
+        for scanned in (0, 1):  # none scanned; only the post placed last before the window
+            assert not any(hit.post.id == lone for hit in find_similar(
+                session, restarted, encoder, UNRELATED + " Будьте осторожны.", RULES, scan_posts=scanned))
     assert (found[0].post.id, found[0].same_claim) == (lone, True)
     with database.session() as session:
         cluster_of = dict(session.execute(select(ClusterMembership.post_id,

@@ -64,4 +64,4 @@ def similar_posts(settings: Settings, text: str, limit: int = 20) -> list[Simila
     query = query_text(session, text)
     with _index_lock:
         return find_similar(session, cluster_index(settings), encoder(settings), query,
-                            MatchRules.from_settings(settings), limit)
+                            MatchRules.from_settings(settings), limit, settings.similar_scan_posts)

@@ -4,7 +4,7 @@ scored the way the cluster stage scores them.
 Candidates come from the cluster index, and, where the index keeps a window of days,
 from an exact scan of the stored vectors of the posts placed before it: those have left
 the index but are still found, by meaning only (not by shingles) and more slowly, a
-chunk of vectors at a time."""
+chunk of vectors at a time, up to SIMILAR_SCAN_POSTS of them."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from monitor.cluster.index import ClusterIndex
 from monitor.db.models import ClusterMembership, Embedding, Post
-from monitor.db.vectors import vector_from_bytes
+from monitor.db.vectors import vector_from_bytes, vectors_from_bytes
 from monitor.embed.encoder import Encoder
 from monitor.language import detect_language
 from monitor.messages import NotFound
@@ -58,9 +58,10 @@ def query_text(session: Session, text_or_url: str) -> str:
 
 
 def find_similar(session: Session, index: ClusterIndex, encoder: Encoder, text: str,
-                 rules: MatchRules, limit: int = 20) -> list[SimilarPost]:
-    """The most similar stored posts, most similar first (none for a text without words).
-    The caller holds the index's lock."""
+                 rules: MatchRules, limit: int = 20, scan_posts: int = 0) -> list[SimilarPost]:
+    """The most similar stored posts, most similar first (none for a text without words),
+    among those of the index and up to SCAN_POSTS placed before its window (the most recently
+    placed first). The caller holds the index's lock."""
     if not matching_text(text):
         return []
     index.sync(session)
@@ -68,7 +69,7 @@ def find_similar(session: Session, index: ClusterIndex, encoder: Encoder, text: 
     evidence, language = TextEvidence.of(text), detect_language(text)
     wanted = max(limit, rules.neighbours)
     candidate_ids = (index.candidates(vector, shingle_signatures(evidence), wanted)
-                     | nearest_placed_before_window(session, index, vector, wanted))
+                     | nearest_placed_before_window(session, index, vector, wanted, scan_posts))
     if not candidate_ids:
         return []
     found = []
@@ -93,22 +94,22 @@ SCAN_CHUNK = 20_000
 
 
 def nearest_placed_before_window(session: Session, index: ClusterIndex, vector: np.ndarray,
-                                 count: int) -> set[int]:
-    """The COUNT posts nearest to VECTOR among those placed before the index's window of
-    days (none without one), by their stored vectors of the index's model."""
+                                 count: int, scanned: int) -> set[int]:
+    """The COUNT posts nearest to VECTOR among the SCANNED placed most recently before the
+    index's window of days (none without one), by their stored vectors of the index's model."""
     start = index.window_start()
-    if start is None:
+    if start is None or not scanned:
         return set()
     nearest_ids, nearest_cosines = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     rows = session.execute(
         select(Embedding.post_id, Embedding.vector)
         .join(ClusterMembership, ClusterMembership.post_id == Embedding.post_id)
         .where(Embedding.model == index.model_id, ClusterMembership.created_at < start)
+        .order_by(ClusterMembership.id.desc()).limit(scanned)
         .execution_options(yield_per=SCAN_CHUNK))
     for chunk in rows.partitions():
         ids = np.concatenate([nearest_ids, np.fromiter((post_id for post_id, _ in chunk), dtype=np.int64)])
-        cosines = np.concatenate([nearest_cosines,
-                                  np.vstack([vector_from_bytes(blob) for _, blob in chunk]) @ vector])
+        cosines = np.concatenate([nearest_cosines, vectors_from_bytes([blob for _, blob in chunk]) @ vector])
         kept = np.argsort(-cosines, kind="stable")[:count]
         nearest_ids, nearest_cosines = ids[kept], cosines[kept]
     return set(nearest_ids.tolist())
