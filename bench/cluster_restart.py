@@ -2,6 +2,7 @@
 placement when it loads its index from a snapshot, and the memory the index then holds.
 
     python -m bench.cluster_restart [--posts 1000000] [--keep DIR]
+                                    [--stored 1000000 --stored 10000000] [--posts-per-day 500000]
 
 Builds an index of --posts random unit vectors of the default model's 384 dimensions (the
 hardest case for the HNSW graph), with random shingle signatures for the newest LSH_WINDOW
@@ -13,7 +14,16 @@ newest snapshot and looks up the candidates of one new post: `restart_to_first_p
 is that process's whole life to that point, `index_memory_mb` what loading the snapshot
 added to its resident memory. `build_s` is the time to build the index from vectors in
 memory: a lower bound of a rebuild from the database, which also reads every post and
-computes the shingles of the newest. Prints one JSON object.
+computes the shingles of the newest.
+
+`at_stored` gives, for each --stored count of stored posts, how many the index holds with
+the default window of CLUSTER_INDEX_DAYS at --posts-per-day (500,000: 10,000 channels at
+50 posts a day), and the memory that takes, projected from the parts measured: the vectors
+and graph grow with the posts indexed (the snapshot's vectors file, a post), the shingles
+and the evidence cache do not (their windows; --posts must be at least LSH_WINDOW for
+that part to be whole). The index also keeps, beyond the window, the representatives of
+clusters of several posts and the posts of open alerts, a small share left out here.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.host import describe_host
+from monitor.cluster.index import VECTORS_FILE
 
 DIMENSIONS, MODEL = 384, "bench-model"
 CHUNK = 50_000
@@ -105,10 +116,26 @@ def restart(folder: Path) -> dict:
     return {**json.loads(result.stdout.splitlines()[-1]), "restart_to_first_placement_s": round(elapsed, 2)}
 
 
+def at_stored(stored_counts: list[int], posts_per_day: int, figures: dict, vectors_bytes: int) -> dict:
+    """For each count of stored posts: the posts the default window holds, and their memory
+    projected from the measured parts (see the module's doc)."""
+    from config.settings import Settings
+
+    window_posts = round(posts_per_day * Settings.model_fields["cluster_index_days"].default)
+    per_post = vectors_bytes / max(figures["posts"], 1)
+    fixed = figures["index_memory_mb"] * 2**20 - vectors_bytes
+    return {str(stored): {"indexed_posts": (indexed := min(stored, window_posts)),
+                          "index_memory_mb": round((fixed + indexed * per_post) / 2**20)}
+            for stored in stored_counts}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, help="keep the snapshot here, and use one already here")
+    parser.add_argument("--stored", type=int, action="append",
+                        help="stored posts to project the memory at (default: 1,000,000 and 10,000,000)")
+    parser.add_argument("--posts-per-day", type=int, default=500_000)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = options.keep or Path(scratch)
@@ -116,8 +143,11 @@ def main() -> None:
         if not any(folder.glob("index-*")):
             built = round(build_snapshot(options.posts, folder), 1)
         figures = restart(folder)
+        vectors_bytes = (sorted(folder.glob("index-*"))[-1] / VECTORS_FILE).stat().st_size
     figures["index_memory_mb"] = round(figures["index_memory_mb"], 1)
     figures["memory_per_post_bytes"] = round(figures["index_memory_mb"] * 2**20 / max(figures["posts"], 1))
+    figures["at_stored"] = at_stored(options.stored or [1_000_000, 10_000_000], options.posts_per_day,
+                                     figures, vectors_bytes)
     print(json.dumps({"host": describe_host(), "build_s": built, **figures,
                       "max_rss_mb_of_the_builder": round(
                           resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))

@@ -182,8 +182,14 @@ def test_the_restart_benchmark_loads_the_snapshot_it_built_in_a_fresh_process(tm
     figures = run_bench("cluster_restart", "--posts", "3000", "--keep", str(tmp_path))
     assert figures["posts"] == 3000 and figures["candidates"] == 20 and figures["build_s"] > 0
     assert figures["restart_to_first_placement_s"] > 0 and figures["index_memory_mb"] > 0
-    again = run_bench("cluster_restart", "--posts", "3000", "--keep", str(tmp_path))
+    # Ten times the posts stored hold more memory, unless the window holds no more of them.
+    at = figures["at_stored"]
+    assert at["10000000"]["indexed_posts"] == 10_000_000 and at["1000000"]["indexed_posts"] == 1_000_000
+    assert at["10000000"]["index_memory_mb"] > at["1000000"]["index_memory_mb"]
+    again = run_bench("cluster_restart", "--posts", "3000", "--keep", str(tmp_path),
+                      "--posts-per-day", "1000")
     assert again["build_s"] is None and again["posts"] == 3000  # the kept snapshot, not built again
+    assert again["at_stored"]["10000000"] == again["at_stored"]["1000000"]  # both hold the 30 days' 30,000
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
