@@ -276,3 +276,23 @@ def test_posts_placed_before_the_window_leave_the_index_but_a_claim_that_spread_
     loaded = load_snapshot(tmp_path, encoder.model_id, LSH_WINDOW, 30)
     assert len(loaded) == 3 and list(loaded._aging) == list(restarted._aging)
     assert load_snapshot(tmp_path, encoder.model_id, LSH_WINDOW, 60) is None  # made for another window
+
+
+def test_a_post_placed_before_the_window_and_edited_since_stays_by_its_new_placement(database, encoder):
+    from sqlalchemy import update
+
+    from monitor.db.models import utcnow
+    from tests.test_clustering import CLAIM, UNRELATED, edit
+
+    old_claim, edited = place_texts(database, encoder, ClusterIndex(encoder.model_id, days=30),
+                                    [CLAIM, UNRELATED], "old")
+    with database.session() as session:
+        session.execute(update(ClusterMembership).values(created_at=utcnow() - timedelta(days=40)))
+    index = ClusterIndex(encoder.model_id, days=30)
+    with database.session() as session:
+        index.sync(session)  # both placed 40 days ago, as far as it knows
+    edit(database, edited, "На трассе Алматы — Бишкек ограничено движение грузовиков из-за ремонта")
+    with database.session() as session:
+        embed_posts(session, encoder, [edited])
+    place(database, index, [edited])  # placed again today, which ages the others out
+    assert old_claim not in index and edited in index

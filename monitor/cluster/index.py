@@ -72,14 +72,17 @@ _PLACED_SINCE = (_since_watermark(ClusterMembership.id, ClusterMembership.create
 _COUNT_SINCE = _since_watermark(func.count())
 _WATERMARK_STAMP = (select(ClusterMembership.post_id, ClusterMembership.created_at)
                     .where(ClusterMembership.id == bindparam("watermark")))
-# Of the posts "ids", those a cluster needs found: the representative of a claim that spread
-# (a cluster of several posts), and every post of a cluster with an open alert.
+# Of the posts "ids", placed before "cutoff", those the index keeps: the representative of a
+# claim that spread (a cluster of several posts), every post of a cluster with an open
+# alert, and those placed again since (an edit), which leave by their new placement.
 _AGED = bindparam("ids", expanding=True)
 _STILL_NEEDED = union(
     select(Cluster.representative_post_id).where(Cluster.representative_post_id.in_(_AGED),
                                                  Cluster.post_count > 1),
     select(ClusterMembership.post_id).join(Alert, Alert.cluster_id == ClusterMembership.cluster_id)
-    .where(Alert.status == AlertStatus.open, ClusterMembership.post_id.in_(_AGED)))
+    .where(Alert.status == AlertStatus.open, ClusterMembership.post_id.in_(_AGED)),
+    select(ClusterMembership.post_id).where(ClusterMembership.post_id.in_(_AGED),
+                                            ClusterMembership.created_at >= bindparam("cutoff")))
 
 
 class ClusterIndex:
@@ -265,7 +268,8 @@ class ClusterIndex:
             aged.append(self._aging.popleft()[1])
         if not aged:
             return 0
-        kept = set(session.scalars(_STILL_NEEDED, {"ids": aged}))
+        kept = set(session.scalars(_STILL_NEEDED, {
+            "ids": aged, "cutoff": datetime.fromtimestamp(cutoff, tz=timezone.utc)}))
         leaving = [post_id for post_id in aged if post_id not in kept and post_id in self._vectors]
         self.forget(leaving)
         return len(leaving)
