@@ -99,6 +99,31 @@ def test_a_call_to_action_put_in_a_watched_persons_mouth_with_video_alerts(datab
     assert breakdown["impersonation"]["opens"] and breakdown["impersonation"]["points"] > 25
 
 
+def test_posts_edited_into_a_call_in_a_watched_persons_mouth_alert_once_placed_again(
+        database, eager_pipeline):
+    from dataclasses import replace
+
+    from monitor.db.models import Source
+    from monitor.telegram.changes import apply_edit
+    from workers.tasks import embed_posts_task
+
+    with database.session() as session:
+        add_entry(session, "person", "Ерлан Сапаров", ["Erlan Saparov", "Сапаров Ерлан"], "admin")
+    ordinary = [post(n, n * 5, ORGANIC, media_kind="video", media_id="555") for n in (1, 2)]
+    replay(*ordinary)
+    assert alert_now(database) is None
+    # Both channels edit their post's caption into the call, as the listener records edits.
+    with database.session() as session:
+        sources = dict(session.execute(select(Source.key, Source.id)).all())
+        edited = [apply_edit(session, sources[record.source_key], replace(record, text=CLAIM + EDITS[n]))
+                  for n, record in enumerate(ordinary)]
+    send(app.conf.monitor_settings, embed_posts_task, edited)
+    alert = alert_now(database)
+    assert alert is not None and alert.post_count == 2
+    assert ("attributes a call to come out to watched person Ерлан Сапаров in 2 posts from 2 sources; "
+            "video attached (2 posts)") in " ".join(alert.reasons)
+
+
 def test_a_dismissed_alert_reopens_only_when_the_cluster_has_grown_well_past_it(database, eager_pipeline):
     replay(*(post(n, n * 4) for n in range(6)))
     with database.session() as session:
