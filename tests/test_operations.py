@@ -41,6 +41,8 @@ def test_the_compose_file_is_valid_and_runs_every_service_with_health_checks(com
         assert service.get("restart") in ("unless-stopped", "no"), name
     cluster = config["services"]["worker-cluster"]["command"]
     assert cluster[cluster.index("--concurrency") + 1] == "1"  # one process places posts
+    # Docker's default 10 s would kill it while it saves its index as it stops.
+    assert config["services"]["worker-cluster"]["stop_grace_period"] == "2m"
     embed = config["services"]["worker-embed"]
     # Unless the shell says otherwise: two processes, each running the model on one thread.
     assert embed["command"][embed["command"].index("--concurrency") + 1] == "2"
