@@ -33,7 +33,7 @@ from usearch.index import BatchMatches, Index
 from monitor.cluster.memory import PlacedMemory
 from monitor.cluster.shingle_lsh import ShingleLSH
 from monitor.db.models import Alert, AlertStatus, Cluster, ClusterMembership, Embedding, Post
-from monitor.db.vectors import vector_from_bytes
+from monitor.db.vectors import vectors_from_bytes
 from monitor.similarity import MINHASH_PERMUTATIONS, TextEvidence, shingle_signatures
 
 # A snapshot's files (snapshot.py)
@@ -132,7 +132,7 @@ class ClusterIndex:
                           for position, (_, _, post_id, text, fingerprint, _) in enumerate(rows, start=added)]
             membership_id, placed_at, post_id, *_ = rows[-1]
             self.add_batch([post_id for _, _, post_id, *_ in rows],
-                           np.vstack([vector_from_bytes(blob) for *_, blob in rows]), signatures)
+                           vectors_from_bytes([blob for *_, blob in rows]), signatures)
             self.placed_up_to(membership_id, post_id, placed_at)
             added += len(rows)
             self.evict(session)

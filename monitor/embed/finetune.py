@@ -40,7 +40,8 @@ def finetune_model(model: str, model_dir: str | None, pairs: list, target: Path,
     )
 
     location, _ = resolve_model(model, model_dir)
-    encoder = SentenceTransformer(location, device=resolve_device(device),
+    device = resolve_device(device)
+    encoder = SentenceTransformer(location, device=device,
                                   local_files_only=Path(location).is_dir())
     training = Dataset.from_dict({"sentence1": [readable_text(pair.text_a) for pair in pairs],
                                   "sentence2": [readable_text(pair.text_b) for pair in pairs],
@@ -50,7 +51,7 @@ def finetune_model(model: str, model_dir: str | None, pairs: list, target: Path,
             output_dir=scratch, num_train_epochs=epochs, per_device_train_batch_size=batch_size,
             learning_rate=learning_rate, warmup_steps=0.1, seed=seed, save_strategy="no",
             report_to="none", logging_strategy="no", disable_tqdm=True,
-            use_cpu=resolve_device(device) == "cpu")
+            use_cpu=device == "cpu")
         SentenceTransformerTrainer(model=encoder, args=arguments, train_dataset=training,
                                    loss=losses.CoSENTLoss(encoder)).train()
     encoder.save(str(target))

@@ -78,8 +78,11 @@ class PairSignals(NamedTuple):
 
     def judged_by(self, calibration: Calibration) -> dict:
         """Precision, recall and F1 of CALIBRATION's decisions on these pairs."""
-        probabilities, thresholds = calibration.judge_many(self.features, self.languages, self.shortest,
-                                                           self.longest)
+        return self.scored(*calibration.judge_many(self.features, self.languages, self.shortest,
+                                                   self.longest))
+
+    def scored(self, probabilities: np.ndarray, thresholds: np.ndarray) -> dict:
+        """Precision, recall and F1 of deciding these pairs by PROBABILITIES over THRESHOLDS."""
         return precision_recall_f1((probabilities >= thresholds).tolist(), self.labels.tolist())
 
 
@@ -106,7 +109,7 @@ def evaluate_pairs(encoder: Encoder, rules: MatchRules, pairs: list[LabelledPair
                                                              signals.shortest, signals.longest)
     used = sorted(set(thresholds.tolist()))
     return {"n": len(pairs), "threshold": used[0] if len(used) == 1 else used,
-            "languages": _counts(signals.languages), **signals.judged_by(rules.calibration)}
+            "languages": _counts(signals.languages), **signals.scored(probabilities, thresholds)}
 
 
 def calibrate(encoder: Encoder, pairs: list[LabelledPair], sources: list[str]) -> Calibration:
