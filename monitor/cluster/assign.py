@@ -276,9 +276,8 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
         rows += connection.execute(statements.waiting, asked | {"taken": take_waiting}).all()
     rows.sort(key=lambda post: (post.published_at, post.id))
     placed_in = {post.id: post.placed_in for post in rows if post.placed_in is not None}
-    left = _take_out_edited(session, index, placed_in) if placed_in else []
+    left, emptied = _take_out_edited(session, index, placed_in) if placed_in else ([], set())
     known = PlacedPosts(session, index, placed_memory(session, index))
-    emptied = {cluster.id for cluster in left if not cluster.post_count}
     reposted = _first_clustered_by_fingerprint(known, {post.fingerprint for post in rows} - {None})
     grown: set[PlacedCluster] = set()  # posts joined them, or merges moved posts into them
     went_to: dict[int, tuple[int, PlacedCluster]] = {}  # a cluster edited posts left: the first, and where
@@ -347,17 +346,17 @@ def assign_posts(session: Session, index: ClusterIndex, post_ids: list[int],
     return Assigned(sorted(touched_ids), len(rows), event_ids)
 
 
-def _take_out_edited(session: Session, index: ClusterIndex, placed_in: dict[int, int]) -> list[Cluster]:
+def _take_out_edited(session: Session, index: ClusterIndex,
+                     placed_in: dict[int, int]) -> tuple[list[Cluster], set[int]]:
     """Take the posts of PLACED_IN (a post: its cluster), placed before and edited since, out
     of their clusters and the index, to be placed again by their new text; return the
-    clusters they leave (emptied ones with no post count). What earlier tasks kept of them
+    clusters they leave, and the ids of those left empty. What earlier tasks kept of them
     is forgotten with the index's PlacedMemory."""
     index.forget(list(placed_in))
     index.placed_memory = None
     session.execute(delete(ClusterMembership).where(ClusterMembership.post_id.in_(list(placed_in))))
     left = [session.get(Cluster, cluster_id) for cluster_id in sorted(set(placed_in.values()))]
-    renew_representatives(session, left)
-    return left
+    return left, {cluster.id for cluster in renew_representatives(session, left)}
 
 
 def _settle_left_clusters(session: Session, known: PlacedPosts, left: list[Cluster],
