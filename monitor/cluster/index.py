@@ -4,15 +4,16 @@ cosine) and an LSH index of their character-shingle MinHashes (shingle_lsh.py).
 Either can find a repost the other misses: the English-only default model ranks
 unrelated Russian posts above a true repost, and an edited repost may share few
 shingles but keep its meaning. The database is the source of truth: the indexes are
-rebuilt from it when a worker starts, and catch up on memberships other processes
-committed since, using the membership id as a watermark. Keys are post ids.
+built from it when a worker starts without a snapshot (snapshot.py), and catch up on
+memberships other processes committed since, using the membership id as a watermark.
+Keys are post ids.
 
 The shingle index covers the most recent posts only (LSH_WINDOW): its memory grows with
 every band of every post (about 4.4 KB a real Telegram post, a long one being also indexed
 by its opening words), and a wave of reposts is recent by nature;
 an old claim coming back is still found by its embedding, and by the known claims.
 
-The index also keeps the vectors (usearch stores them) and, for the posts placed most
+The index also keeps the vectors (usearch stores them) and, for the posts compared most
 recently, their text evidence: a post's candidates are compared with it in full, and
 without these every comparison would read a vector and recompute shingles. It holds
 what placing posts read of the placed ones too (memory.PlacedMemory), and forgets it with
